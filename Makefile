@@ -1,0 +1,37 @@
+# PointLens. `make run` opens the app; `make test` runs the whole suite headless.
+# Both set everything up on first use (packaging/bootstrap.sh).
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.bootstrapped
+# tcmalloc makes PyTorch's CPU allocations cheap (measured in tests/bench/bench_train.py).
+TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4))
+RUNENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC))
+
+.PHONY: run test bench demo-models lint package clean
+
+$(STAMP): pyproject.toml packaging/bootstrap.sh
+	bash packaging/bootstrap.sh
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(RUNENV) $(BIN)/pointlens
+
+test: $(STAMP)
+	$(BIN)/lint-imports
+	$(RUNENV) $(BIN)/python -m pytest tests
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest tests/bench -q -s -p no:cacheprovider --override-ini addopts=
+
+demo-models: $(STAMP)
+	$(RUNENV) bash assets/make_demo_models.sh
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+
+package: $(STAMP)
+	$(BIN)/pip install -q -e ".[package]"
+	$(BIN)/pyinstaller --noconfirm packaging/pointlens.spec
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

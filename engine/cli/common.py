@@ -1,0 +1,41 @@
+"""Helpers shared by the CLI commands: --json output, progress bars, resolving names."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from ..jobs import Job, JobGenerator, run_sync
+from ..results import _jsonable
+from ..types import Result
+
+
+def add_json(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def add_device(parser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+
+
+def emit(args, obj: dict, text: str | None = None) -> None:
+    """Print ``obj`` as one JSON line with --json, else the human text (or a key: value list)."""
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable(obj)))
+        return
+    if text is None:
+        text = "\n".join(f"{k}: {v}" for k, v in _jsonable(obj).items())
+    print(text)
+
+
+def run_job(job: Job | JobGenerator) -> Result:
+    """Run with a progress bar on an interactive terminal (stderr), silently otherwise."""
+    return run_sync(job, progress_bar=sys.stderr.isatty())
+
+
+def parse_kv(items: list[str] | None) -> dict[str, Any]:
+    out = {}
+    for item in items or []:
+        k, _, v = item.partition("=")
+        out[k.strip()] = v.strip()
+    return out

@@ -1,0 +1,1 @@
+"""Methods. Each module below registers its methods in ``engine.registry.METHODS`` on import."""

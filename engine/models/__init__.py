@@ -1,0 +1,5 @@
+"""Models. Each module below registers its models in ``engine.registry.MODELS`` on import."""
+from . import pointnet  # noqa: F401
+
+from .base import PointModel, build_model, scaled  # noqa: F401
+from .taps import tap  # noqa: F401

@@ -1,0 +1,58 @@
+"""What every PointLens model offers the training loop, checkpoints and methods.
+
+Models take clouds as (B, N, 3) float tensors (channels last) and keep their construction
+arguments in ``self.config`` so a checkpoint can rebuild them through the registry.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ..registry import MODELS
+
+
+def scaled(channels: int, width: float) -> int:
+    """A layer width scaled by the model's width multiplier (never below 4)."""
+    return max(4, int(round(channels * width)))
+
+
+class PointModel(nn.Module):
+    key: str = ""
+    # "classification": forward gives logits and labels are used;
+    # "self-supervised": labels are ignored by training_loss.
+    task: str = "classification"
+    # Friendly layer names (as the papers use them) -> module paths, for taps.
+    layer_aliases: dict[str, str] = {}
+
+    def __init__(self, **config: Any):
+        super().__init__()
+        self.config = dict(config)
+
+    def training_loss(self, points: torch.Tensor, labels: torch.Tensor | None,
+                      soft_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """Loss for one batch and a dict of float statistics (may hold 'logits' tensor)."""
+        raise NotImplementedError
+
+    def resolve_layer(self, name: str) -> nn.Module:
+        path = self.layer_aliases.get(name, name)
+        try:
+            return self.get_submodule(path)
+        except AttributeError:
+            known = ", ".join(sorted(self.layer_aliases)) or "(none)"
+            raise ModelError(f"Model '{self.key}' has no layer '{name}'. Named layers: {known}.") from None
+
+
+def build_model(key: str, **config: Any) -> PointModel:
+    cls = MODELS.get(key)
+    try:
+        return cls(**config)
+    except TypeError as e:
+        raise ModelError(f"Cannot build model '{key}' with {config}: {e}.") from None
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against a probability vector per sample (mixup-style labels), batch mean."""
+    return -(target * torch.log_softmax(logits, dim=-1)).sum(-1).mean()

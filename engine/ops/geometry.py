@@ -1,0 +1,72 @@
+"""Batched geometry kernels: squared distances, kNN, farthest-point sampling, Chamfer-L2.
+
+Conventions follow the public reference code (REFERENCES.md section 1.3) so results compare:
+Chamfer-L2 = mean of squared NN distances both ways; kNN includes the query point itself;
+FPS can start at index 0 and skip near-origin points like pointnet2_ops.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def pairwise_sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3), (B, M, 3) -> (B, N, M) squared Euclidean distances (exact, clamped >= 0)."""
+    d = (a * a).sum(-1, keepdim=True) - 2 * a @ b.transpose(-1, -2) + (b * b).sum(-1).unsqueeze(-2)
+    return d.clamp_min_(0.0)
+
+
+def knn(query: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each query point the k nearest reference points: (sq. distances, indices), ascending."""
+    d = pairwise_sq_dist(query, ref)
+    dist, idx = torch.topk(d, k, dim=-1, largest=False, sorted=True)
+    return dist, idx
+
+
+def farthest_point_sample(points: torch.Tensor, m: int, start: int | torch.Tensor | None = 0,
+                          skip_near_origin: bool = False) -> torch.Tensor:
+    """Indices (B, m) of farthest-point samples of points (B, N, 3).
+
+    ``start`` is the first index (0 as in pointnet2_ops; None draws one at random per cloud).
+    ``skip_near_origin`` never selects points with |p|^2 <= 1e-3 after the first, as the CUDA
+    kernel used by Point-MAE and SeRP does.
+    """
+    b, n, _ = points.shape
+    if m > n:
+        raise ValueError(f"cannot sample {m} points from a cloud of {n}")
+    idx = torch.zeros(b, m, dtype=torch.long, device=points.device)
+    if start is None:
+        cur = torch.randint(0, n, (b,), device=points.device)
+    elif isinstance(start, int):
+        cur = torch.full((b,), start, dtype=torch.long, device=points.device)
+    else:
+        cur = start.to(points.device).long()
+    dist = torch.full((b, n), float("inf"), device=points.device, dtype=points.dtype)
+    if skip_near_origin:
+        near = (points * points).sum(-1) <= 1e-3
+    ar = torch.arange(b, device=points.device)
+    for i in range(m):
+        idx[:, i] = cur
+        centre = points[ar, cur].unsqueeze(1)
+        d = ((points - centre) ** 2).sum(-1)
+        dist = torch.minimum(dist, d)
+        pick = dist.masked_fill(near, -1.0) if skip_near_origin else dist
+        cur = torch.argmax(pick, dim=-1)
+    return idx
+
+
+def chamfer_l2(a: torch.Tensor, b: torch.Tensor, reduce: str = "mean") -> torch.Tensor:
+    """Chamfer-L2 as Point-MAE: mean(d_ab) + mean(d_ba) of squared NN distances.
+
+    ``reduce='mean'`` averages over the batch; ``'none'`` returns one value per cloud.
+    """
+    d = pairwise_sq_dist(a, b)
+    per = d.min(dim=2).values.mean(dim=1) + d.min(dim=1).values.mean(dim=1)
+    return per.mean() if reduce == "mean" else per
+
+
+def gather_points(points: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """points (B, N, C), idx (B, ...) -> (B, ..., C)."""
+    b = points.shape[0]
+    flat = idx.reshape(b, -1)
+    out = torch.gather(points, 1, flat.unsqueeze(-1).expand(-1, -1, points.shape[-1]))
+    return out.reshape(*idx.shape, points.shape[-1])

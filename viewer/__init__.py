@@ -1,0 +1,1 @@
+"""PointLens viewer: PySide6 + pyvista. Reaches torch only through the engine."""

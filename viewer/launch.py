@@ -1,0 +1,34 @@
+"""The `pointlens` entry point: engine sub-commands run headless; no sub-command opens the GUI.
+
+Kept tiny so `pointlens data info` never imports Qt, and the GUI never waits on torch.
+"""
+from __future__ import annotations
+
+import sys
+
+GUI_ONLY = {"render"}  # sub-commands implemented by the viewer (they draw with VTK)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first == "render":
+        from .render_cli import main as render_main
+
+        return render_main(argv[argv.index("render") + 1:])
+    if first is not None:
+        from engine.cli import main as engine_main
+
+        return engine_main(argv)
+    if any(a in ("-h", "--help") for a in argv) and not argv[1:]:
+        from engine.cli import build_parser
+
+        build_parser().print_help()
+        return 0
+    from .app import main as gui_main
+
+    return gui_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
