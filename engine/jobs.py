@@ -73,6 +73,8 @@ class Job:
     params: Any = None
 
     def start(self) -> JobGenerator:
+        from . import methods  # noqa: F401  (registers every method on first use)
+
         cls = METHODS.get(self.method)
         method = cls()
         params = make_params(cls.Params, self.params, owner=f"method '{self.method}'")

@@ -1,0 +1,41 @@
+"""Resolve the model a method runs on: a loaded module (tests, GUI cache) or a checkpoint spec."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError, ModelError
+from ..data.dataset import check_points
+
+
+def resolve_model(model: Any = None, checkpoint: str | None = None, device: str = "cpu"):
+    """Return (model, classes). ``model`` wins; else the checkpoint (cached) is loaded."""
+    classes: list[str] | None = None
+    if model is None:
+        if not checkpoint:
+            raise ModelError("No model: open a checkpoint (or name a demo model, e.g. demo:pointnet).")
+        from ..models.checkpoints import load_checkpoint_cached
+
+        loaded = load_checkpoint_cached(checkpoint, device)
+        model, classes = loaded.model, loaded.meta.get("classes")
+    if classes is None:
+        classes = list(getattr(model, "classes", None) or [])
+    n = model.config.get("num_classes") if hasattr(model, "config") else None
+    if not classes and n:
+        classes = [f"class {i}" for i in range(int(n))]
+    return model, list(classes)
+
+
+def as_points(points: Any, name: str = "points") -> np.ndarray:
+    """Validate an (N, 3) input cloud given to a method (finite, non-empty)."""
+    if points is None:
+        raise DataError(f"No {name} given: pick a sample first.")
+    return check_points(np.asarray(points), name)
+
+
+def model_device(model) -> "torch.device":  # noqa: F821
+    import torch
+
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")

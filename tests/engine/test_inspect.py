@@ -1,0 +1,80 @@
+"""Inspect methods: saliency is the true input gradient, deletion equals removal for PointNet."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import ParameterError
+from engine.jobs import Job, run_sync
+from engine.models import build_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = build_model("pointnet", num_classes=3, width=0.125).eval()
+    return m
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    return np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+
+
+def test_saliency_matches_finite_differences(model, cloud):
+    r = run_sync(Job("inspect", {"model": model, "points": cloud}))
+    probs, sal = r.arrays["probabilities"], r.arrays["saliency"]
+    assert probs.shape == (3,) and abs(probs.sum() - 1) < 1e-5
+    pred = r.metrics["predicted"]
+    assert pred == int(np.argmax(probs))
+    # Central differences of -log p_pred along x, y, z at the most salient point.
+    i, h = int(np.argmax(sal)), 1e-3
+
+    def nll(x):
+        with torch.no_grad():
+            return float(-torch.log_softmax(model(torch.tensor(x[None])), -1)[0, pred])
+
+    g = []
+    for d in range(3):
+        up, dn = cloud.copy(), cloud.copy()
+        up[i, d] += h
+        dn[i, d] -= h
+        g.append((nll(up) - nll(dn)) / (2 * h))
+    assert np.linalg.norm(g) == pytest.approx(sal[i], rel=0.05)
+    # The transformed cloud is the input right-multiplied by the T-Net's 3x3 matrix.
+    with torch.no_grad():
+        trans = model.forward_all(torch.tensor(cloud[None]))["trans"][0].numpy()
+    np.testing.assert_allclose(r.arrays["transformed"], cloud @ trans, atol=1e-5)
+    assert not model.training
+
+
+def test_subset_by_duplication_equals_removal(model, cloud):
+    keep = np.arange(64) % 3 != 0
+    r = run_sync(Job("predict-subset", {"model": model, "points": cloud, "indices": np.flatnonzero(~keep)},
+                     {"mode": "without"}))
+    with torch.no_grad():
+        direct = torch.softmax(model(torch.tensor(cloud[keep][None])), -1)[0].numpy()
+    np.testing.assert_allclose(r.arrays["probabilities"], direct, atol=1e-5)
+    assert r.metrics["kept"] == keep.sum()
+    with pytest.raises(ParameterError, match="leaves no points"):
+        run_sync(Job("predict-subset", {"model": model, "points": cloud, "indices": np.arange(64)}))
+
+
+def test_deletion_curve_starts_at_full_probability(model, cloud):
+    sal = run_sync(Job("inspect", {"model": model, "points": cloud})).arrays["saliency"]
+    r = run_sync(Job("deletion-curve", {"model": model, "points": cloud, "scalar": sal, "target": 1},
+                     {"steps": 8, "random_orders": 3}))
+    with torch.no_grad():
+        p0 = float(torch.softmax(model(torch.tensor(cloud[None])), -1)[0, 1])
+    assert r.arrays["k"][0] == 0 and r.arrays["k"][-1] == 63
+    assert r.arrays["probability"][0] == pytest.approx(p0, abs=1e-5)
+    assert r.arrays["probability_random"][0] == pytest.approx(p0, abs=1e-5)
+    # Deleting the k most salient points = classifying the remaining ones directly.
+    k = int(r.arrays["k"][3])
+    rest = np.delete(cloud, np.argsort(-sal, kind="stable")[:k], axis=0)
+    with torch.no_grad():
+        pk = float(torch.softmax(model(torch.tensor(rest[None])), -1)[0, 1])
+    assert r.arrays["probability"][3] == pytest.approx(pk, abs=1e-5)
+    with pytest.raises(ParameterError, match="one finite value per point"):
+        run_sync(Job("deletion-curve", {"model": model, "points": cloud, "scalar": sal[:5]}))
