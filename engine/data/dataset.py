@@ -76,6 +76,9 @@ def prepare(raw: RawSample, loading: Loading, index: int) -> PointCloud:
     """Sample to N points and normalise; record what was done on the PointCloud."""
     pts = check_points(raw.points, raw.source or f"sample {index}")
     n0 = pts.shape[0]
+    if n0 < 2:  # nothing to normalise or sample from: a model input needs a shape
+        raise DataError(f"{raw.source or f'sample {index}'}: the cloud has a single point.",
+                        hint="A sample needs at least 2 points; remove or fix it.")
     sel = None
     if loading.points is not None and loading.points != n0:
         m = loading.points
