@@ -7,11 +7,28 @@ from __future__ import annotations
 import sys
 
 GUI_ONLY = {"render"}  # sub-commands implemented by the viewer (they draw with VTK)
+# GUI options that take a value (so `pointlens --data x.h5` is not read as sub-command "x.h5").
+GUI_VALUE_OPTIONS = {"--data", "--checkpoint", "--screenshot", "--wait", "--timeout", "--size", "--layout",
+                     "--settings"}
+
+
+def first_positional(argv: list[str]) -> str | None:
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in GUI_VALUE_OPTIONS:
+            skip = True
+            continue
+        if not a.startswith("-"):
+            return a
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = first_positional(argv)
     if first == "render":
         from .render_cli import main as render_main
 

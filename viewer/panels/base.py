@@ -1,0 +1,115 @@
+"""The contract every method panel follows (one panel per file, listed in ``panels/__init__``).
+
+A method panel is a ``QWidget`` subclass of ``MethodPanel`` shown as a tab on the right. The
+window builds it with a ``PanelContext`` and then calls ``on_session(event, payload)`` for every
+session event (see ``viewer.session``: ``sample``, ``checkpoint``, ``dataset``, ``result`` ...).
+
+How a panel works
+-----------------
+- **Submit a job**: ``self.run_method("method-name", inputs, params, target=..., on_result=...,
+  on_progress=...)``. The method is looked up in ``engine.registry.METHODS`` ON THE ENGINE
+  THREAD; the open checkpoint (``checkpoint=spec``) and ``device`` are added to ``inputs``
+  (device only if the method's ``run`` takes it). ``params`` is a dict checked against the
+  method's frozen ``Params``. Give slider-driven requests a ``target`` (e.g. ``"mymethod.mask"``):
+  a newer request with the same target cancels the older one and stale results are dropped.
+  The job gets a row in the Jobs dock (progress bar, elapsed, cancel, error) automatically.
+- **Progress**: ``on_progress(Progress)`` runs on the GUI thread at most ~30 times a second,
+  newest first; ``Progress.preview`` (small numpy dict) is the place for live updates.
+- **Results**: ``on_result(Result)`` runs on the GUI thread. Errors show in the Jobs dock and a
+  dialog by themselves; pass ``on_error`` only to react further. Call
+  ``self.session.add_result(title, result, show=False)`` so File > Save result can save it
+  (add the input points and ``self.session.provenance()``: ``session.with_points``).
+- **Layers**: ``self.scene.add(PointsLayer(...))`` (or Ellipsoids/Surface/Arrows) with a name
+  prefixed by the panel name (``"mymethod.mask"``). Pass ``view=1`` to draw in the second
+  viewport. To change only values (slider, live preview) call ``self.scene.update_points(name,
+  scalars={...})`` or ``set_scalar``: arrays are updated in place, the actor is not re-created.
+  Give every ``Scalar`` a ``title`` (what it is) and ``normalisation`` (how it was scaled): the
+  colour bar shows both. Use ``kind="signed"`` for signed values (diverging map) and
+  ``kind="categorical"`` with ``names=`` for labels/partitions (legend).
+- **Plots**: ``self.plots.plot(key, title, x_label, y_label, tab=...)`` returns a pyqtgraph
+  PlotItem in a tab of the Plots dock (created once, reused by key; call ``.clear()`` before
+  redrawing). Label axes with units; give each curve a ``name=`` for the legend.
+- **Saved results re-open**: register a Qt-free mapping ``Result -> layers`` with
+  ``viewer.result_layers.register(kind)`` so ``pointlens render`` and File > Open result draw it.
+- **Controls from Params**: ``params_form(ParamsCls)`` builds spin boxes / combos from
+  ``engine.params.describe`` (ranges and help text live in one place).
+
+Never import torch (or engine modules that do) at module level in a panel: the GUI starts
+without torch; the engine thread imports it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
+                               QWidget)
+
+
+@dataclass
+class PanelContext:
+    session: Any            # viewer.session.Session
+    scene: Any              # viewer.scene.Scene
+    viewports: Any          # viewer.viewport.ViewportGrid
+    plots: Any              # viewer.panels.plots_dock.PlotsDock
+    log: Callable[[str], None]
+    settings: Any = None    # viewer.settings.Settings
+
+
+class MethodPanel(QWidget):
+    name = "method"         # short id, used as a layer-name prefix and job target prefix
+    title = "Method"        # tab text
+
+    def __init__(self, ctx: PanelContext, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.session = ctx.session
+        self.scene = ctx.scene
+        self.plots = ctx.plots
+
+    def on_session(self, event: str, payload: Any) -> None:
+        """Session events (override)."""
+
+    def run_method(self, method: str, inputs: dict, params: dict | None = None, **kw):
+        return self.session.run_method(method, inputs, params, **kw)
+
+    def log(self, text: str) -> None:
+        self.ctx.log(text)
+
+
+def params_form(params_cls: type, values: dict | None = None) -> tuple[QFormLayout, Callable[[], dict]]:
+    """Controls for a Params dataclass; returns (layout, read() -> dict of current values)."""
+    from engine.params import describe
+
+    form = QFormLayout()
+    readers: dict[str, Callable[[], Any]] = {}
+    for d in describe(params_cls):
+        value = (values or {}).get(d["name"], d["default"])
+        lo, hi, choices = d.get("lo"), d.get("hi"), d.get("choices")
+        if choices:
+            w = QComboBox()
+            w.addItems([str(c) for c in choices])
+            w.setCurrentText(str(value))
+            readers[d["name"]] = (lambda w=w, cs=choices: cs[w.currentIndex()])
+        elif isinstance(value, bool):
+            w = QCheckBox()
+            w.setChecked(bool(value))
+            readers[d["name"]] = w.isChecked
+        elif isinstance(value, int):
+            w = QSpinBox()
+            w.setRange(int(lo) if lo is not None else -10**9, int(hi) if hi is not None else 10**9)
+            w.setValue(int(value))
+            readers[d["name"]] = w.value
+        elif isinstance(value, float):
+            w = QDoubleSpinBox()
+            w.setDecimals(4)
+            w.setRange(float(lo) if lo is not None else -1e9, float(hi) if hi is not None else 1e9)
+            w.setValue(float(value))
+            readers[d["name"]] = w.value
+        else:
+            w = QLineEdit(str(value))
+            readers[d["name"]] = w.text
+        if d.get("help"):
+            w.setToolTip(d["help"])
+        form.addRow(d["name"].replace("_", " "), w)
+    return form, (lambda: {k: r() for k, r in readers.items()})

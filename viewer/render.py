@@ -1,0 +1,443 @@
+"""Layers -> VTK actors, shared by the interactive viewports and off-screen rendering.
+
+With ``render_actors.py`` and ``viewport.py`` this is the only code that touches VTK. Raw VTK
+modules (not pyvista) are used so the GUI starts without importing matplotlib and pyvista
+(about 1 s saved here).
+
+- ``render_actors.LayerActor`` builds the props of one layer once and later changes arrays IN
+  PLACE (``update``): a slider or a live preview never re-creates an actor.
+- ``ViewContent`` keeps one renderer in step with the scene's layers for one view, with the
+  colour bar (continuous) or legend (categorical), a caption and a pick read-out.
+- ``render_layers(layers, size, view)`` draws layers off-screen and returns an RGB(A) array; it
+  needs no display (EGL/OSMesa are picked by VTK when there is no X server).
+"""
+from __future__ import annotations
+
+import numpy as np
+import vtkmodules.vtkInteractionStyle  # noqa: F401 - registers the default interactor style
+import vtkmodules.vtkRenderingFreeType  # noqa: F401 - text rendering
+import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 - the OpenGL backend
+from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray, vtk_to_numpy
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
+from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkTextActor, vtkWindowToImageFilter
+
+from . import colormaps
+from .render_actors import (LOD_POINTS, LayerActor, _copy_into, _polydata, hex_rgb,  # noqa: F401 (re-exported)
+                            lookup_table, make_actor)
+from .scene import ColorScale, Layer, PointsLayer, Scene
+
+TEXT = (0.1, 0.1, 0.1)
+BACKGROUND = (1.0, 1.0, 1.0)
+AXIS_COLOURS = ("#D55E00", "#009E73", "#0072B2")   # x, y, z (Okabe-Ito vermillion, green, blue)
+
+
+# ---- camera -------------------------------------------------------------------------------------
+VIEWS = ("iso", "+x", "-x", "+y", "-y", "+z", "-z")
+
+
+def view_direction(view: str, up_axis: str = "z") -> tuple[np.ndarray, np.ndarray]:
+    """(direction from the focal point to the camera, view-up) for a preset."""
+    up = np.eye(3)["xyz".index(up_axis)]
+    if view in ("x", "y", "z"):
+        view = "+" + view
+    if view == "iso":
+        d = {"z": (1.0, -1.0, 0.8), "y": (1.0, 0.8, 1.0), "x": (0.8, 1.0, 1.0)}[up_axis]
+        return np.asarray(d) / np.linalg.norm(d), up
+    if view not in VIEWS:
+        raise ValueError(f"unknown view '{view}'; use one of {', '.join(VIEWS)}")
+    axis = "xyz".index(view[1])
+    d = np.eye(3)[axis] * (1.0 if view[0] == "+" else -1.0)
+    if axis == "xyz".index(up_axis):   # a top/bottom view: keep x running left-right
+        up = {"z": np.array([0.0, 1.0, 0.0]), "y": np.array([0.0, 0.0, -1.0]),
+              "x": np.array([0.0, 1.0, 0.0])}[up_axis]
+    return d, up
+
+
+def set_camera(renderer: vtkRenderer, view: str, up_axis: str = "z", parallel: bool | None = None,
+               bounds=None) -> None:
+    """Point the camera along a preset and fit ``bounds`` (default: the renderer's props)."""
+    cam = renderer.GetActiveCamera()
+    d, up = view_direction(view, up_axis)
+    cam.SetFocalPoint(0.0, 0.0, 0.0)
+    cam.SetPosition(*d)
+    cam.SetViewUp(*up)
+    if parallel is not None:
+        cam.SetParallelProjection(bool(parallel))
+    reset(renderer, bounds)
+
+
+def reset(renderer: vtkRenderer, bounds=None) -> None:
+    """ResetCamera + fit, to given bounds (e.g. the union over linked views) or the props'."""
+    if bounds is not None:
+        renderer.ResetCamera(*bounds)
+    else:
+        renderer.ResetCamera()
+    fit(renderer, bounds=bounds)
+    renderer.ResetCameraClippingRange()
+
+
+def _extent(renderer: vtkRenderer, b) -> tuple[float, float] | None:
+    """Largest |NDC x| and |NDC y| of the corners of bounds ``b`` (None if behind the camera)."""
+    corners = np.array([[x, y, z] for x in b[0:2] for y in b[2:4] for z in b[4:6]])
+    cam = renderer.GetActiveCamera()
+    m = cam.GetCompositeProjectionTransformMatrix(renderer.GetTiledAspectRatio() or 1.0, -1, 1)
+    mat = np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
+    h = corners @ mat[:3, :3].T + mat[:3, 3]
+    w = corners @ mat[3, :3] + mat[3, 3]
+    if np.any(w <= 1e-9):
+        return None
+    ndc = h[:, :2] / w[:, None]
+    return float(np.abs(ndc[:, 0]).max()), float(np.abs(ndc[:, 1]).max())
+
+
+def outside(renderer: vtkRenderer, bounds=None) -> bool:
+    """True if the props (or ``bounds``) reach beyond the view: time to re-fit."""
+    b = bounds if bounds is not None else renderer.ComputeVisiblePropBounds()
+    if not b or b[0] > b[1]:
+        return False
+    ext = _extent(renderer, b)
+    return ext is None or max(ext) > 1.0
+
+
+def fit(renderer: vtkRenderer, width: float = 0.92, height: float = 0.76, lift: float = 0.1,
+        bounds=None) -> None:
+    """Zoom so the props' bounding box fills ``width`` x ``height`` of the view (in NDC halves),
+    then lift the picture by ``lift`` (NDC) so the colour bar along the bottom stays clear.
+
+    ResetCamera fits the bounding box's circumscribed sphere to the vertical angle only: flat
+    objects come out small and, in narrow viewports, tall ones get cut.
+    """
+    b = bounds if bounds is not None else renderer.ComputeVisiblePropBounds()
+    if not b or b[0] > b[1]:
+        return
+    cam = renderer.GetActiveCamera()
+    cam.SetWindowCenter(0.0, 0.0)
+    ext = _extent(renderer, b)
+    if ext is None or ext[0] <= 0 or ext[1] <= 0:
+        return
+    cam.Zoom(float(min(width / ext[0], height / ext[1])))
+    cam.SetWindowCenter(0.0, -lift)   # negative: the picture moves up
+
+
+# ---- one view ------------------------------------------------------------------------------------
+class ViewContent:
+    """Actors of one view (a renderer) kept in step with the scene; colour bar, legend, captions."""
+
+    def __init__(self, renderer: vtkRenderer, scene: Scene, view: int):
+        self.renderer, self.scene, self.view = renderer, scene, view
+        self.actors: dict[str, LayerActor] = {}
+        self.extra_offsets: dict[str, tuple] = {}
+        renderer.SetBackground(*BACKGROUND)
+        # A horizontal colour bar along the bottom: room for a two-line title that says what the
+        # scalar is and how it was normalised, without covering the cloud.
+        self.bar = vtkScalarBarActor()
+        self.bar.SetOrientationToHorizontal()
+        self.bar.SetNumberOfLabels(5)
+        self.bar.SetLabelFormat("%-#.3g")
+        self.bar.SetBarRatio(0.28)
+        self.bar.SetTitleRatio(0.6)
+        self.bar.SetUnconstrainedFontSize(True)
+        self.bar.SetTextPositionToPrecedeScalarBar()
+        for tp, size, bold in ((self.bar.GetTitleTextProperty(), 12, False), (self.bar.GetLabelTextProperty(), 11, False)):
+            tp.SetColor(*TEXT)
+            tp.SetFontSize(size)
+            tp.SetBold(bold)
+            tp.SetItalic(False)
+            tp.SetShadow(False)
+        self.bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        self.bar.GetPositionCoordinate().SetValue(0.2, 0.01)
+        self.bar.SetWidth(0.6)
+        self.bar.SetHeight(0.1)
+        self.bar.SetBarRatio(0.45)
+        self.bar.SetVisibility(False)
+        self.bar_title = vtkTextActor()     # drawn by us above the bar: VTK's title overlaps labels
+        tp = self.bar_title.GetTextProperty()
+        tp.SetColor(*TEXT)
+        tp.SetFontSize(12)
+        tp.SetShadow(False)
+        tp.SetJustificationToCentered()
+        tp.SetVerticalJustificationToBottom()
+        self.bar_title.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        self.bar_title.GetPositionCoordinate().SetValue(0.5, 0.115)
+        renderer.AddViewProp(self.bar_title)
+        renderer.AddViewProp(self.bar)
+        self.legend = vtkLegendBoxActor()
+        self.legend.SetVisibility(False)
+        self.legend.BorderOff()
+        self.legend.GetEntryTextProperty().SetColor(*TEXT)
+        self.legend.GetEntryTextProperty().SetFontSize(12)
+        self.legend.GetEntryTextProperty().SetShadow(False)
+        renderer.AddViewProp(self.legend)
+        self.caption = self._text(12, top=True)
+        self.caption_lines: list[str] = []
+        self.readout = self._text(12, top=False)
+        self._scale: ColorScale | None = None
+
+    def add_border(self) -> None:
+        """A thin frame so adjacent viewports read as separate panels."""
+        from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCoordinate, vtkPolyDataMapper2D
+
+        pd, _ = _polydata(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32))
+        lines = vtkCellArray()
+        lines.SetData(numpy_to_vtkIdTypeArray(np.array([0, 5], np.int64), deep=True),
+                      numpy_to_vtkIdTypeArray(np.array([0, 1, 2, 3, 0], np.int64), deep=True))
+        pd.SetLines(lines)
+        coord = vtkCoordinate()
+        coord.SetCoordinateSystemToNormalizedViewport()
+        mapper = vtkPolyDataMapper2D()
+        mapper.SetInputData(pd)
+        mapper.SetTransformCoordinate(coord)
+        actor = vtkActor2D()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetColor(0.78, 0.78, 0.78)
+        actor.GetProperty().SetLineWidth(1)
+        self.renderer.AddViewProp(actor)
+        self.border = actor
+
+    def add_triad(self) -> None:
+        """x/y/z axes in the bottom-left corner that turn with the camera (redrawn before each
+        render, also while the mouse orbits)."""
+        from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D
+
+        pd, self._triad_pts = _polydata(np.zeros((4, 3), np.float32))
+        lines = vtkCellArray()
+        lines.SetData(numpy_to_vtkIdTypeArray(np.array([0, 2, 4, 6], np.int64), deep=True),
+                      numpy_to_vtkIdTypeArray(np.array([0, 1, 0, 2, 0, 3], np.int64), deep=True))
+        pd.SetLines(lines)
+        rgb = np.array([colormaps._hex_to_rgb(h) for h in AXIS_COLOURS], np.uint8)
+        pd.GetCellData().SetScalars(numpy_to_vtk(rgb, deep=True))
+        mapper = vtkPolyDataMapper2D()
+        mapper.SetInputData(pd)
+        mapper.SetColorModeToDirectScalars()
+        actor = vtkActor2D()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetLineWidth(2.5)
+        self.renderer.AddViewProp(actor)
+        self._triad_pd = pd
+        self._triad_labels = []
+        for name, colour in zip("xyz", AXIS_COLOURS):
+            t = vtkTextActor()
+            t.SetInput(name)
+            tp = t.GetTextProperty()
+            tp.SetColor(*hex_rgb(colour))
+            tp.SetFontSize(12)
+            tp.SetBold(True)
+            tp.SetShadow(False)
+            tp.SetJustificationToCentered()
+            tp.SetVerticalJustificationToCentered()
+            self.renderer.AddViewProp(t)
+            self._triad_labels.append(t)
+        self.renderer.AddObserver("StartEvent", lambda *a: self._update_triad())
+
+    def _update_triad(self) -> None:
+        m = self.renderer.GetActiveCamera().GetViewTransformMatrix()
+        rot = np.array([[m.GetElement(i, j) for j in range(3)] for i in range(2)])   # world -> screen x, y
+        origin = np.array([34.0, 34.0])
+        ends = origin + 24.0 * rot.T          # row k: where world axis k points on screen
+        pts = np.zeros((4, 3), np.float32)
+        pts[0, :2] = origin
+        pts[1:, :2] = ends
+        _copy_into(self._triad_pts.GetData(), pts)
+        self._triad_pts.Modified()
+        self._triad_pd.Modified()
+        for t, e in zip(self._triad_labels, origin + 33.0 * rot.T):
+            t.SetPosition(float(e[0]), float(e[1]))
+
+    def _text(self, size: int, top: bool) -> vtkTextActor:
+        t = vtkTextActor()
+        tp = t.GetTextProperty()
+        tp.SetColor(*TEXT)
+        tp.SetFontSize(size)
+        tp.SetShadow(False)
+        tp.SetFontFamilyToArial()
+        if top:
+            tp.SetVerticalJustificationToTop()
+        t.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        t.GetPositionCoordinate().SetValue(0.015, 0.975 if top else 0.02)
+        self.renderer.AddViewProp(t)
+        return t
+
+    def _mine(self, layer: Layer) -> bool:
+        return layer.view == self.view or layer.name in self.extra_offsets
+
+    def offset(self, layer: Layer) -> tuple:
+        extra = self.extra_offsets.get(layer.name, (0.0, 0.0, 0.0))
+        return tuple(a + b for a, b in zip(layer.offset, extra))
+
+    def sync(self, name: str | None = None) -> None:
+        """Bring actors up to date: one layer (by name) or all; rebuild only on shape changes."""
+        names = [name] if name else list(set(self.actors) | set(self.scene.names()))
+        for n in names:
+            layer = self.scene.get(n) if n in self.scene else None
+            have = self.actors.get(n)
+            if layer is None or not self._mine(layer):
+                if have is not None:
+                    for p in have.props:
+                        self.renderer.RemoveViewProp(p)
+                    del self.actors[n]
+                continue
+            if have is not None and have.shape_key != layer.shape_key():
+                for p in have.props:
+                    self.renderer.RemoveViewProp(p)
+                have = None
+            if have is None:
+                have = make_actor(layer)
+                self.actors[n] = have
+                for p in have.props:
+                    self.renderer.AddViewProp(p)
+            have.update(layer, self.scene, self.offset(layer))
+        self.sync_decorations()
+
+    def layers(self) -> list[Layer]:
+        return [self.scene.get(n) for n in self.actors if n in self.scene]
+
+    def sync_decorations(self) -> None:
+        scale = self.scene.color_scale(self.view)
+        if scale is None:   # layers shown here from another view (too few viewports)
+            for layer in self.layers():
+                if isinstance(layer, PointsLayer) and layer.visible and layer.active_scalar() is not None:
+                    scale = self.scene.color_scale(layer.view)
+                    break
+        self._scale = scale
+        self.bar.SetVisibility(scale is not None and scale.kind != "categorical")
+        self.bar_title.SetVisibility(scale is not None and scale.kind != "categorical")
+        self.legend.SetVisibility(scale is not None and scale.kind == "categorical")
+        if scale is not None and scale.kind != "categorical":
+            key = (scale.cmap, scale.clim, scale.kind)
+            if key != getattr(self, "_bar_key", None):   # rebuild only when the scale changed
+                self.bar.SetLookupTable(lookup_table(scale))
+                self.bar.SetTitle("")
+                self._bar_key = key
+            if self.bar_title.GetInput() != scale.title:
+                self.bar_title.SetInput(scale.title)
+        elif scale is not None:
+            self._fill_legend(scale)
+        lines = []
+        for layer in self.layers():
+            if layer.visible and (layer.title or layer.note):
+                lines.append(" · ".join(t for t in (layer.title, layer.note) if t))
+        if not self.actors:
+            lines = [f"view {self.view + 1}: empty (method panels draw here)"]
+        self.caption_lines = lines[-4:]
+        self.fit_caption()
+
+    def fit_caption(self) -> None:
+        """Elide caption lines to the viewport's width (VTK text does not wrap or clip)."""
+        width = self.renderer.GetSize()[0]
+        limit = max(12, int(width / 7.2)) if width > 0 else 200
+        lines = [l if len(l) <= limit else l[:limit - 1] + "…" for l in getattr(self, "caption_lines", [])]
+        self.caption.SetInput("\n".join(lines))
+
+    def _fill_legend(self, scale: ColorScale) -> None:
+        n = max(int(scale.clim[1]) + 1, len(scale.categories), 1)
+        cols = colormaps.categorical_colors(n, scale.cmap if scale.cmap in colormaps.CATEGORICAL else "")
+        shown = min(n, 20)
+        self.legend.SetNumberOfEntries(shown + 1)
+        # The swatch carries its colour as cell scalars so the text can stay dark (VTK would
+        # otherwise draw each name in its category colour: yellow text on white is unreadable).
+        self.legend.ScalarVisibilityOn()
+        self.legend.SetEntry(0, vtkPolyData(), scale.title or "categories", TEXT)
+        for i in range(shown):
+            name = scale.categories[i] if i < len(scale.categories) else str(i)
+            self.legend.SetEntry(i + 1, _square(cols[i]), name, TEXT)
+        h = min(0.9, 0.045 * (shown + 1))
+        self.legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        self.legend.GetPositionCoordinate().SetValue(0.80, 0.95 - h)
+        self.legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
+        self.legend.GetPosition2Coordinate().SetValue(0.19, h)
+
+    def set_lod(self, on: bool) -> None:
+        for a in self.actors.values():
+            a.set_lod(on)
+
+
+def _square(rgb) -> vtkPolyData:
+    """A unit square swatch whose one cell carries the colour ``rgb`` (uint8)."""
+    pd, _ = _polydata(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32))
+    polys = vtkCellArray()
+    polys.SetData(numpy_to_vtkIdTypeArray(np.array([0, 4], np.int64), deep=True),
+                  numpy_to_vtkIdTypeArray(np.arange(4, dtype=np.int64), deep=True))
+    pd.SetPolys(polys)
+    colours = numpy_to_vtk(np.asarray(rgb, np.uint8).reshape(1, 3), deep=True)
+    pd.GetCellData().SetScalars(colours)
+    return pd
+
+
+def _wrap(text: str, width: int) -> str:
+    out = []
+    for para in text.split("\n"):
+        line = ""
+        for word in para.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        out.append(line)
+    return "\n".join(out)
+
+
+# ---- off-screen -------------------------------------------------------------------------------------
+def grab(window: vtkRenderWindow, alpha: bool = False) -> np.ndarray:
+    """The window's pixels as (H, W, 3|4) uint8, top row first."""
+    f = vtkWindowToImageFilter()
+    f.SetInput(window)
+    f.SetInputBufferTypeToRGBA() if alpha else f.SetInputBufferTypeToRGB()
+    f.ReadFrontBufferOff()
+    f.Update()
+    img = f.GetOutput()
+    w, h, _ = img.GetDimensions()
+    arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)
+    return np.ascontiguousarray(arr[::-1])
+
+
+def render_view(scene: Scene, view: int, camera, size: tuple[int, int], transparent: bool = False) -> np.ndarray:
+    """One view of a live scene re-drawn off-screen with a given camera (viewport screenshots:
+    any size, optionally with a transparent background)."""
+    window = vtkRenderWindow()
+    window.SetOffScreenRendering(1)
+    window.SetMultiSamples(0)
+    window.SetAlphaBitPlanes(1 if transparent else 0)
+    window.SetSize(int(size[0]), int(size[1]))
+    ren = vtkRenderer()
+    window.AddRenderer(ren)
+    content = ViewContent(ren, scene, view)
+    content.sync()
+    if transparent:
+        ren.SetBackgroundAlpha(0.0)
+    ren.GetActiveCamera().DeepCopy(camera)
+    ren.ResetCameraClippingRange()
+    window.Render()
+    image = grab(window, alpha=transparent)
+    window.Finalize()
+    return image
+
+
+def render_layers(layers: list[Layer], size: tuple[int, int] = (800, 600), view: str = "iso",
+                  up_axis: str = "z", parallel: bool = False, transparent: bool = False) -> np.ndarray:
+    """Draw layers off-screen (one panel per ``layer.view``, side by side) -> (H, W, 3|4) uint8."""
+    scene = Scene()
+    for layer in layers:
+        scene.add(layer)
+    views = sorted({l.view for l in layers}) or [0]
+    window = vtkRenderWindow()
+    window.SetOffScreenRendering(1)
+    window.SetMultiSamples(0)
+    window.SetSize(int(size[0]), int(size[1]))
+    window.SetAlphaBitPlanes(1 if transparent else 0)
+    contents = []
+    for k, v in enumerate(views):
+        ren = vtkRenderer()
+        ren.SetViewport(k / len(views), 0.0, (k + 1) / len(views), 1.0)
+        window.AddRenderer(ren)
+        content = ViewContent(ren, scene, v)
+        content.sync()
+        if transparent:
+            ren.SetBackgroundAlpha(0.0)
+        set_camera(ren, view, up_axis, parallel)
+        contents.append(content)
+    window.Render()
+    image = grab(window, alpha=transparent)
+    window.Finalize()
+    return image
