@@ -1,0 +1,189 @@
+"""`pointlens train --model KEY --data PATH|builtin --epochs N --out CKPT [...]`.
+
+Runs the "train" method (the same generator the GUI drives) with a progress bar on a terminal
+and prints the final metrics and the checkpoint path (one JSON object with --json). Every
+registered model's ``cli_options`` and every mix augmentation's ``cli_options`` become flags
+(``--alpha``, ``--parts`` ...); a flag that does not belong to the chosen model or mix is an
+error naming who owns it. Under ``torchrun --nproc_per_node=N`` only rank 0 prints and writes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Any
+
+from ..errors import ParameterError
+from .common import add_device, add_json, emit, run_job
+from .parsing import lazy_options, nonneg_int, parse_bool, positive_int
+
+STATIC_DESTS: set[str] = set()
+_OWNERS: dict[str, dict[str, list[str]]] = {"model": {}, "mix": {}}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a model on a dataset",
+        description="Train a registered model. Model- and mix-specific flags are listed at the end.")
+    p.add_argument("--model", default="pointnet", help="model key (default pointnet)")
+    p.add_argument("--data", required=True, help="dataset path or 'builtin'")
+    p.add_argument("--epochs", type=positive_int, default=10, help="epochs (total when resuming)")
+    p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    add_device(p)
+    p.add_argument("--points", type=positive_int, default=1024, help="points per cloud")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--limit", type=nonneg_int, default=0, help="clouds per split, spread evenly (0 = all)")
+    p.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0 = the paper's)")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--scheduler", choices=("step", "cosine", "none"), default="step")
+    p.add_argument("--step-size", type=positive_int, default=20, help="StepLR period in epochs")
+    p.add_argument("--gamma", type=float, default=0.7, help="StepLR factor")
+    p.add_argument("--augmentations", default="scale,shift",
+                   help="comma list of jitter, rotate-up, rotate-so3, scale, shift, dropout (or none)")
+    p.add_argument("--up-axis", choices=("auto", "x", "y", "z"), default="auto", help="axis of rotate-up")
+    p.add_argument("--augment", default="none", help="mix augmentation (e.g. sagemix) or none")
+    p.add_argument("--sampling", choices=("first", "random", "fps"), default="random")
+    p.add_argument("--keep", choices=("best", "last"), default="best", help="checkpoint the best or the last epoch")
+    p.add_argument("--init", default="", help="copy matching weights from this checkpoint first")
+    p.add_argument("--resume", action="store_true", help="continue the run saved next to --out")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16 = mixed-precision forward (faster on CPUs with native bf16)")
+    add_json(p)
+    STATIC_DESTS.update(a.dest for a in p._actions)
+    lazy_options(p, _add_registry_options)
+    p.set_defaults(func=train_command)
+
+
+def _add_registry_options(p: argparse.ArgumentParser) -> None:
+    """One flag per option name declared by any model or mix augmentation."""
+    from ..registry import AUGMENTATIONS, MODELS
+    from ..train import load_registries
+
+    load_registries()
+    group = p.add_argument_group("model and mix options (apply only to the model / mix that declares them)")
+    declared: dict[str, Any] = {}
+    for kind, registry in (("model", MODELS), ("mix", AUGMENTATIONS)):
+        for key in registry.names():
+            for name, spec in (getattr(registry.get(key), "cli_options", None) or {}).items():
+                dest = name.replace("-", "_")
+                if dest in STATIC_DESTS:
+                    continue
+                _OWNERS[kind].setdefault(dest, []).append(key)
+                if dest not in declared:
+                    declared[dest] = (name, spec, key)
+    for dest, (name, spec, key) in sorted(declared.items()):
+        typ, default, text = (tuple(spec) + (None, None, ""))[:3]
+        conv = parse_bool if typ is bool else (typ if callable(typ) else str)
+        owners = sorted(set(_OWNERS["model"].get(dest, []) + _OWNERS["mix"].get(dest, [])))
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"opt_{dest}", type=conv, default=None,
+                           metavar=getattr(typ, "__name__", "VALUE").upper(),
+                           help=f"{text} [{', '.join(owners)}; default {default}]")
+
+
+def _collect_options(args) -> tuple[dict, dict]:
+    """Split the given registry flags into model options and mix options; reject strays."""
+    from ..registry import AUGMENTATIONS, MODELS
+
+    model_cls = MODELS.get(args.model)
+    model_opts = getattr(model_cls, "cli_options", None) or {}
+    mix_opts = {}
+    if args.augment not in ("", "none"):
+        mix_opts = getattr(AUGMENTATIONS.get(args.augment), "cli_options", None) or {}
+    to_model: dict[str, Any] = {}
+    to_mix: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if not key.startswith("opt_") or value is None:
+            continue
+        dest = key[4:]
+        names = {n.replace("-", "_"): n for n in model_opts}
+        mnames = {n.replace("-", "_"): n for n in mix_opts}
+        if dest in names:
+            to_model[names[dest]] = _convert(value, model_opts[names[dest]][0], dest)
+        elif dest in mnames:
+            to_mix[mnames[dest]] = _convert(value, mix_opts[mnames[dest]][0], dest)
+        else:
+            owners = sorted(set(_OWNERS["model"].get(dest, []) + _OWNERS["mix"].get(dest, [])))
+            raise ParameterError(f"--{dest.replace('_', '-')} does not apply to model '{args.model}'"
+                                 + (f" or mix '{args.augment}'" if args.augment not in ("", "none") else "")
+                                 + f"; it is an option of {', '.join(owners)}.",
+                                 hint="Drop the flag or choose a model that has it.")
+    return to_model, to_mix
+
+
+def _convert(value: Any, typ: Any, dest: str) -> Any:
+    if typ is None or not callable(typ):
+        return value
+    if isinstance(typ, type) and type(value) is typ:
+        return value
+    try:
+        return parse_bool(value) if typ is bool else typ(value)
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        raise ParameterError(f"--{dest.replace('_', '-')} = {value!r} is not a {getattr(typ, '__name__', typ)}.") from None
+
+
+def command_line(args) -> str:
+    """The command as a user would type it (recorded in the checkpoint's metadata)."""
+    parts = ["pointlens", "train"]
+    for key, value in vars(args).items():
+        if key in ("func", "command", "debug") or value is None or value is False:
+            continue
+        flag = "--" + (key[4:] if key.startswith("opt_") else key).replace("_", "-")
+        parts += [flag] if value is True else [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def train_command(args) -> int:
+    import json
+
+    from ..jobs import Job
+    from ..perf import tune_allocator
+
+    model_opts, mix_opts = _collect_options(args)
+    allocator = tune_allocator()
+    params = {
+        "model": args.model, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+        "points": args.points, "limit": args.limit, "width": args.width, "seed": args.seed,
+        "weight_decay": args.weight_decay, "optimizer": args.optimizer, "scheduler": args.scheduler,
+        "step_size": args.step_size, "gamma": args.gamma, "augmentations": args.augmentations,
+        "up_axis": args.up_axis, "mix": args.augment, "sampling": args.sampling,
+        "mix_options": json.dumps(mix_opts) if mix_opts else "",
+        "model_options": json.dumps(model_opts) if model_opts else "",
+        "device": args.device, "init": args.init, "out": args.out, "keep": args.keep,
+        "resume": args.resume, "precision": args.precision,
+    }
+    rank = int(os.environ.get("RANK", "0") or 0)
+    job = Job("train", {"data": args.data, "command": command_line(args)}, params)
+    if rank == 0:
+        result = run_job(job)
+    else:
+        from ..jobs import run_sync
+
+        result = run_sync(job)
+    if rank != 0:
+        return 0
+    m = dict(result.metrics)
+    out = {"checkpoint": m.get("checkpoint"), "model": args.model, "epochs": m.get("epoch"),
+           "test_accuracy": m.get("test_accuracy"), "train_accuracy": m.get("train_accuracy"),
+           "loss": m.get("loss"), "test_loss": m.get("test_loss"), "best_score": m.get("best_score"),
+           "seconds": m.get("seconds"), "samples_per_second": m.get("samples_per_second"),
+           "world_size": m.get("world_size"), "allocator": allocator, "init": m.get("init") or None,
+           "metrics": m}
+    lines = [f"checkpoint:    {out['checkpoint'] or '(none written)'}",
+             f"epochs:        {out['epochs']}", f"train loss:    {_fmt(out['loss'])}"]
+    if m.get("task") == "classification":
+        lines += [f"train accuracy: {_fmt(out['train_accuracy'])}",
+                  f"test accuracy:  {_fmt(out['test_accuracy'])}"]
+    else:
+        lines.append(f"test loss:     {_fmt(out['test_loss'])}")
+    lines.append(f"time:          {m.get('seconds', 0):.1f} s ({_fmt(out['samples_per_second'])} clouds/s)")
+    emit(args, out, "\n".join(lines))
+    sys.stdout.flush()
+    return 0
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
