@@ -1,0 +1,55 @@
+"""`pointlens probe --checkpoint C --data D [--points N] [--limit N] [--json]`.
+
+Linear-SVM accuracy of a frozen network's global features (ParAE paper, Table 1): trained on
+the dataset's train split, scored on its test split, for the checkpoint and for a randomly
+initialised network of the same architecture. JSON contract: ``pretrained``, ``random_init``,
+``random_init_default_bn`` (accuracies in [0, 1]), ``n_train``, ``n_test``, ``feature_dim``.
+``--out R.h5`` also saves the t-SNE embedding of the test features (paper Fig. 4).
+"""
+from __future__ import annotations
+
+from .common import add_device, add_json, emit, run_job
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("probe", help="linear-SVM probe of a network's learnt global features")
+    p.add_argument("--checkpoint", required=True, help="checkpoint path or demo:<model>")
+    p.add_argument("--data", required=True, help="labelled dataset (path or 'builtin') with train and test splits")
+    p.add_argument("--points", type=int, default=1024, help="points per cloud (default 1024)")
+    p.add_argument("--limit", type=int, default=0,
+                   help="at most N samples per split, balanced over classes (default: all)")
+    p.add_argument("--C", dest="c", type=float, default=1.0, help="LinearSVC regularisation (default 1)")
+    p.add_argument("--batch-size", type=int, default=32, help="clouds per forward pass")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline, SVM and t-SNE")
+    p.add_argument("--no-baseline", action="store_true", help="skip the random-init baselines")
+    p.add_argument("--tsne", action="store_true", help="compute the t-SNE embedding (always with --out)")
+    p.add_argument("--out", default=None, help="save the result (accuracies, embedding) to this .h5 file")
+    add_device(p)
+    add_json(p)
+    p.set_defaults(func=probe_command)
+
+
+def probe_command(args) -> int:
+    from ..jobs import Job
+    from ..results import save_result
+
+    params = {"c": args.c, "limit": args.limit, "points": args.points, "batch_size": args.batch_size,
+              "seed": args.seed, "baseline": not args.no_baseline, "tsne": bool(args.tsne or args.out)}
+    result = run_job(Job("probe", {"checkpoint": args.checkpoint, "data": args.data,
+                                   "device": args.device}, params))
+    if args.out:
+        save_result(result, args.out)
+    m = dict(result.metrics)
+    out = {k: m[k] for k in ("pretrained", "random_init", "random_init_default_bn", "n_train",
+                             "n_test", "feature_dim", "c") if k in m}
+    out.update(checkpoint=args.checkpoint, data=args.data, points=args.points)
+    if args.out:
+        out["out"] = args.out
+    lines = [f"linear SVM on frozen global features ({out['n_train']} train / {out['n_test']} test, "
+             f"{out.get('feature_dim')}-d):",
+             f"  pre-trained:             {100 * out['pretrained']:5.1f} %"]
+    if "random_init" in out:
+        lines += [f"  random init:             {100 * out['random_init']:5.1f} %  (BatchNorm statistics from the data)",
+                  f"  random init, default BN: {100 * out['random_init_default_bn']:5.1f} %  (identity BatchNorm)"]
+    emit(args, out, "\n".join(lines))
+    return 0
