@@ -13,12 +13,13 @@ from .colormap_tables import _TABLES
 
 SEQUENTIAL = ("viridis", "cividis", "plasma", "magma")
 DIVERGING = ("RdBu_r", "PuOr_r")
-CATEGORICAL = ("okabe-ito", "tol-muted")
+CATEGORICAL = ("okabe-ito", "tol-muted", "kept-masked-bias")
 CONTINUOUS = SEQUENTIAL + DIVERGING
 ALL = CONTINUOUS + CATEGORICAL
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
 # deficiencies. Black is left out (it vanishes against dark points); grey stands in.
+KEPT_MASKED_BIAS = ("#0072B2", "#000000", "#D55E00")
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
 # Paul Tol's "muted" qualitative scheme (10 colours incl. pale grey), colour-blind safe.
 TOL_MUTED = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99",
@@ -45,7 +46,9 @@ def table(name: str, n: int = 256) -> np.ndarray:
 
 def categorical_colors(count: int, name: str = "") -> np.ndarray:
     """(count, 3) uint8 colours for ``count`` categories, as distinct as the palette allows."""
-    if name == "okabe-ito" or (not name and count <= len(OKABE_ITO)):
+    if name == "kept-masked-bias":      # PointMask paper Fig. 3: blue kept, black masked, red bias
+        base = KEPT_MASKED_BIAS + OKABE_ITO
+    elif name == "okabe-ito" or (not name and count <= len(OKABE_ITO)):
         base = OKABE_ITO
     else:
         base = TOL_MUTED + EXTRA

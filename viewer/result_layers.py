@@ -140,3 +140,139 @@ def transform_note(points: np.ndarray, moved: np.ndarray) -> str:
     t, *_ = np.linalg.lstsq(points.astype(np.float64), moved.astype(np.float64), rcond=None)
     sv = np.linalg.svd(t, compute_uv=False)
     return f" · stretch {', '.join(f'{v:.2f}' for v in sv)}, det {np.linalg.det(t):+.2f}"
+
+
+@register("serp-explain")
+def serp_layers(res: Result) -> list[Layer]:
+    """SeRP (issue 8): original by error, perturbed (highlighted), reconstruction, detection probability."""
+    a = res.arrays
+    orig = np.asarray(a["original"], np.float32)
+    pert = np.asarray(a["perturbed"], np.float32)
+    rec = np.asarray(a["reconstructed"], np.float32)
+    mask = np.asarray(a["perturbed_mask"]).astype(np.int32)
+    err = Scalar(np.asarray(a["error"], np.float32), title="reconstruction error |x - x̂|",
+                 normalisation="raw distance (unit-sphere coordinates)")
+    flag = Scalar(mask, kind="categorical", title="SeRP perturbation", names=("clean", "perturbed"))
+    det = Scalar(np.asarray(a["detection_probability"], np.float32), title="P(perturbed) from the detection head",
+                 normalisation="probability", clim=(0.0, 1.0))
+    size = dict(point_size=6.0, style="spheres")
+    layers = [
+        PointsLayer("serp.original", points=orig, scalars={"error": err, "perturbed": flag}, active="error",
+                    view=0, title="original · reconstruction error", **size),
+        PointsLayer("serp.perturbed", points=pert, scalars={"perturbed": flag, "detection": det},
+                    active="perturbed", view=1, title="perturbed input", **size),
+    ]
+    if "reconstructed_patch" in a:
+        patch = np.asarray(a["reconstructed_patch"], np.int64)
+        g = int(patch.max()) + 1 if patch.size else 0
+        rs = {"patch": Scalar(patch, kind="categorical", title="transformer patch",
+                              names=tuple(f"patch {i}" for i in range(g)))}
+        active, title = "patch", "reconstruction · coloured by patch"
+    else:
+        rs = {"error": err}
+        active, title = "error", "reconstruction · error of its point"
+    layers.append(PointsLayer("serp.reconstructed", points=rec, scalars=rs, active=active, view=2, title=title,
+                              **size))
+    layers.append(PointsLayer("serp.detection", points=pert, scalars={"detection": det, "perturbed": flag},
+                              active="detection", view=3, title="perturbed input · detection probability", **size))
+    return layers
+
+
+@register("parae")
+def parae_layers(result: Result) -> list[Layer]:
+    """ParAE (issue 6): cloud by part (categorical), 1-sigma ellipsoids of mu/Sigma, isosurface."""
+    a = result.arrays
+    if "points" not in a or "partition" not in a:
+        return generic_layers(result)
+    parts = int(result.metrics.get("parts", len(np.asarray(a.get("pi", [])))))
+    part = Scalar(np.asarray(a["partition"]), kind="categorical", title="ParAE part (argmax responsibility)",
+                  names=tuple(f"part {j}" for j in range(parts)))
+    layers: list[Layer] = [PointsLayer("parae.points", points=a["points"], scalars={"partition": part},
+                                       active="partition", point_size=7.0, style="spheres", title="ParAE parts")]
+    if "mu" in a and "sigma" in a:
+        layers.append(EllipsoidsLayer("parae.ellipsoids", centres=a["mu"], axes=covariance_axes(a["sigma"]),
+                                      opacity=0.35, title="1-sigma ellipsoids"))
+    if "iso_vertices" in a and "iso_faces" in a:
+        level = result.metrics.get("level")
+        layers.append(SurfaceLayer("parae.surface", vertices=a["iso_vertices"], faces=a["iso_faces"], opacity=0.35,
+                                   title="ParAE isosurface" + (f" g(x) = {float(level):.3g}" if level else "")))
+    return layers
+
+
+# ---- PointMask / PointMap explanations (viewer/panels/pointmask.py draws these too) -----------
+KEPT_MASKED_BIAS = ("kept", "masked", "bias (letter)")
+
+
+def mask_categories(mask_probability: np.ndarray, threshold: float, is_bias: np.ndarray | None = None) -> np.ndarray:
+    """0 kept / 1 masked / 2 bias per point: kept <=> M = clamp(sigmoid(J) - t, 0, 1) > 0 at eps = 0
+    <=> sigmoid(J) > t, so a new threshold needs only the stored probabilities."""
+    cat = np.where(np.asarray(mask_probability) > threshold, 0, 1).astype(np.int64)
+    if is_bias is not None and np.asarray(is_bias).shape == cat.shape:
+        cat[np.asarray(is_bias, bool)] = 2
+    return cat
+
+
+@register("pointmask-explain")
+def pointmask_layers(result: Result) -> list[Layer]:
+    a, m = result.arrays, result.metrics
+    if "points" not in a:
+        return generic_layers(result)
+    pts = np.asarray(a["points"], np.float32)
+    if "mapped" in a:       # PointMap: original and mapped cloud side by side
+        disp = np.asarray(a["displacement_norm"], np.float32)
+        return [PointsLayer("pointmask.original", points=pts, point_size=6.0, color="#0072B2",
+                            title="PointMap: original cloud P"),
+                PointsLayer("pointmask.mapped", view=1, points=a["mapped"], point_size=6.0, active="displacement",
+                            scalars={"displacement": Scalar(disp, title="displacement |mu|",
+                                                            normalisation="raw distance (unit-sphere cloud)")},
+                            title="PointMap: mapped cloud P + mu")]
+    prob = np.asarray(a["mask_probability"], np.float32)
+    cat = mask_categories(prob, float(m.get("threshold", 0.5)), a.get("is_bias"))
+    return [PointsLayer("pointmask.mask", points=pts, point_size=7.0, style="spheres", active="category",
+                        scalars={"category": Scalar(cat, kind="categorical", title="PointMask", names=KEPT_MASKED_BIAS)},
+                        cmap="kept-masked-bias", title="PointMask: kept (blue) / masked (black) / bias (red)"),
+            PointsLayer("pointmask.probability", view=1, points=pts, point_size=7.0, style="spheres",
+                        active="mask_probability",
+                        scalars={"mask_probability": Scalar(prob, title="mask probability sigmoid(mu)",
+                                                            normalisation="sigmoid, fixed range 0..1",
+                                                            clim=(0.0, 1.0))},
+                        title="PointMask: mask probability")]
+
+
+# ---- mixing (viewer/panels/sagemix.py draws these too) -------------------------------------------
+QUERY_GREEN = "#009E73"
+MIX_TITLES = {"sagemix": "SageMix", "pointmixup": "PointMixup", "rsmix": "RSMix"}
+
+
+@register("mix")
+def mix_layers(result: Result) -> list[Layer]:
+    """A and B with saliency and queries (views 0, 1), the blend by lambda (2), mostly A/B (3)."""
+    a, m = result.arrays, result.metrics
+    if "source_a" not in a or "mixed" not in a:
+        return generic_layers(result)
+    layers: list[Layer] = []
+    for view, key, who in ((0, "a", "A"), (1, "b", "B")):
+        sal = a.get(f"saliency_{key}")
+        scalars = {}
+        if sal is not None:
+            scalars["saliency"] = Scalar(np.asarray(sal, np.float32), title="saliency ||dL/dp||",
+                                         normalisation="raw gradient norm (shared scale A/B)")
+        layers.append(PointsLayer(f"sagemix.{key}", view=view, points=a[f"source_{key}"], scalars=scalars,
+                                  active="saliency" if scalars else None, point_size=6.0,
+                                  title=f"{who}: {m.get(f'label_{key}', '')}"))
+    q = [int(v) for v in np.asarray(a.get("queries", [-1, -1])).reshape(-1)[:2]]
+    if len(q) == 2 and q[0] >= 0 and q[1] >= 0:
+        for view, key, i in ((0, "a", q[0]), (1, "b", q[1])):
+            layers.append(PointsLayer(f"sagemix.query_{key}", view=view, points=np.asarray(a[f"source_{key}"])[i][None],
+                                      color=QUERY_GREEN, point_size=18.0, style="spheres", pickable=False,
+                                      title=f"query q_{key}"))
+    lam = np.asarray(a["lambda"], np.float32)
+    layers.append(PointsLayer("sagemix.mix", view=2, points=a["mixed"], point_size=6.0, active="lambda",
+                              scalars={"lambda": Scalar(lam, title="lambda: share of A per point",
+                                                        normalisation="fraction 0..1", clim=(0.0, 1.0))},
+                              title=f"{MIX_TITLES.get(str(m.get('method')), m.get('method', ''))} blend"))
+    layers.append(PointsLayer("sagemix.source", view=3, points=a["mixed"], point_size=6.0, active="from",
+                              scalars={"from": Scalar((lam < 0.5).astype(np.int64), kind="categorical",
+                                                      title="mostly from", names=("A", "B"))},
+                              title="blend: mostly A / mostly B (lambda >= 0.5)"))
+    return layers

@@ -1,0 +1,38 @@
+"""SageMix's blend (eq. 6, 9, 8) in numpy for the viewer's sigma / pi sliders (Qt-free).
+
+``engine.methods.sagemix.blend`` computes the same thing, but that module imports torch at
+module level and the GUI thread must not; this is the numpy branch of that function, written
+in the same numerically safe form: lambda = sigmoid(logit(pi) + (||b - q_b||^2 - ||a - q_a||^2)
+/ (2 sigma^2)), equal to pi w_a / (pi w_a + (1 - pi) w_b) with w = exp(-d^2 / (2 sigma^2)) but
+free of 0/0 far from both queries. The assignment (b_matched = b[phi]) and the queries stay
+fixed; only the weights change.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    e = np.exp(x[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+def blend(a, b_matched, q_a, q_b, sigma: float, pi: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mixed (N,3), lambda (N,)): lambda is the share of cloud a per point."""
+    if not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma = {sigma!r} must be a positive number")
+    if not (0.0 <= pi <= 1.0):
+        raise ValueError(f"pi = {pi!r} must lie in [0, 1]")
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b_matched, np.float64)
+    d_a = ((a - np.asarray(q_a, np.float64)) ** 2).sum(-1)
+    d_b = ((b - np.asarray(q_b, np.float64)) ** 2).sum(-1)
+    with np.errstate(divide="ignore"):
+        logit = np.log(pi) - np.log1p(-pi)          # +-inf at pi = 1 / 0: lambda 1 / 0
+    lam = _sigmoid(logit + (d_b - d_a) / (2.0 * sigma * sigma))
+    mixed = lam[:, None] * a + (1.0 - lam[:, None]) * b
+    return mixed.astype(np.float32), lam.astype(np.float32)

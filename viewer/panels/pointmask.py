@@ -1,0 +1,417 @@
+"""The PointMask panel: which points a PointMask model keeps, and the bias-injection lab.
+
+Explain (METHOD "pointmask-explain", engine/methods/pointmask_explain.py): the current sample
+(optionally with its class letter appended as k bias points, as the bias lab does) is run
+through a PointMask or PointMap model. PointMask: view 0 shows kept / masked / bias points in
+the paper's Fig. 3 colours (blue, black, red) as a categorical layer; view 1 the mask
+probability sigmoid(mu). The threshold slider recolours on the GUI thread from the stored
+probabilities (M = clamp(sigmoid(J) - t, 0, 1) > 0  <=>  sigmoid(J) > t), with no job; on
+release it asks "predict-subset" (mode "only") for the prediction from the kept points alone.
+PointMap: the original cloud in view 0, the mapped cloud P + mu in view 1, optional arrows.
+
+Bias lab (METHOD "bias-lab"): one job trains every model at every bias level; the
+accuracy-vs-bias plot (paper Fig. 4) fills in from ``Progress.preview``; CSV and PNG export.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout)
+
+from ..result_layers import layers_for, mask_categories
+from ..scene import ArrowsLayer
+from ..session import CLOUD, with_points
+from .base import MethodPanel
+
+KEPT, MASKED, BIAS = 0, 1, 2
+LAB_MODELS = ("pointnet", "randmask", "pointmap", "pointmask")
+MODEL_COLOURS = {"pointnet": "#E69F00", "randmask": "#56B4E9", "pointmap": "#009E73", "pointmask": "#0072B2"}
+OPEN = "the open checkpoint"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+
+def letter_anchor(c: int, num_classes: int, distance: float = 1.5) -> np.ndarray:
+    """Class c's letter centre, 'per-class' placement of engine/methods/bias_inject.py (that module
+    lives in the torch-importing methods package, so the two lines are repeated here)."""
+    a = 2.0 * math.pi * int(c) / max(int(num_classes), 1)
+    return np.array([distance * math.cos(a), distance * math.sin(a), 0.0], np.float32)
+
+
+def write_csv(path: str, levels, models, unbiased: np.ndarray, biased: np.ndarray) -> None:
+    """The accuracy table, one row per (model, level); atomic (temp file + rename)."""
+    from engine.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write("model,bias_points,unbiased_test_accuracy,biased_test_accuracy\n")
+        for mi, m in enumerate(models):
+            for li, lv in enumerate(levels):
+                u, b = float(unbiased[mi, li]), float(biased[mi, li])
+                f.write(f"{m},{int(lv)},{'' if math.isnan(u) else f'{u:.6f}'},{'' if math.isnan(b) else f'{b:.6f}'}\n")
+
+
+def show_views(panel: MethodPanel, count: int) -> None:
+    """Switch to ``count`` viewports (through the window, so its toolbar agrees) and hide the
+    sample's own cloud: the panel's layers draw the same points (greyed ones would mislead)."""
+    win = panel.window()
+    if hasattr(win, "set_layout"):
+        win.set_layout(count)
+    else:
+        panel.ctx.viewports.set_layout(count)
+    if CLOUD in panel.scene:
+        panel.scene.set_style(CLOUD, visible=False)
+
+
+class PointMaskPanel(MethodPanel):
+    name = "pointmask"
+    title = "PointMask"
+    EXPLAIN = "pointmask-explain"
+    SUBSET = "predict-subset"
+    LAB = "bias-lab"
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.sample = None
+        self.result = None            # the last pointmask-explain Result
+        self.points = None            # what the model saw (with the letter, if any)
+        self.is_bias = None
+        self.lab_handle = None
+        self.lab_data = None          # (levels, models, unbiased, biased)
+
+        # ---- explain ----
+        self.checkpoint = QComboBox()
+        self.checkpoint.setEditable(True)        # a checkpoint path may be typed in
+        self.checkpoint.setInsertPolicy(QComboBox.InsertAtTop)
+        self.checkpoint.setToolTip("A PointMask or PointMap model (the demo models are built by `make demo-models`)")
+        self._fill_checkpoints()
+        self.letter = QSpinBox()
+        self.letter.setRange(0, 512)
+        self.letter.setValue(0)
+        self.letter.setToolTip("Append the sample's class letter as k bias points (0 = none), as the bias lab does")
+        self.run_btn = QPushButton("Explain sample")
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 99)
+        self.slider.setValue(50)
+        self.slider.setToolTip("Threshold t: a point is kept when sigmoid(J) > t (recolours at once; "
+                               "the kept-only prediction runs on release)")
+        self.t_label = QLabel("t = 0.50")
+        self.count = QLabel("")
+        self.count.setWordWrap(True)
+        self.prediction = QLabel("")
+        self.prediction.setWordWrap(True)
+        self.kept_pred = QLabel("")
+        self.kept_pred.setWordWrap(True)
+        self.arrows = QCheckBox("displacement arrows (PointMap)")
+        box = QGroupBox("Explain the current sample")
+        form = QFormLayout(box)
+        form.addRow("model", self.checkpoint)
+        form.addRow("bias letter points", self.letter)
+        form.addRow(self.run_btn)
+        srow = QHBoxLayout()
+        srow.addWidget(self.slider, 1)
+        srow.addWidget(self.t_label)
+        form.addRow("threshold", srow)
+        form.addRow(self.count)
+        form.addRow(self.prediction)
+        form.addRow(self.kept_pred)
+        form.addRow(self.arrows)
+
+        # ---- bias lab ----
+        self.levels = QLineEdit("1,50,100,256")
+        self.levels.setToolTip("letter points per cloud, comma list (0 = no letter)")
+        self.model_checks = {}
+        mrow = QGridLayout()                     # 2 x 2: four boxes in a row make the tab too wide
+        for i, m in enumerate(LAB_MODELS):
+            c = QCheckBox(m)
+            c.setChecked(True)
+            self.model_checks[m] = c
+            mrow.addWidget(c, i // 2, i % 2)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        self.epochs.setValue(10)
+        self.lab_points = QSpinBox()
+        self.lab_points.setRange(8, 4096)
+        self.lab_points.setValue(1024)
+        self.limit = QSpinBox()
+        self.limit.setRange(0, 100000)
+        self.limit.setToolTip("at most this many clouds per split (0 = all)")
+        self.width_box = QDoubleSpinBox()
+        self.width_box.setRange(0.01, 8.0)
+        self.width_box.setSingleStep(0.125)
+        self.width_box.setValue(0.25)
+        self.placement = QComboBox()
+        self.placement.addItems(["per-class", "fixed"])
+        self.lab_btn = QPushButton("Run bias lab")
+        self.lab_btn.setToolTip("Train every model at every level (one job; cancel it in the Jobs dock)")
+        self.lab_status = QLabel("")
+        self.lab_status.setWordWrap(True)
+        self.csv_btn = QPushButton("Export CSV…")
+        self.png_btn = QPushButton("Export plot PNG…")
+        lab = QGroupBox("Bias lab (paper Fig. 4)")
+        lf = QFormLayout(lab)
+        lf.addRow("levels", self.levels)
+        lf.addRow("models", mrow)
+        lf.addRow("epochs", self.epochs)
+        lf.addRow("points", self.lab_points)
+        lf.addRow("limit per split", self.limit)
+        lf.addRow("width", self.width_box)
+        lf.addRow("letter placement", self.placement)
+        lf.addRow(self.lab_btn)
+        lf.addRow(self.lab_status)
+        erow = QHBoxLayout()
+        erow.addWidget(self.csv_btn)
+        erow.addWidget(self.png_btn)
+        lf.addRow(erow)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(box)
+        lay.addWidget(lab)
+        lay.addStretch(1)
+
+        self.run_btn.clicked.connect(self.explain)
+        self.checkpoint.currentTextChanged.connect(lambda _t: self._update_buttons())
+        self.slider.valueChanged.connect(self.set_threshold)
+        self.slider.sliderReleased.connect(self.predict_kept)
+        # keyboard / track clicks change the value without a release: classify once they settle
+        self._kept_timer = QTimer(self)
+        self._kept_timer.setSingleShot(True)
+        self._kept_timer.setInterval(400)
+        self._kept_timer.timeout.connect(self.predict_kept)
+        self.arrows.toggled.connect(self._show_arrows)
+        self.lab_btn.clicked.connect(self.run_lab)
+        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
+        self.png_btn.clicked.connect(lambda: self._export_dialog("png"))
+        self._update_buttons()
+
+    # ---- session ---------------------------------------------------------------------------
+    def _fill_checkpoints(self) -> None:
+        cur = self.checkpoint.currentText()
+        self.checkpoint.clear()
+        for key in ("pointmask", "pointmap"):
+            if (ASSETS / f"demo_{key}.safetensors").is_file():
+                self.checkpoint.addItem(f"demo:{key}")
+        self.checkpoint.addItem(OPEN)
+        i = self.checkpoint.findText(cur)
+        if i >= 0:
+            self.checkpoint.setCurrentIndex(i)
+
+    def on_session(self, event: str, payload) -> None:
+        if event == "sample":
+            self.sample = payload
+            self.result = None
+            self.scene.clear("pointmask.")
+            self.count.setText("")
+            self.prediction.setText("")
+            self.kept_pred.setText("")
+        self._update_buttons()
+
+    def _spec(self) -> str | None:
+        text = self.checkpoint.currentText()
+        if text == OPEN:
+            return self.session.checkpoint.spec if self.session.checkpoint is not None else None
+        return text
+
+    def _update_buttons(self) -> None:
+        self.run_btn.setEnabled(self.sample is not None and self._spec() is not None)
+        have = self.lab_data is not None
+        self.csv_btn.setEnabled(have)
+        self.png_btn.setEnabled(have)
+
+    @property
+    def threshold(self) -> float:
+        return self.slider.value() / 100.0
+
+    # ---- explain -----------------------------------------------------------------------------
+    def explain(self):
+        s, spec = self.sample, self._spec()
+        if s is None or spec is None:
+            self.prediction.setText("Open a PointMask/PointMap checkpoint first.")
+            return None
+        pts = s.model_input
+        is_bias = None
+        k = self.letter.value()
+        if k > 0 and s.label is not None and s.label >= 0:
+            from engine.data.alphabet import place_letter
+
+            nclass = max(len(s.dataset.classes), 1)
+            letter = chr(ord("A") + int(s.label) % 26)
+            pts = place_letter(pts, letter, k, letter_anchor(s.label, nclass), 0.5,
+                               np.random.default_rng((0, s.index)))
+            is_bias = np.zeros(len(pts), bool)
+            is_bias[-k:] = True
+        self.prediction.setText("explaining…")
+
+        def done(res) -> None:
+            if self.sample is s:
+                self.show_result(res, pts, is_bias)
+
+        inputs = {"points": pts, "checkpoint": spec}
+        if s.label is not None and s.label >= 0:
+            inputs["label"] = int(s.label)
+        return self.run_method(self.EXPLAIN, inputs, {"threshold": self.threshold, "model_threshold": False},
+                               target="pointmask.explain", name=f"PointMask {s.name}", on_result=done)
+
+    def show_result(self, res, pts, is_bias) -> None:
+        self.result, self.points, self.is_bias = res, pts, is_bias
+        saved = with_points(res, pts, self.session.provenance())
+        if is_bias is not None:       # saved with the result, so a re-opened file draws the letter red
+            saved = type(saved)(saved.kind, {**saved.arrays, "is_bias": is_bias}, saved.metrics, saved.params,
+                                saved.provenance)
+        self.session.add_result(f"pointmask {self.sample.name}", saved, show=False)
+        self.scene.clear("pointmask.")
+        m = res.metrics
+        show_views(self, max(2, self.ctx.viewports.count))
+        for layer in layers_for(saved):
+            self.scene.add(layer)
+        self.slider.setEnabled(m.get("model") != "pointmap")      # PointMap has no threshold
+        if m.get("model") == "pointmap":
+            self._show_arrows(self.arrows.isChecked())
+            self.count.setText(f"all {len(pts):,} points kept (PointMap moves points); "
+                               f"mean displacement {m.get('mean_displacement', float('nan')):.3f}")
+        else:
+            self.set_threshold(self.slider.value())     # the slider may have moved while it ran
+        self.prediction.setText(self._prediction_text(m))
+        self.kept_pred.setText("")
+        if m.get("model") != "pointmap":
+            self.predict_kept()
+
+    def _prediction_text(self, m: dict) -> str:
+        def nm(key):
+            return m.get(f"{key}_name") or m.get(key)
+        txt = (f"model {m.get('model')}: predicted <b>{nm('predicted_model')}</b>; "
+               f"unmasked classifier: {nm('predicted')}; masked cloud: {nm('predicted_masked')}")
+        if m.get("label_name") is not None:
+            txt += f"; true: {m['label_name']}"
+        return txt
+
+    def _count(self) -> None:
+        lay = self.scene.get("pointmask.mask")
+        cat = lay.scalars["category"].values
+        kept = int((cat == KEPT).sum())
+        extra = f", {int((cat == BIAS).sum())} bias points" if self.is_bias is not None else ""
+        kept_bias = 0
+        if self.is_bias is not None:
+            kept_bias = int((np.asarray(self.result.arrays["mask_probability"]) > self.threshold)[self.is_bias].sum())
+            extra += f" ({kept_bias} of them kept)"
+        self.count.setText(f"{kept:,} of {len(cat):,} points kept at t = {self.threshold:.2f}{extra}")
+
+    def set_threshold(self, value: int) -> None:
+        """Recolour from the stored probabilities: no job, arrays updated in place."""
+        self.t_label.setText(f"t = {value / 100:.2f}")
+        if self.result is None or "pointmask.mask" not in self.scene:
+            return
+        cat = mask_categories(self.result.arrays["mask_probability"], value / 100.0, self.is_bias)
+        self.scene.update_points("pointmask.mask", scalars={"category": cat})
+        self._count()
+        if not self.slider.isSliderDown():
+            self._kept_timer.start()
+
+    def kept_indices(self) -> np.ndarray:
+        return np.flatnonzero(np.asarray(self.result.arrays["mask_probability"]) > self.threshold)
+
+    def predict_kept(self):
+        """Classify the kept points alone (latest wins while the slider moves)."""
+        self._kept_timer.stop()
+        if self.result is None or "mask_probability" not in self.result.arrays:
+            return None
+        idx = self.kept_indices()
+        if idx.size == 0:
+            self.kept_pred.setText(f"no point is kept at t = {self.threshold:.2f}")
+            return None
+        t = self.threshold
+
+        def done(res) -> None:
+            m = res.metrics
+            self.kept_pred.setText(f"kept points only ({m.get('kept', idx.size)} at t = {t:.2f}): predicted "
+                                   f"<b>{m['predicted_name']}</b> "
+                                   f"(P = {100 * float(np.max(res.arrays['probabilities'])):.1f} %)")
+
+        self.kept_pred.setText("classifying the kept points…")
+        return self.run_method(self.SUBSET, {"points": self.points, "indices": idx, "checkpoint": self._spec()},
+                               {"mode": "only"}, target="pointmask.kept", name="PointMask: kept points only",
+                               on_result=done)
+
+    def _show_arrows(self, on: bool) -> None:
+        if self.result is None or "displacement" not in self.result.arrays:
+            return
+        if on:
+            self.scene.add(ArrowsLayer("pointmask.arrows", origins=self.points,
+                                       vectors=self.result.arrays["displacement"], title="displacement mu"))
+        else:
+            self.scene.remove("pointmask.arrows")
+
+    # ---- bias lab ------------------------------------------------------------------------------
+    def run_lab(self, **extra):
+        models = [m for m, c in self.model_checks.items() if c.isChecked()]
+        if not models:
+            self.lab_status.setText("Tick at least one model.")
+            return None
+        data = self.session.current.spec if self.session.current is not None else "builtin"
+        params = {"levels": self.levels.text(), "models": ",".join(models), "epochs": self.epochs.value(),
+                  "points": self.lab_points.value(), "limit": self.limit.value(), "width": self.width_box.value(),
+                  "placement": self.placement.currentText(), "device": self.session.device, **extra}
+        plot = self.plots.plot("pointmask.bias", "Bias lab: accuracy on the unbiased test split",
+                               "letter points per cloud (k)", "unbiased test accuracy", tab="bias lab")
+        plot.clear()
+        self.lab_status.setText("starting…")
+
+        def progress(p) -> None:
+            pv = p.preview or {}
+            if "accuracy_unbiased" in pv:
+                self._lab_draw(pv["levels"], [str(m) for m in pv["models"]], pv["accuracy_unbiased"],
+                               pv["accuracy_biased"])
+            self.lab_status.setText(p.message)
+
+        def done(res) -> None:
+            a = res.arrays
+            self._lab_draw(a["levels"], list(res.metrics["models"]), a["accuracy_unbiased"], a["accuracy_biased"])
+            self.lab_status.setText(f"done in {res.metrics.get('seconds', 0):.0f} s "
+                                    f"(chance {100 * res.metrics.get('chance', 0):.0f} %)")
+            self.session.add_result("bias lab", res, show=False)
+
+        self.lab_handle = self.run_method(self.LAB, {"data": data}, params, target="pointmask.lab",
+                                          name="Bias lab", on_result=done, on_progress=progress, with_model=False)
+        return self.lab_handle
+
+    def _lab_draw(self, levels, models, unbiased, biased) -> None:
+        levels = np.asarray(levels, np.float64)
+        unbiased, biased = np.asarray(unbiased, np.float64), np.asarray(biased, np.float64)
+        self.lab_data = (levels, models, unbiased, biased)
+        plot = self.plots.plot("pointmask.bias")
+        plot.clear()
+        for mi, m in enumerate(models):
+            colour = MODEL_COLOURS.get(m, "#555555")
+            ok = np.isfinite(unbiased[mi])                  # runs not done yet are NaN
+            plot.plot(levels[ok], unbiased[mi][ok], pen={"color": colour, "width": 2}, symbol="o", symbolSize=7,
+                      symbolBrush=colour, name=m)
+        plot.setYRange(0, 1.0)
+        self._update_buttons()
+
+    def export_csv(self, path: str) -> None:
+        levels, models, unbiased, biased = self.lab_data
+        write_csv(path, levels, models, unbiased, biased)
+
+    def export_png(self, path: str) -> None:
+        import pyqtgraph.exporters as pe
+
+        from engine.atomic import atomic_path
+
+        exporter = pe.ImageExporter(self.plots.items["pointmask.bias"])
+        with atomic_path(path) as tmp:
+            tmp_png = str(tmp) + ".png"           # the exporter picks the format from the suffix
+            exporter.export(tmp_png)
+            os.replace(tmp_png, tmp)
+
+    def _export_dialog(self, kind: str) -> None:
+        filt = "CSV (*.csv)" if kind == "csv" else "PNG image (*.png)"
+        path, _ = QFileDialog.getSaveFileName(self, f"Export bias lab {kind.upper()}", f"bias_lab.{kind}", filt)
+        if path:
+            (self.export_csv if kind == "csv" else self.export_png)(path)
+            self.log(f"bias lab exported to {path}")
+
+
+PANEL = PointMaskPanel
