@@ -7,6 +7,11 @@ import importlib
 
 METHOD_PANELS = [
     "inspect",
+    "pointmask",
+    "sagemix",
+    "parae",
+    "serp",
+    "flowam",
 ]
 
 

@@ -1,0 +1,277 @@
+"""The Flow AM panel (issue 5, Viewer): a global explanation of one class, watched live.
+
+Class, method (flow | vanilla | l2 | blur | tv), beta, steps, points; Run / Cancel. While the
+optimiser runs, each ``Progress.preview`` moves the cloud in the viewport IN PLACE (same actor,
+new coordinates) and appends the loss terms to a live plot. When it ends, a timeline slider
+scrubs the Result's ``history`` (every recorded step); the final cloud can be exported as PLY
+(a small ASCII writer, written atomically) or the whole Result saved as HDF5.
+
+Engine method: ``flowam`` (the model is the open checkpoint, the data the open dataset).
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSlider, QSpinBox, QVBoxLayout)
+
+from ..scene import PointsLayer, Scalar
+from .base import MethodPanel
+from .focus import hide_others
+
+METHODS = ("flow", "vanilla", "l2", "blur", "tv")    # engine.methods.flowam_baselines.METHOD_CHOICES
+LAYER = "flowam.cloud"
+TERM_NAMES = {"total": "total L", "am": "L_AM (activation)", "la": "L_LA (latent alignment)",
+              "c": "L_C (continuity)", "lr": "L_LR (legal restriction)"}
+
+
+def write_ply(path: str, points: np.ndarray) -> None:
+    """ASCII PLY with x, y, z vertices; written to a temp file and renamed (atomic)."""
+    from engine.atomic import atomic_path
+
+    pts = np.asarray(points, np.float64).reshape(-1, 3)
+    header = ("ply\nformat ascii 1.0\ncomment PointLens Flow AM explanation\n"
+              f"element vertex {len(pts)}\nproperty float x\nproperty float y\nproperty float z\nend_header\n")
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(header)
+            np.savetxt(f, pts, fmt="%.7g")
+
+
+class FlowAMPanel(MethodPanel):
+    name = "flowam"
+    title = "Flow AM"
+    METHOD = "flowam"
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.result = None
+        self.handle = None
+        self.previews = 0                 # previews drawn (tests: the cloud moved live)
+        self.curves: dict[str, tuple[list, list]] = {}
+        self.extra_params: dict = {}      # other FlowAMParams fields (tests use small statistics)
+
+        self.cls = QComboBox()
+        self.cls.setToolTip("the class to explain")
+        self.method = QComboBox()
+        self.method.addItems(list(METHODS))
+        self.method.setToolTip("flow = Flow AM; vanilla / l2 / blur / tv = the paper's baselines")
+        self.beta = QDoubleSpinBox()
+        self.beta.setRange(0.0, 1.0)
+        self.beta.setSingleStep(0.05)
+        self.beta.setValue(0.1)
+        self.beta.setToolTip("trade-off: (1-beta) L_LA + beta L_C")
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 100000)
+        self.steps.setValue(300)
+        self.points = QSpinBox()
+        self.points.setRange(16, 16384)
+        self.points.setValue(1024)
+        self.points.setToolTip("points in the explanation")
+        self.run_btn = QPushButton("Run")
+        self.cancel_btn = QPushButton("Cancel")
+        self.status = QLabel("Open a classifier (File > Open checkpoint) and a dataset.")
+        self.status.setWordWrap(True)
+        self.timeline = QSlider(Qt.Horizontal)
+        self.timeline.setEnabled(False)
+        self.timeline.setToolTip("scrub the optimisation: the cloud at each recorded step")
+        self.step_label = QLabel("step –")
+        self.export_btn = QPushButton("Export PLY…")
+        self.save_btn = QPushButton("Save result (HDF5)…")
+
+        form = QFormLayout()
+        form.addRow("class", self.cls)
+        form.addRow("method", self.method)
+        form.addRow("beta", self.beta)
+        form.addRow("steps", self.steps)
+        form.addRow("points", self.points)
+        row = QHBoxLayout()
+        row.addWidget(self.run_btn)
+        row.addWidget(self.cancel_btn)
+        ex = QHBoxLayout()
+        ex.addWidget(self.export_btn)
+        ex.addWidget(self.save_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addLayout(row)
+        lay.addWidget(self.status)
+        lay.addWidget(QLabel("timeline"))
+        lay.addWidget(self.timeline)
+        lay.addWidget(self.step_label)
+        lay.addLayout(ex)
+        lay.addStretch(1)
+
+        self.run_btn.clicked.connect(self.run)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.method.currentTextChanged.connect(lambda m: self.beta.setEnabled(m == "flow"))
+        self.timeline.valueChanged.connect(self.show_frame)
+        self.export_btn.clicked.connect(self._export_clicked)
+        self.save_btn.clicked.connect(self._save_clicked)
+        self._update_buttons()
+
+    # ---- session -----------------------------------------------------------------------------
+    def on_session(self, event: str, payload) -> None:
+        if event in ("dataset", "checkpoint", "sample"):
+            self._fill_classes()
+        self._update_buttons()
+
+    def _fill_classes(self) -> None:
+        ck = self.session.checkpoint
+        names = list(ck.classes) if ck is not None and ck.classes else (
+            list(self.session.current.classes) if self.session.current is not None else [])
+        if names == [self.cls.itemText(i) for i in range(self.cls.count())]:
+            return
+        keep = self.cls.currentText()
+        self.cls.clear()
+        self.cls.addItems(names)
+        if keep in names:
+            self.cls.setCurrentText(keep)
+
+    def _running(self) -> bool:
+        return self.handle is not None and not getattr(self.handle, "finished", False)
+
+    def _update_buttons(self) -> None:
+        ready = self.session.checkpoint is not None and self.session.current is not None and self.cls.count() > 0
+        self.run_btn.setEnabled(ready)
+        self.cancel_btn.setEnabled(self.handle is not None)
+        has = self.result is not None
+        self.export_btn.setEnabled(has)
+        self.save_btn.setEnabled(has)
+        if not ready:
+            self.status.setText("Open a classifier (File > Open checkpoint) and a dataset.")
+
+    # ---- run ---------------------------------------------------------------------------------
+    def params(self) -> dict:
+        return {"method": self.method.currentText(), "beta": float(self.beta.value()),
+                "steps": int(self.steps.value()), "points": int(self.points.value()), **self.extra_params}
+
+    def run(self):
+        ds = self.session.current
+        if ds is None or self.session.checkpoint is None or not self.cls.currentText():
+            return None
+        cls = self.cls.currentText()
+        self.curves = {}
+        self.previews = 0
+        self.result = None
+        self.timeline.setEnabled(False)
+        self.status.setText(f"explaining '{cls}'…")
+        self.plots.plot("flowam.loss", f"Flow AM losses · {cls}", "step", "loss", tab="Flow AM").clear()
+
+        def done(res) -> None:
+            self.handle = None
+            self.show_result(res)
+
+        def failed(msg) -> None:
+            self.handle = None
+            self.status.setText(f"failed: {msg}")
+            self.session.emit("error", f"Flow AM: {msg}")   # on_error replaces the default dialog
+            self._update_buttons()
+
+        self.handle = self.run_method(self.METHOD, {"data": ds.spec, "target": cls}, self.params(),
+                                      target="flowam.run", name=f"Flow AM {cls}", on_result=done,
+                                      on_progress=self.on_progress, on_error=failed)
+        self._update_buttons()
+        return self.handle
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.session.client.cancel(self.handle)
+            self.handle = None
+            self.status.setText("cancelled")
+        self._update_buttons()
+
+    def on_progress(self, prog) -> None:
+        if self.handle is None:          # a preview already queued when the job was cancelled
+            return
+        pv = prog.preview or {}
+        if "points" in pv:
+            self.draw_cloud(np.asarray(pv["points"], np.float32), f"Flow AM · step {int(pv.get('step', 0))}")
+            self.previews += 1
+        if "losses" in pv:
+            step = int(pv.get("step", 0))
+            for k, v in pv["losses"].items():
+                xs, ys = self.curves.setdefault(k, ([], []))
+                xs.append(step)
+                ys.append(float(v))
+            self._plot_curves()
+        self.status.setText(prog.message)
+
+    def draw_cloud(self, pts: np.ndarray, title: str) -> None:
+        """Move the cloud: in place when the layer exists with as many points (no new actor)."""
+        if LAYER in self.scene and self.scene.get(LAYER).n == len(pts):
+            self.scene.update_points(LAYER, points=pts)
+            self.scene.set_style(LAYER, title=title)
+        else:
+            hide_others(self.scene, "flowam.", (0,))
+            z = Scalar(pts[:, 2].copy(), title="height z", normalisation="raw coordinate")
+            self.scene.add(PointsLayer(LAYER, points=pts, scalars={"z": z}, active=None, color="#0072B2",
+                                       point_size=6.0, style="spheres", title=title))
+
+    def _plot_curves(self, frames=None) -> None:
+        import pyqtgraph as pg
+
+        from .. import colormaps
+
+        plot = self.plots.plot("flowam.loss", "", "step", "loss", tab="Flow AM")
+        items = {it.name(): it for it in plot.listDataItems()}
+        cols = colormaps.categorical_colors(len(TERM_NAMES))
+        for i, (k, (xs, ys)) in enumerate(self.curves.items()):
+            label = TERM_NAMES.get(k, k)
+            if label in items:
+                items[label].setData(xs, ys)
+            else:
+                pen = pg.mkPen(tuple(int(c) for c in cols[i % len(cols)]), width=2)
+                plot.plot(xs, ys, pen=pen, name=label)
+
+    def show_result(self, res) -> None:
+        self.result = res
+        m = res.metrics
+        self.session.add_result(f"flowam {m.get('class', '')} ({m.get('method', '')})", res, show=False)
+        a = res.arrays
+        steps = np.asarray(a["history_steps"])
+        # the recorded history replaces the (thinner) live curves
+        self.curves = {k[5:]: (steps.tolist(), np.asarray(v, float).tolist()) for k, v in a.items()
+                       if k.startswith("loss_")}
+        self._plot_curves()
+        self.timeline.blockSignals(True)
+        self.timeline.setRange(0, len(steps) - 1)
+        self.timeline.setValue(len(steps) - 1)
+        self.timeline.blockSignals(False)
+        self.timeline.setEnabled(True)
+        self.draw_cloud(np.asarray(a["points"], np.float32), f"Flow AM · {m.get('class', '')} · final")
+        self.step_label.setText(f"step {int(steps[-1])} of {int(steps[-1])} (final)")
+        self.status.setText(f"'{m.get('class')}' ({m.get('method')}): predicted <b>{m.get('predicted')}</b>, "
+                            f"softmax {float(m.get('softmax', float('nan'))):.3f}, logit {float(m.get('logit', 0)):.2f}; "
+                            f"Chamfer to real {float(m.get('chamfer', float('nan'))):.4f}; "
+                            f"legal {100 * float(m.get('legality', float('nan'))):.0f} %; "
+                            f"{float(m.get('seconds', 0)):.1f} s")
+        self._update_buttons()
+
+    def show_frame(self, i: int) -> None:
+        if self.result is None:
+            return
+        a = self.result.arrays
+        steps = np.asarray(a["history_steps"])
+        i = int(np.clip(i, 0, len(steps) - 1))
+        self.draw_cloud(np.asarray(a["history"][i], np.float32), f"Flow AM · step {int(steps[i])}")
+        self.step_label.setText(f"step {int(steps[i])} of {int(steps[-1])}")
+
+    # ---- export ------------------------------------------------------------------------------
+    def _export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export Flow AM cloud", "flowam.ply", "PLY (*.ply)")
+        if path:
+            self.export_ply(path)
+
+    def export_ply(self, path: str) -> None:
+        if self.result is None:
+            return
+        write_ply(path, self.result.arrays["points"])
+        self.log(f"exported the Flow AM cloud to {path}")
+
+    def _save_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save Flow AM result", "flowam.h5", "HDF5 (*.h5)")
+        if path and self.result is not None:
+            self.session.save_result(path, self.result)
+
+
+PANEL = FlowAMPanel

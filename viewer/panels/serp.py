@@ -1,0 +1,208 @@
+"""The SeRP panel (issue 8, Viewer): perturb the current sample as SeRP does and look at what the
+self-supervised model makes of it.
+
+Four linked viewports (2x2): the original cloud coloured by per-point reconstruction error, the
+perturbed cloud with the perturbed points highlighted (categorical), the reconstruction (the
+transformer's points coloured by patch), and the perturbed cloud coloured by the detection
+head's probability. The noise controls (centres, neighbours, std, mode, seed) re-perturb and
+re-run at once: every change submits a job with one target, so a newer request cancels the older
+one and only the newest result is drawn; the layers keep their shapes, so the actors are updated
+in place. Metrics: Chamfer distance (perturbed, reconstructed) and detection accuracy.
+
+Engine method: ``serp-explain``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QPushButton, QSpinBox,
+                               QVBoxLayout)
+
+from .. import tasks
+from ..result_layers import layers_for
+from ..session import with_points
+from .base import MethodPanel
+from .focus import hide_others
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEMOS = ("demo:serp-pointnet", "demo:serp-transformer")
+MODES = ("per-point", "per-patch")   # engine.methods.perturb.MODES (that module imports torch; a test checks)
+
+
+def demo_missing(spec: str) -> str:
+    """A line saying how to build a missing demo checkpoint ('' if present or not a demo)."""
+    if not spec.startswith("demo:"):
+        return ""
+    path = ASSETS / f"demo_{spec[5:]}.safetensors"
+    return "" if path.is_file() else (f"assets/{path.name} is missing: build it with `make demo-models` "
+                                      f"(assets/make_demo_models.sh), or give another SeRP checkpoint.")
+
+
+class SerpPanel(MethodPanel):
+    name = "serp"
+    title = "SeRP"
+    EXPLAIN = "serp-explain"
+    DEBOUNCE_MS = 60      # coalesce a burst of spin-box steps into one request
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(ctx, parent)
+        self.sample = None
+        self.result = None
+        self.requests = 0                 # jobs submitted (tests: each control change re-runs)
+
+        self.ckpt = QComboBox()
+        self.ckpt.setEditable(True)
+        self.ckpt.addItems(DEMOS)
+        self.ckpt.setToolTip("SeRP checkpoint: demo:serp-pointnet, demo:serp-transformer or a path")
+        self.ckpt_note = QLabel(demo_missing(DEMOS[0]))
+        self.ckpt_note.setWordWrap(True)
+        self.ckpt_note.setStyleSheet("color: #a0522d;")
+        self.points = QSpinBox()
+        self.points.setRange(16, 1_000_000)
+        self.points.setValue(512)
+        self.points.setToolTip("points given to the model, a fixed random subset of the sample, normalised as the "
+                               "loader does (the demo models were trained on 512)")
+        self.centres = QSpinBox()
+        self.centres.setRange(1, 1000)
+        self.centres.setValue(20)
+        self.centres.setToolTip("number of random perturbation centres (paper: 20)")
+        self.neighbours = QSpinBox()
+        self.neighbours.setRange(1, 1000)
+        self.neighbours.setValue(20)
+        self.neighbours.setToolTip("points per perturbed patch, the centre included (paper: 20)")
+        self.std = QDoubleSpinBox()
+        self.std.setDecimals(3)
+        self.std.setRange(0.0, 1.0)
+        self.std.setSingleStep(0.005)
+        self.std.setValue(0.03)
+        self.std.setToolTip("standard deviation of the Gaussian noise (paper: 0.03)")
+        self.mode = QComboBox()
+        self.mode.addItems(list(MODES))
+        self.mode.setToolTip("per-point: each point its own noise; per-patch: one offset per patch")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 10**6)
+        self.seed.setToolTip("seed of the centres and the noise")
+        self.run_btn = QPushButton("Explain")
+        self.run_btn.setToolTip("Perturb the current sample and run the model (controls re-run by themselves)")
+        self.metrics = QLabel("")
+        self.metrics.setWordWrap(True)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.DEBOUNCE_MS)
+        self._timer.timeout.connect(self.run_explain)
+
+        form = QFormLayout()
+        form.addRow("checkpoint", self.ckpt)
+        form.addRow(self.ckpt_note)
+        form.addRow("points", self.points)
+        noise = QGroupBox("Noise (re-runs on change)")
+        nf = QFormLayout(noise)
+        nf.addRow("centres", self.centres)
+        nf.addRow("neighbours", self.neighbours)
+        nf.addRow("std", self.std)
+        nf.addRow("mode", self.mode)
+        nf.addRow("seed", self.seed)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(noise)
+        lay.addWidget(self.run_btn)
+        lay.addWidget(self.metrics)
+        lay.addStretch(1)
+
+        self.ckpt.currentTextChanged.connect(lambda t: self.ckpt_note.setText(demo_missing(t.strip())))
+        self.run_btn.clicked.connect(self.run_explain)
+        for w in (self.points, self.centres, self.neighbours, self.seed):
+            w.valueChanged.connect(self._changed)
+        self.std.valueChanged.connect(self._changed)
+        self.mode.currentIndexChanged.connect(self._changed)
+        self._update_buttons()
+
+    # ---- session -----------------------------------------------------------------------------
+    def on_session(self, event: str, payload) -> None:
+        if event == "sample":
+            self.sample = payload
+            if self.result is not None:       # keep showing the method on the new sample
+                self._timer.start()
+        elif event == "checkpoint" and payload is not None and str(getattr(payload, "model", "")).startswith(
+                ("serp", "vasp")):
+            self.ckpt.setCurrentText(payload.spec)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.run_btn.setEnabled(self.sample is not None)
+
+    def _changed(self, *_):
+        if self.sample is not None and self.result is not None:
+            self._timer.start()
+
+    def params(self) -> dict:
+        p = {"centres": int(self.centres.value()), "neighbours": int(self.neighbours.value()),
+             "std": float(self.std.value()), "seed": int(self.seed.value())}
+        p["mode"] = self.mode.currentText()
+        return p
+
+    def model_points(self, s) -> np.ndarray:
+        """A fixed random subset of the sample (the same one for every noise setting, so the
+        layers keep their shapes and update in place), normalised as the data loader does."""
+        n = int(self.points.value())
+        pts = s.cloud.points
+        if n < len(pts):
+            pts = pts[np.sort(np.random.default_rng(0).choice(len(pts), n, replace=False))]
+        return tasks.normalise(pts)
+
+    def failed(self, label, what: str, msg: str) -> None:
+        """Say it in the panel, and still raise the window's error dialog (on_error replaces it)."""
+        label.setText(f"failed: {msg}")
+        self.session.emit("error", f"{what}: {msg}")
+
+    # ---- run ---------------------------------------------------------------------------------
+    def run_explain(self):
+        s = self.sample
+        if s is None:
+            return None
+        spec = self.ckpt.currentText().strip() or DEMOS[0]
+        missing = demo_missing(spec)
+        if missing:
+            self.metrics.setText(missing)
+            return None
+        pts = self.model_points(s)
+        params = self.params()
+        self.requests += 1
+
+        def done(res) -> None:
+            if self.sample is s:
+                self.show_result(with_points(res, pts, self.session.provenance(), sample=s.name))
+
+        return self.run_method(self.EXPLAIN, {"points": pts, "checkpoint": spec}, params, target="serp.explain",
+                               name=f"SeRP {s.name}", on_result=done,
+                               on_error=lambda msg: self.failed(self.metrics, "SeRP", msg))
+
+    def show_result(self, res) -> None:
+        self.result = res
+        self.session.add_result(f"serp {res.metrics.get('sample', '')}".strip(), res, show=False)
+        vp = self.ctx.viewports
+        fresh = vp is not None and getattr(vp, "count", 4) < 4
+        if fresh:
+            vp.set_layout(4)
+        hide_others(self.scene, "serp.", range(4))
+        for layer in layers_for(res):
+            self.scene.add(layer)
+        if fresh:   # the views just shown start with their own cameras: one view for all four
+            vp.reset_camera()
+        m = res.metrics
+        lines = [f"model <b>{m.get('model', '?')}</b> · {m.get('perturbed_points', 0):,} of "
+                 f"{m.get('points', 0):,} points perturbed",
+                 f"Chamfer (L2) original vs perturbed: <b>{m['chamfer_perturbed']:.5f}</b>",
+                 f"Chamfer (L2) original vs reconstructed: <b>{m['chamfer_reconstructed']:.5f}</b>",
+                 f"detection accuracy (p &gt; 0.5): <b>{100 * m['detection_accuracy']:.1f} %</b>"]
+        if "coverage" in m:
+            lines.append(f"{m['patches']} patches of {m['patch_size']} points cover "
+                         f"{100 * m['coverage']:.1f} % of the cloud")
+        if m.get("detection_trained") is False:
+            lines.append("(this transformer was trained without the detection loss)")
+        self.metrics.setText("<br>".join(lines))
+
+
+PANEL = SerpPanel
