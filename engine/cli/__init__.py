@@ -13,6 +13,10 @@ from ..errors import EngineError
 
 # Modules of engine.cli, each with register(subparsers). Listed by name so packagers see them.
 COMMANDS = ["data", "train", "eval"]
+COMMANDS.append("probe")
+COMMANDS += ["flow_layers", "sanity"]
+COMMANDS += ["explain", "bias_lab"]
+COMMANDS += ["mix", "robustness"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,160 @@
+"""SageMix speed, measured against references taken in the same run (no timed assertions).
+
+1. Slider path: ``blend`` (eq. 6, 9, 8) on two 2,048-point clouds with the assignment and the
+   queries kept - what the viewer recomputes when sigma or pi moves. Target: median < 16 ms.
+2. Assignment of 32 pairs of 1,024 points (built-in dataset, random partners): plain scipy per
+   pair on one thread (the reference; the brief quotes ~0.15 s a pair), the same in the thread
+   pool, and the warm-started solver in the pool; the gap of its total cost to the exact optimum
+   (target within 1 %; it is the optimum).
+3. A PointNet training step (width 1.0, both T-Nets, 32 x 1,024, Adam) with SageMix against the
+   same step without augmentation. Target: at most 2x. Also the saliency pass alone (~0.7x).
+
+Run: `make bench` or `.venv/bin/python -m pytest tests/bench/test_bench_sagemix.py -q -s`.
+POINTLENS_BENCH_THREADS sets torch's threads (default: every core), POINTLENS_BENCH_STEPS the
+measured training steps per variant (default 2; each variant also runs once to warm up).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+THREADS = int(os.environ.get("POINTLENS_BENCH_THREADS", os.cpu_count() or 1))
+STEPS = int(os.environ.get("POINTLENS_BENCH_STEPS", "2"))
+BATCH, POINTS = 32, 1024
+
+
+def _builtin(points: int, n: int, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    from engine.data import Loading, open_dataset
+
+    ds = open_dataset("builtin", Loading(points=points, sampling="first"))
+    sp = ds.split(split)
+    idx = np.linspace(0, len(sp) - 1, n).astype(int)     # spread over the classes
+    return sp.arrays(indices=idx)
+
+
+def _ms(seconds: float) -> str:
+    return f"{1000 * seconds:8.2f} ms"
+
+
+def test_bench_blend_slider_2048():
+    from engine.methods.sagemix import blend
+    from engine.ops.assignment import assign_exact
+
+    x, _ = _builtin(2048, 2, "test")
+    a, b = x[0], x[1]
+    perm, _ = assign_exact(a, b)
+    bm = b[perm]
+    rng = np.random.default_rng(0)
+    qa, qb = a[rng.integers(2048)], bm[rng.integers(2048)]
+    times = []
+    for i in range(200):
+        sigma, pi = 0.1 + 0.01 * (i % 190), (i % 99 + 1) / 100
+        t = time.perf_counter()
+        mixed, lam = blend(a, bm, qa, qb, sigma, pi)
+        times.append(time.perf_counter() - t)
+    at = torch.from_numpy(a)
+    bt = torch.from_numpy(bm)
+    tt = []
+    for i in range(100):
+        t = time.perf_counter()
+        blend(at, bt, at[0], bt[5], 0.3, 0.5)
+        tt.append(time.perf_counter() - t)
+    med = statistics.median(times)
+    print(f"\n[sagemix] blend, 2 x 2048 points (numpy): median {_ms(med)}, p95 "
+          f"{_ms(float(np.percentile(times, 95)))}; target 16 ms -> {med / 0.016:.3f} of the budget")
+    print(f"[sagemix] blend, 2 x 2048 points (torch): median {_ms(statistics.median(tt))}")
+    assert mixed.shape == (2048, 3) and np.isfinite(lam).all()
+
+
+def test_bench_assignment_32_pairs():
+    from engine.ops.assignment import assign_batch, assign_pair
+
+    x, _ = _builtin(POINTS, 2 * BATCH)
+    a, b = x[:BATCH], x[BATCH:][np.random.default_rng(1).permutation(BATCH)]
+    t = time.perf_counter()
+    exact = np.array([assign_pair(a[k], b[k], "exact")[1] for k in range(BATCH)])
+    t_serial = time.perf_counter() - t
+    t = time.perf_counter()
+    _, cost_pool = assign_batch(a, b, solver="exact")
+    t_pool = time.perf_counter() - t
+    t = time.perf_counter()
+    perm, cost_fast = assign_batch(a, b, solver="fast")
+    t_fast = time.perf_counter() - t
+    gap = cost_fast / exact - 1
+    print(f"\n[sagemix] assignment, {BATCH} pairs x {POINTS} points, {os.cpu_count()} cores:")
+    print(f"  exact scipy, serial:      {t_serial:7.3f} s  ({_ms(t_serial / BATCH)} a pair)  1.000")
+    print(f"  exact scipy, thread pool: {t_pool:7.3f} s  {t_pool / t_serial:.3f}")
+    print(f"  fast (warm-started), pool:{t_fast:7.3f} s  {t_fast / t_serial:.3f}  "
+          f"cost gap to the optimum: max {100 * gap.max():.2e} %, mean {100 * gap.mean():.2e} %")
+    assert np.allclose(cost_pool, exact, rtol=1e-9)
+    assert all(sorted(p) == list(range(POINTS)) for p in perm)
+
+
+def _time(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process over all its threads)."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def test_bench_training_step_with_sagemix():
+    from engine.methods.mix_augment import SageMixAugment
+    from engine.methods.sagemix import random_partner, start_partner_assignment
+    from engine.methods.saliency import point_saliency
+    from engine.models import build_model
+    from engine.perf import tune_allocator
+
+    tune_allocator()                       # as `pointlens train` does
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        x_np, y_np = _builtin(POINTS, BATCH)
+        x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+        torch.manual_seed(0)
+        model = build_model("pointnet", num_classes=10, width=1.0)
+        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        aug = SageMixAugment()
+        gen = torch.Generator().manual_seed(0)
+
+        def train_on(points, soft=None):
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            loss, _ = model.training_loss(points, y, soft)
+            loss.backward()
+            opt.step()
+
+        def plain():
+            train_on(x)
+
+        def sagemix_step():
+            mixed, soft = aug(model, x, y, 10, gen)
+            train_on(mixed, soft)
+
+        def saliency():
+            point_saliency(model, x, y)
+
+        def assignment():                  # as the augmentation does it: clouds paired off, fast solver
+            start_partner_assignment(x, random_partner(BATCH, gen, "pairs"), "fast")()
+
+        runs = {"plain": plain, "sagemix": sagemix_step, "saliency": saliency, "assignment": assignment}
+        for fn in (plain, sagemix_step):   # warm-up
+            fn()
+        times: dict[str, list[tuple[float, float]]] = {k: [] for k in runs}
+        for _ in range(STEPS):             # interleaved, so load changes hit every variant alike
+            for k, fn in runs.items():
+                times[k].append(_time(fn))
+        wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"\n[sagemix] PointNet width 1.0, {BATCH} x {POINTS}, {torch.get_num_threads()} threads, "
+              f"median of {STEPS} steps (load average {load:.1f} on {os.cpu_count()} cores):")
+        print(f"  {'':<11} {'wall':>9}  {'ratio':>7}   {'CPU':>9}  {'ratio':>7}")
+        for k in runs:
+            print(f"  {k:<11} {wall[k]:7.3f} s  {wall[k] / wall['plain']:6.3f}x   {cpu[k]:7.3f} s  "
+                  f"{cpu[k] / cpu['plain']:6.3f}x" + ("   (target <= 2x)" if k == "sagemix" else ""))
+    finally:
+        torch.set_num_threads(threads)
