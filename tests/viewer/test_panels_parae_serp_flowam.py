@@ -234,6 +234,10 @@ def test_flowam_panel_live_cloud_loss_plot_timeline_and_ply(win, qtbot, classifi
     from engine.methods.flowam_baselines import METHOD_CHOICES
 
     assert tuple(METHODS) == tuple(METHOD_CHOICES)
+    # Earlier tests may leave a debounced SeRP re-run in flight; let it land first so its layers
+    # are drawn before the Flow AM panel takes the view (as when a user switches tabs).
+    serp = panel_named(win, "serp")
+    qtbot.waitUntil(lambda: not serp._timer.isActive() and not win.session.client.busy, timeout=30000)
     panel = panel_named(win, "flowam")
     win.session.open_checkpoint(classifier)
     qtbot.waitUntil(lambda: win.session.checkpoint is not None and panel.run_btn.isEnabled(), timeout=20000)
