@@ -266,7 +266,6 @@ def test_pairing_partners_and_the_shared_assignment(b):
         assert all(int(partner[k]) != k for k in range(b))
     if b % 2 == 0:
         assert all(int(partner[partner[k]]) == k for k in range(b))     # an involution
-    pts, _ = _batch(b=1, n=30)
     rng = np.random.default_rng(b)
     clouds = torch.from_numpy(rng.uniform(-1, 1, (b, 30, 3)).astype(np.float32))
     got = sagemix.start_partner_assignment(clouds, partner, "exact")()
