@@ -31,24 +31,6 @@ def parae_checkpoint(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def win(qapp, tmp_path_factory):
-    from viewer.settings import Settings
-    from viewer.window import MainWindow
-
-    settings = Settings(str(tmp_path_factory.mktemp("win") / "settings.ini"))
-    w = MainWindow(data="builtin", checkpoint="none", settings=settings)
-    w.resize(1300, 800)
-    w.show()
-    t0 = time.monotonic()
-    while not (CLOUD in w.scene and w.viewports.frames > 0) and time.monotonic() - t0 < 30:
-        qapp.processEvents()
-        time.sleep(0.01)
-    assert CLOUD in w.scene, "the built-in dataset's first sample was not drawn"
-    yield w
-    w.close()
-
-
 def panel_named(win, name):
     panel = next((p for p in win.method_panels if p.name == name), None)
     assert panel is not None, f"panel '{name}' is not in the window (see viewer/panels/__init__.py)"

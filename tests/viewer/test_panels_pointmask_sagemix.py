@@ -39,24 +39,6 @@ def ckpts(tmp_path_factory):
     return {"pointmask": _save("pointmask", d / "pm.safetensors"), "pointnet": _save("pointnet", d / "pn.safetensors")}
 
 
-@pytest.fixture(scope="module")
-def win(qapp, tmp_path_factory):
-    from viewer.settings import Settings
-    from viewer.window import MainWindow
-
-    settings = Settings(str(tmp_path_factory.mktemp("win") / "settings.ini"))
-    w = MainWindow(data="builtin", checkpoint="none", settings=settings)
-    w.resize(1300, 800)
-    w.show()
-    t0 = time.monotonic()
-    while not (CLOUD in w.scene and w.viewports.frames > 0) and time.monotonic() - t0 < 30:
-        qapp.processEvents()
-        time.sleep(0.01)
-    assert CLOUD in w.scene, "the built-in dataset's first sample was not drawn"
-    yield w
-    w.close()
-
-
 def _panel(win, name):
     return next(p for p in win.method_panels if p.name == name)
 

@@ -12,6 +12,8 @@ from engine.registry import METHODS
 from engine.types import Progress, Result
 from viewer import colormaps, selection
 from viewer.session import CLOUD
+
+from .conftest import make_window
 from viewer.work import CANCELLED, DONE, RUNNING
 
 pytestmark = pytest.mark.gui
@@ -57,29 +59,6 @@ def checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_checkpoint(path, model, {"classes": BUILTIN_CLASSES, "normalisation": {"points": 256, "sampling": "random"}})
     return str(path)
-
-
-def make_window(tmp_path, data="builtin"):
-    from viewer.settings import Settings
-    from viewer.window import MainWindow
-
-    settings = Settings(str(tmp_path / "settings.ini"))
-    win = MainWindow(data=data, checkpoint="none", settings=settings)
-    win.resize(1300, 800)
-    win.show()
-    return win
-
-
-@pytest.fixture(scope="module")
-def win(qapp, tmp_path_factory):
-    w = make_window(tmp_path_factory.mktemp("win"))
-    t0 = time.monotonic()
-    while not (CLOUD in w.scene and w.viewports.frames > 0) and time.monotonic() - t0 < 30:
-        qapp.processEvents()
-        time.sleep(0.01)
-    assert CLOUD in w.scene, "the built-in dataset's first sample was not drawn"
-    yield w
-    w.close()
 
 
 def wait(qtbot, cond, timeout=10000):

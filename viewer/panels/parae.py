@@ -157,7 +157,8 @@ class ParaePanel(MethodPanel):
     def on_session(self, event: str, payload) -> None:
         if event == "sample":
             self.sample = payload
-            if self.result is not None:      # keep explaining as the user browses samples
+            # keep explaining as the user browses samples, while this tab is the one shown
+            if self.result is not None and self.isVisible():
                 self.run_explain()
         elif event == "checkpoint" and payload is not None and getattr(payload, "model", "") == "parae":
             self.ckpt.setText(payload.spec)    # an opened ParAE checkpoint is the natural choice

@@ -123,7 +123,9 @@ class SerpPanel(MethodPanel):
     def on_session(self, event: str, payload) -> None:
         if event == "sample":
             self.sample = payload
-            if self.result is not None:       # keep showing the method on the new sample
+            # keep showing the method on the new sample, but only while this tab is shown:
+            # a hidden panel must not draw over the panel the user is looking at
+            if self.result is not None and self.isVisible():
                 self._timer.start()
         elif event == "checkpoint" and payload is not None and str(getattr(payload, "model", "")).startswith(
                 ("serp", "vasp")):
