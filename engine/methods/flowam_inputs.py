@@ -30,15 +30,10 @@ def frozen(model) -> Iterator[Any]:
 
 def resolve_model(model=None, checkpoint: str | None = None, device: str = "cpu"):
     """(model, class names or None, checkpoint label). A given model wins over a checkpoint."""
-    if model is not None:
-        return model, list(getattr(model, "classes", None) or []) or None, "model"
-    if not checkpoint:
-        raise ModelError("No model: give a checkpoint (a path, or demo:pointnet) or a loaded model.")
-    from ..models.checkpoints import load_checkpoint_cached
+    from .model_input import load_model
 
-    loaded = load_checkpoint_cached(checkpoint, device)
-    classes = loaded.meta.get("classes") if isinstance(loaded.meta, dict) else None
-    return loaded.model, list(classes) if classes else None, str(checkpoint)
+    loaded, classes = load_model(model, checkpoint, device)
+    return loaded, classes, "model" if model is not None else str(checkpoint)
 
 
 def resolve_dataset(dataset=None, data: str | None = None):

@@ -9,22 +9,28 @@ from ..errors import DataError, ModelError
 from ..data.dataset import check_points
 
 
-def resolve_model(model: Any = None, checkpoint: str | None = None, device: str = "cpu"):
-    """Return (model, classes). ``model`` wins; else the checkpoint (cached) is loaded."""
-    classes: list[str] | None = None
+def load_model(model: Any = None, checkpoint: str | None = None, device: str = "cpu"):
+    """Return (model, class names or None). ``model`` wins; else the checkpoint (cached) is loaded."""
     if model is None:
         if not checkpoint:
-            raise ModelError("No model: open a checkpoint (or name a demo model, e.g. demo:pointnet).")
+            raise ModelError("No model: open a checkpoint (a path, or a demo model such as demo:pointnet).")
         from ..models.checkpoints import load_checkpoint_cached
 
         loaded = load_checkpoint_cached(checkpoint, device)
-        model, classes = loaded.model, loaded.meta.get("classes")
+        model = loaded.model
+        classes = loaded.meta.get("classes") if isinstance(loaded.meta, dict) else None
+    else:
+        classes = getattr(model, "classes", None)
+    return model, (list(classes) if classes else None)
+
+
+def resolve_model(model: Any = None, checkpoint: str | None = None, device: str = "cpu"):
+    """Return (model, classes); without names in the checkpoint, classes are "class 0" ..."""
+    model, classes = load_model(model, checkpoint, device)
     if classes is None:
-        classes = list(getattr(model, "classes", None) or [])
-    n = model.config.get("num_classes") if hasattr(model, "config") else None
-    if not classes and n:
-        classes = [f"class {i}" for i in range(int(n))]
-    return model, list(classes)
+        n = model.config.get("num_classes") if hasattr(model, "config") else None
+        classes = [f"class {i}" for i in range(int(n))] if n else []
+    return model, classes
 
 
 def as_points(points: Any, name: str = "points") -> np.ndarray:
