@@ -39,3 +39,10 @@ def parse_kv(items: list[str] | None) -> dict[str, Any]:
         k, _, v = item.partition("=")
         out[k.strip()] = v.strip()
     return out
+
+
+def given_options(args, names: tuple[str, ...], params: dict | None = None) -> dict:
+    """``params`` plus every option in ``names`` that was given on the command line (not None)."""
+    out = dict(params or {})
+    out.update({n: getattr(args, n) for n in names if getattr(args, n) is not None})
+    return out

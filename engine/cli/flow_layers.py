@@ -8,7 +8,7 @@ objects, and of explanations against real objects of their class. JSON: ``layers
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, parse_kv, run_job
+from .common import add_device, add_json, emit, given_options, parse_kv, run_job
 
 
 def register(subparsers) -> None:
@@ -32,10 +32,7 @@ def flow_layers_command(args) -> int:
     from ..jobs import Job
     from ..results import save_result
 
-    params = parse_kv(args.param)
-    for name in ("layers", "explanations", "steps", "points", "seed"):
-        if getattr(args, name) is not None:
-            params[name] = getattr(args, name)
+    params = given_options(args, ("layers", "explanations", "steps", "points", "seed"), parse_kv(args.param))
     result = run_job(Job("flow-layers", {"checkpoint": args.checkpoint, "data": args.data,
                                          "device": args.device}, params))
     if args.out:

@@ -7,7 +7,7 @@ draw) and ``ablation`` (all / no_la / no_c / no_lr -> logit, softmax, chamfer, f
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, parse_kv, run_job
+from .common import add_device, add_json, emit, given_options, parse_kv, run_job
 
 
 def register(subparsers) -> None:
@@ -34,10 +34,7 @@ def sanity_flowam_command(args) -> int:
     from ..jobs import Job
     from ..results import save_result
 
-    params = parse_kv(args.param)
-    for name in ("part", "levels", "repeats", "steps", "seed"):
-        if getattr(args, name) is not None:
-            params[name] = getattr(args, name)
+    params = given_options(args, ("part", "levels", "repeats", "steps", "seed"), parse_kv(args.param))
     result = run_job(Job("flowam-sanity", {"checkpoint": args.checkpoint, "data": args.data,
                                            "target": args.target, "device": args.device}, params))
     if args.out:

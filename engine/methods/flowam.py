@@ -45,7 +45,7 @@ from ..params import param
 from ..registry import METHODS
 from ..types import Progress, Result
 from .flowam_baselines import METHOD_CHOICES, StepRule, objective_config
-from .flowam_inputs import check_classes, class_index, frozen, resolve_dataset, resolve_model
+from .flowam_inputs import class_index, frozen, resolve_inputs
 from .flowam_metrics import CHAMFER_REALS, FID_LAYERS, evaluate
 from .flowam_objective import ACTIVATION_POINTS, PAPER_LAYER_WEIGHTS, FlowObjective, tap_name
 from .flowam_stats import (class_average_cloud, class_indices, class_mean_activations,
@@ -263,9 +263,7 @@ class FlowAM:
     def run(self, params: FlowAMParams, model=None, checkpoint: str | None = None, dataset=None,
             data: str | None = None, target=None, device: str = "cpu"):
         start = time.perf_counter()
-        model, model_classes, source = resolve_model(model, checkpoint, device)
-        ds = resolve_dataset(dataset, data)
-        classes = check_classes(model, model_classes, ds)
+        model, ds, classes, source = resolve_inputs(model, checkpoint, dataset, data, device)
         label = class_index(target, classes)
         total = params.steps + 2
         yield Progress(0, total, "class statistics")

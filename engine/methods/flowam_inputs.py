@@ -47,6 +47,14 @@ def resolve_dataset(dataset=None, data: str | None = None):
     return open_dataset(data)
 
 
+def resolve_inputs(model=None, checkpoint: str | None = None, dataset=None, data: str | None = None,
+                   device: str = "cpu"):
+    """(model, dataset, class names, checkpoint label) for the Flow AM methods, checked to agree."""
+    model, model_classes, source = resolve_model(model, checkpoint, device)
+    ds = resolve_dataset(dataset, data)
+    return model, ds, check_classes(model, model_classes, ds), source
+
+
 def num_classes(model) -> int | None:
     n = (getattr(model, "config", {}) or {}).get("num_classes")
     return int(n) if n is not None else None

@@ -24,7 +24,7 @@ from ..registry import METHODS
 from ..types import Progress, Result
 from .flowam import FlowAMParams, _ticks, class_means_tensors, initial_clouds, optimise
 from .flowam_baselines import objective_config
-from .flowam_inputs import check_classes, frozen, resolve_dataset, resolve_model
+from .flowam_inputs import frozen, resolve_inputs
 from .flowam_objective import FlowObjective, tap_name
 from .flowam_stats import activations, dataset_fingerprint, load_clouds, model_fingerprint
 
@@ -103,9 +103,7 @@ class FlowLayers:
         import torch
 
         start = time.perf_counter()
-        model, model_classes, source = resolve_model(model, checkpoint, device)
-        ds = resolve_dataset(dataset, data)
-        classes = check_classes(model, model_classes, ds)
+        model, ds, classes, source = resolve_inputs(model, checkpoint, dataset, data, device)
         kinds = {"none": [], "vanilla": ["vanilla"], "flow": ["flow"], "both": ["vanilla", "flow"]}[params.explanations]
         total = 2 + params.steps * len(kinds)
         yield Progress(0, total, "activations of real objects")

@@ -27,7 +27,7 @@ from ..params import param
 from ..registry import METHODS
 from ..types import Progress, Result
 from .flowam import FlowAMParams, explain
-from .flowam_inputs import check_classes, class_index, resolve_dataset, resolve_model
+from .flowam_inputs import class_index, resolve_inputs
 from .flowam_stats import activations, dataset_fingerprint, load_clouds, model_fingerprint
 
 ABLATIONS = (("all", {}), ("no_la", {"use_la": False}), ("no_c", {"use_c": False}),
@@ -92,9 +92,7 @@ class FlowAMSanity:
         from ..ops.geometry import chamfer_l2
 
         start = time.perf_counter()
-        model, model_classes, source = resolve_model(model, checkpoint, device)
-        ds = resolve_dataset(dataset, data)
-        classes = check_classes(model, model_classes, ds)
+        model, ds, classes, source = resolve_inputs(model, checkpoint, dataset, data, device)
         label = class_index(target, classes)
         levels = parse_levels(params.levels) if params.part != "ablation" else [0.0]
         runs = [(lv, r) for lv in levels for r in range(params.repeats if lv > 0 else 1)]

@@ -76,6 +76,12 @@ class MethodPanel(QWidget):
     def log(self, text: str) -> None:
         self.ctx.log(text)
 
+    def failed(self, label, what: str, msg: str) -> None:
+        """Say it in the panel's ``label``, and still raise the window's error dialog
+        (a panel that passes ``on_error`` replaces the default dialog)."""
+        label.setText(f"failed: {msg}")
+        self.session.emit("error", f"{what}: {msg}")
+
 
 def params_form(params_cls: type, values: dict | None = None) -> tuple[QFormLayout, Callable[[], dict]]:
     """Controls for a Params dataclass; returns (layout, read() -> dict of current values)."""

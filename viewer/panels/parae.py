@@ -176,11 +176,6 @@ class ParaePanel(MethodPanel):
         if name in self.scene:
             self.scene.set_style(name, **kw)
 
-    def failed(self, label, what: str, msg: str) -> None:
-        """Say it in the panel, and still raise the window's error dialog (on_error replaces it)."""
-        label.setText(f"failed: {msg}")
-        self.session.emit("error", f"{what}: {msg}")
-
     # ---- explain -----------------------------------------------------------------------------
     def run_explain(self):
         s = self.sample

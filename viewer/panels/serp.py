@@ -154,11 +154,6 @@ class SerpPanel(MethodPanel):
             pts = pts[np.sort(np.random.default_rng(0).choice(len(pts), n, replace=False))]
         return tasks.normalise(pts)
 
-    def failed(self, label, what: str, msg: str) -> None:
-        """Say it in the panel, and still raise the window's error dialog (on_error replaces it)."""
-        label.setText(f"failed: {msg}")
-        self.session.emit("error", f"{what}: {msg}")
-
     # ---- run ---------------------------------------------------------------------------------
     def run_explain(self):
         s = self.sample
