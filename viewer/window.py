@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QTabWidget, QToolBar)
 
-from . import panels
+from . import extensions, panels
 from .engine_client import EngineClient
 from .panels.base import PanelContext
 from .panels.data_browser import DataBrowser
@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self._docks()
         self._toolbar()
         self._menus()
+        self.extensions = extensions.install_all(self)
         self.status = QLabel("")
         self.statusBar().addWidget(self.status, 1)
 
@@ -198,7 +199,7 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.device_box)
 
     def _menus(self) -> None:
-        m = self.menuBar().addMenu("&File")
+        m = self.file_menu = self.menuBar().addMenu("&File")
         self._act(m, "Open dataset &file…", self.open_dataset_dialog, QKeySequence.Open)
         self._act(m, "Open dataset f&older…", self.open_folder_dialog)
         self._act(m, "Open &built-in dataset", lambda: self.open_path("builtin"))
@@ -219,7 +220,8 @@ class MainWindow(QMainWindow):
         m.addAction(self.transparent_action)
         m.addSeparator()
         self._act(m, "&Quit", self.close, QKeySequence.Quit)
-        v = self.menuBar().addMenu("&View")
+        self.edit_menu = self.menuBar().addMenu("&Edit")
+        v = self.view_menu = self.menuBar().addMenu("&View")
         for n, a in self.layout_actions.items():
             v.addAction(a)
         v.addAction(self.link_action)
@@ -237,7 +239,8 @@ class MainWindow(QMainWindow):
         v.addSeparator()
         for dock in (self.browser_dock, self.panels_dock, self.jobs_dock, self.log_dock, self.plots_dock):
             v.addAction(dock.toggleViewAction())
-        h = self.menuBar().addMenu("&Help")
+        self.tools_menu = self.menuBar().addMenu("&Tools")
+        h = self.help_menu = self.menuBar().addMenu("&Help")
         self._act(h, "About PointLens", self._about)
 
     def _act(self, menu, text, fn, shortcut=None) -> QAction:
