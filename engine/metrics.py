@@ -85,7 +85,7 @@ def expected_calibration_error(logits: np.ndarray, labels: np.ndarray, bins: int
 
 
 def summary(logits: np.ndarray, labels: np.ndarray, classes: list[str] | None = None,
-            ks: tuple[int, ...] = (1, 2, 3, 5), bins: int = 15) -> dict:
+            ks: tuple[int, ...] = (1, 2, 3, 4, 5), bins: int = 15) -> dict:
     """Everything `pointlens eval --json` reports, as plain Python values."""
     logits, labels = _check(logits, labels)
     k = logits.shape[1]

@@ -2,7 +2,7 @@
 [--corrupt KIND:LEVEL] [--save-predictions OUT.npz] [--batch-size B] [--device D] [--json]`.
 
 JSON contract (stable for scripts): ``n``, ``accuracy``, ``per_class_accuracy`` (class name ->
-fraction, null for a class without samples), ``top_k`` ("1", "2", "3", "5" -> fraction, for k up
+fraction, null for a class without samples), ``top_k`` ("1" ... "5" -> fraction, for k up
 to the number of classes), ``ece`` (15 bins), ``confusion`` (rows = true class), plus
 ``mean_class_accuracy``, ``classes``, ``checkpoint``, ``data``, ``split``, ``corruption``.
 ``--save-predictions`` writes ``logits`` (n, k), ``labels`` (n,) and ``indices`` (n,) (each

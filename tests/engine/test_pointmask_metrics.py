@@ -48,3 +48,11 @@ def test_top_n_matches_sklearn():
     logits, labels = _predictions(1)
     for n in range(1, 6):
         assert top_k_accuracy(logits, labels, n) == pytest.approx(top_k_accuracy_score(labels, logits, k=n))
+
+
+def test_summary_reports_top_1_to_5_as_in_fig7():
+    # Fig. 7 of the PointMask paper plots top-n for n = 1..5; eval's summary must carry each one.
+    logits, labels = _predictions(1)
+    s = summary(logits, labels)
+    assert list(s["top_k"]) == ["1", "2", "3", "4", "5"]
+    assert s["top_k"]["4"] == pytest.approx(top_k_accuracy_score(labels, logits, k=4))
