@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import soft_cross_entropy
+from .pool_fused import linear_bn_max, usable
 from .pointnet import (FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, PointNetEncoder, TNet,
                        feature_transform_regulariser)
 
@@ -55,11 +56,18 @@ def _max_over_points(x: torch.Tensor, b: int) -> torch.Tensor:
     return _MaxOverPoints.apply(x.view(b, -1, x.shape[-1]))
 
 
+def _last_layer(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, b: int, relu: bool) -> torch.Tensor:
+    """max over points of relu?(bn(conv(x))): fused (pool_fused) in training mode."""
+    if usable(conv, bn):
+        return linear_bn_max(x, conv, bn, b, relu)
+    y = bn(_pointwise(x, conv))
+    return _max_over_points(torch.relu_(y) if relu else y, b)
+
+
 def _tnet(t: TNet, rows: torch.Tensor, b: int) -> torch.Tensor:
     x = _bn_relu(_pointwise(rows, t.conv1), t.bn1)
     x = _bn_relu(_pointwise(x, t.conv2), t.bn2)
-    x = _bn_relu(_pointwise(x, t.conv3), t.bn3)
-    x = _max_over_points(x, b)
+    x = _last_layer(x, t.conv3, t.bn3, b, relu=True)
     x = t.act4(t.bn4(t.fc1(x)))
     x = t.act5(t.bn5(t.fc2(x)))
     x = t.fc3(x)
@@ -79,8 +87,7 @@ def forward_all(model: PointNetClassifier, points: torch.Tensor) -> dict[str, to
         trans_feat = _tnet(feat.fstn, x, b)
         x = torch.bmm(x.view(b, n, -1), trans_feat).view(b * n, -1)
     x = _bn_relu(_pointwise(x, feat.conv2), feat.bn2)
-    x = feat.bn3(_pointwise(x, feat.conv3))                    # no ReLU, as the public code
-    glob = _max_over_points(x, b)
+    glob = _last_layer(x, feat.conv3, feat.bn3, b, relu=False)   # no ReLU, as the public code
     h = model.act1(model.bn1(model.fc1(glob)))
     h = model.act2(model.bn2(model.dropout(model.fc2(h))))
     return {"global": glob, "logits": model.fc3(h), "trans": trans, "trans_feat": trans_feat}

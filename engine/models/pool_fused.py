@@ -1,0 +1,133 @@
+"""PointNet's last shared layer fused with its batch norm and the max over points (training only).
+
+PointNet ends each shared MLP with ``max_points(relu?(BN(X W^T + b)))`` on a wide layer (1,024
+channels). Done layer by layer, that layer costs three big matrix products (forward, and two in
+the backward) and keeps several (B*N, 1024) tensors alive for the backward. Two facts make most
+of it unnecessary, with the same gradients (up to rounding, checked in float64 by
+tests/engine/test_pool_fused.py):
+
+- BN with a fixed per-channel scale and ReLU are monotone per channel, so the max over points of
+  the normalised output is the normalised max (the min where gamma < 0). Only the (B, C) pooled
+  values need normalising; the batch statistics of ``Y = X W^T + b`` follow from the mean and
+  covariance of X (C_in x C_in, cheap): mean_y = W mean_x + b, var_y = diag(W Cov(X) W^T).
+- The batch-norm backward turns the sparse gradient at the arg-max rows into a dense one, but the
+  dense part is an affine function of Y per channel (a * y + c). Its products with X and W
+  collapse to C_in x C_in matrices: dW = diag(a) W (X^T X) + (a b + c) sum(X)^T, and
+  dX = X (W^T diag(a) W) + (a b + c)^T W, plus the sparse rows.
+
+So the backward of the widest layer needs no big matrix product at all, and the forward computes
+Y in chunks that are reduced to their max at once, never storing (B*N, 1024).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CHUNK_ELEMENTS = 1 << 21   # ~8 MB of float32 per chunk of Y: stays in cache while it is reduced
+
+
+def usable(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> bool:
+    """The fused path reproduces BatchNorm1d in training mode with running statistics and an
+    affine transform; anything else keeps the layer-by-layer path."""
+    return (bn.training and bn.affine and bn.track_running_stats and bn.momentum is not None
+            and conv.kernel_size == (1,))
+
+
+def _batch_stats(x: torch.Tensor, weight: torch.Tensor, bias64: torch.Tensor):
+    """Mean and biased variance of Y = X W^T + b per channel from X's mean and covariance."""
+    m = x.shape[0]
+    w64 = weight.double()
+    sum_x = x.sum(0)
+    mean_x = sum_x.double() / m
+    xc = x - mean_x.to(x.dtype)
+    cov = (xc.t() @ xc).double() / m                               # centred: no cancellation
+    mu = w64 @ mean_x + bias64
+    var = ((w64 @ cov) * w64).sum(1).clamp_min(0.0)
+    return sum_x, mean_x, cov, mu, var
+
+
+class _LinearBnMax(torch.autograd.Function):
+    """Inputs x, weight, bias, gamma, beta get gradients; the batch statistics come in as
+    constants because the backward accounts for their dependence on Y analytically."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, gamma, beta, b, eps, relu, stats):
+        sum_x, mean_x, cov, mu, var, bias64 = stats
+        m, c_in = x.shape
+        n = m // b
+        inv_std = (var + eps).rsqrt()
+
+        # max of sign * y per cloud and channel; sign flips the channels BN scales negatively.
+        sign = torch.where(gamma >= 0, 1.0, -1.0).to(x.dtype)
+        ws = weight * sign[:, None]
+        bs = ((bias * sign) if bias is not None else torch.zeros_like(sign))[None, :, None]
+        per_chunk = max(1, CHUNK_ELEMENTS // max(1, n * weight.shape[0]))
+        vals, idx = [], []
+        xv = x.view(b, n, c_in)
+        for s in range(0, b, per_chunk):
+            xs = xv[s:s + per_chunk]
+            # (k, C_out, n): the max runs along contiguous memory, which makes the arg-max cheap
+            # (a max with indices across rows of (k*n, C_out) cost as much as the product).
+            y = torch.baddbmm(bs, ws.expand(xs.shape[0], -1, -1), xs.transpose(1, 2))
+            v, i = y.max(dim=2)
+            vals.append(v)
+            idx.append(i)
+        pooled = torch.cat(vals) * sign
+        idx = torch.cat(idx)
+
+        xhat = (pooled.double() - mu) * inv_std
+        pre = gamma.double() * xhat + beta.double()
+        out = pre.clamp_min(0.0) if relu else pre
+        ctx.save_for_backward(x, weight, idx, mu, inv_std, xhat, pre, cov, mean_x, sum_x, bias64, gamma)
+        ctx.relu = relu
+        ctx.has_bias = bias is not None
+        return out.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, idx, mu, inv_std, xhat, pre, cov, mean_x, sum_x, bias64, gamma = ctx.saved_tensors
+        m, c_in = x.shape
+        b, c_out = idx.shape
+        n = m // b
+        g = grad_out.double()
+        if ctx.relu:
+            g = g * (pre > 0)
+        dbeta = g.sum(0)
+        dgamma = (g * xhat).sum(0)
+        k = gamma.double() * inv_std
+        coef = g * k                                                # dY at the arg-max rows
+        a = -(k / m) * dgamma * inv_std                             # dense dY = a * y + c
+        c = -(k / m) * (dbeta - mu * inv_std * dgamma)
+        w64 = weight.double()
+        shift = a * bias64 + c
+        gram = cov * m + m * torch.outer(mean_x, mean_x)            # X^T X
+        rows = (idx + torch.arange(b, device=idx.device)[:, None] * n).reshape(-1)
+        picked = x.index_select(0, rows).view(b, c_out, c_in)
+
+        dw = (a[:, None] * (w64 @ gram) + torch.outer(shift, sum_x.double())).to(x.dtype)
+        dw += torch.einsum("bc,bci->ci", coef.to(x.dtype), picked)
+        dbias = None
+        if ctx.has_bias:
+            dbias = (a * (w64 @ sum_x.double() + m * bias64) + m * c + coef.sum(0)).to(x.dtype)
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = torch.addmm(((shift @ w64).to(x.dtype)).expand(m, c_in), x,
+                             ((w64.t() * a) @ w64).to(x.dtype))
+            dx.index_add_(0, rows, (coef.to(x.dtype)[:, :, None] * weight[None]).view(-1, c_in))
+        return dx, dw, dbias, dgamma.to(x.dtype), dbeta.to(x.dtype), None, None, None, None
+
+
+def linear_bn_max(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, b: int, relu: bool) -> torch.Tensor:
+    """``max over points of relu?(bn(conv(x)))`` for rows x (B*N, C_in) of b clouds -> (b, C_out),
+    updating bn's running statistics as BatchNorm1d does in training mode."""
+    weight = conv.weight.squeeze(-1)
+    m = x.shape[0]
+    with torch.no_grad():
+        bias64 = conv.bias.double() if conv.bias is not None else weight.new_zeros(weight.shape[0], dtype=torch.float64)
+        sum_x, mean_x, cov, mu, var = _batch_stats(x.detach(), weight.detach(), bias64)
+        mom = bn.momentum
+        bn.running_mean.mul_(1 - mom).add_(mu.to(bn.running_mean.dtype), alpha=mom)
+        bn.running_var.mul_(1 - mom).add_((var * m / max(m - 1, 1)).to(bn.running_var.dtype), alpha=mom)
+        bn.num_batches_tracked.add_(1)
+    return _LinearBnMax.apply(x, weight, conv.bias, bn.weight, bn.bias, b, bn.eps, relu,
+                              (sum_x, mean_x, cov, mu, var, bias64))
