@@ -10,7 +10,10 @@ sampling, which normalises (REFERENCES.md 5.2), and a cloud's saliency then does
 what else is in its batch. A tiny floor keeps every entry positive so that sampling never fails on
 an all-zero (or NaN) row: such a row samples uniformly.
 
-In eval mode a BatchNorm is an affine map, so the pass runs on a view of the model with each
+PointNet classifiers run the channels-last forward of models/pointnet_fast.py, whose widest
+layers are fused with the max over points (models/pool_fused.py): in eval mode their input
+gradient reaches only the arg-max points, so no large matrix product runs backward. Other models:
+in eval mode a BatchNorm is an affine map, so the pass runs on a view of the model with each
 BatchNorm folded into the Conv/Linear before it (the same function up to rounding; two passes
 less over every large activation, forward and backward). The traced view is built once per model
 and shares every other layer, so it always sees the live weights; the folded layers are
@@ -99,6 +102,16 @@ def folded_view(model: nn.Module) -> nn.Module:
     return model if view is None else view.refresh()
 
 
+def _fast_logits(model: nn.Module):
+    """PointNet's channels-last forward (its widest layers fused with the max over points, whose
+    input gradient is a scatter to the arg-max points), or None for other models."""
+    from ..models import pointnet_fast
+
+    if not pointnet_fast.applies_to(model):
+        return None
+    return lambda x: pointnet_fast.forward_all(model, x)["logits"]
+
+
 def _logits(model, x: torch.Tensor) -> torch.Tensor:
     out = model(x)
     if isinstance(out, dict):
@@ -128,7 +141,9 @@ def point_saliency(model: torch.nn.Module, points: torch.Tensor, labels: torch.T
         model.eval()
         for p in params:
             p.requires_grad_(False)
-        net = folded_view(model) if fold else model
+        net = _fast_logits(model) if fold else model
+        if net is None:
+            net = folded_view(model)
         dtype = params[0].dtype if params and params[0].is_floating_point() else torch.float32
         x = points.detach().to(dtype).clone().requires_grad_(True)
         with torch.enable_grad():

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import soft_cross_entropy
-from .pool_fused import linear_bn_max, usable
+from .pool_fused import linear_bn_eval_max, linear_bn_max, usable
 from .pointnet import (FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, PointNetEncoder, TNet,
                        feature_transform_regulariser)
 
@@ -57,9 +57,11 @@ def _max_over_points(x: torch.Tensor, b: int) -> torch.Tensor:
 
 
 def _last_layer(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, b: int, relu: bool) -> torch.Tensor:
-    """max over points of relu?(bn(conv(x))): fused (pool_fused) in training mode."""
+    """max over points of relu?(bn(conv(x))), fused (pool_fused) in training and in eval mode."""
     if usable(conv, bn):
         return linear_bn_max(x, conv, bn, b, relu)
+    if not bn.training and bn.track_running_stats and bn.running_mean is not None:
+        return linear_bn_eval_max(x, conv, bn, b, relu)
     y = bn(_pointwise(x, conv))
     return _max_over_points(torch.relu_(y) if relu else y, b)
 

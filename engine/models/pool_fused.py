@@ -16,7 +16,9 @@ tests/engine/test_pool_fused.py):
   dX = X (W^T diag(a) W) + (a b + c)^T W, plus the sparse rows.
 
 So the backward of the widest layer needs no big matrix product at all, and the forward computes
-Y in chunks that are reduced to their max at once, never storing (B*N, 1024).
+Y in chunks that are reduced to their max at once, never storing (B*N, 1024). In eval mode (BN
+with running statistics, e.g. SageMix's saliency pass) there is no dense part: the backward is a
+scatter to the arg-max rows (``linear_bn_eval_max``).
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ CHUNK_ELEMENTS = 1 << 21   # ~8 MB of float32 per chunk of Y: stays in cache whi
 
 
 def usable(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> bool:
-    """The fused path reproduces BatchNorm1d in training mode with running statistics and an
+    """``linear_bn_max`` reproduces BatchNorm1d in training mode with running statistics and an
     affine transform; anything else keeps the layer-by-layer path."""
     return (bn.training and bn.affine and bn.track_running_stats and bn.momentum is not None
             and conv.kernel_size == (1,))
@@ -53,27 +55,10 @@ class _LinearBnMax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, gamma, beta, b, eps, relu, stats):
         sum_x, mean_x, cov, mu, var, bias64 = stats
-        m, c_in = x.shape
-        n = m // b
         inv_std = (var + eps).rsqrt()
 
-        # max of sign * y per cloud and channel; sign flips the channels BN scales negatively.
-        sign = torch.where(gamma >= 0, 1.0, -1.0).to(x.dtype)
-        ws = weight * sign[:, None]
-        bs = ((bias * sign) if bias is not None else torch.zeros_like(sign))[None, :, None]
-        per_chunk = max(1, CHUNK_ELEMENTS // max(1, n * weight.shape[0]))
-        vals, idx = [], []
-        xv = x.view(b, n, c_in)
-        for s in range(0, b, per_chunk):
-            xs = xv[s:s + per_chunk]
-            # (k, C_out, n): the max runs along contiguous memory, which makes the arg-max cheap
-            # (a max with indices across rows of (k*n, C_out) cost as much as the product).
-            y = torch.baddbmm(bs, ws.expand(xs.shape[0], -1, -1), xs.transpose(1, 2))
-            v, i = y.max(dim=2)
-            vals.append(v)
-            idx.append(i)
-        pooled = torch.cat(vals) * sign
-        idx = torch.cat(idx)
+        sign = torch.where(gamma >= 0, 1.0, -1.0).to(x.dtype)   # BN scales these channels negatively
+        pooled, idx = _max_rows(x, weight, bias, b, sign)
 
         xhat = (pooled.double() - mu) * inv_std
         pre = gamma.double() * xhat + beta.double()
@@ -131,3 +116,64 @@ def linear_bn_max(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, b: int, 
         bn.num_batches_tracked.add_(1)
     return _LinearBnMax.apply(x, weight, conv.bias, bn.weight, bn.bias, b, bn.eps, relu,
                               (sum_x, mean_x, cov, mu, var, bias64))
+
+
+class _LinearAffineMax(torch.autograd.Function):
+    """max over points of relu?(scale * (X W^T + b) + shift): batch norm in eval mode. Without
+    batch statistics the gradient reaches only the arg-max rows, so the backward is a scatter."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, scale, shift, b, relu):
+        pooled, idx = _max_rows(x, weight, bias, b, torch.where(scale >= 0, 1.0, -1.0).to(x.dtype))
+        pre = scale * pooled + shift
+        ctx.save_for_backward(x, weight, idx, pooled, pre, scale)
+        ctx.relu, ctx.has_bias = relu, bias is not None
+        return pre.clamp_min(0.0) if relu else pre
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, idx, pooled, pre, scale = ctx.saved_tensors
+        m, c_in = x.shape
+        b, c_out = idx.shape
+        g = grad_out * (pre > 0) if ctx.relu else grad_out
+        coef = g * scale                                            # dL/dy at the arg-max rows
+        rows = (idx + torch.arange(b, device=idx.device)[:, None] * (m // b)).reshape(-1)
+        dx = dw = dbias = None
+        if ctx.needs_input_grad[0]:
+            dx = torch.zeros_like(x).index_add_(0, rows, (coef[:, :, None] * weight[None]).view(-1, c_in))
+        if ctx.needs_input_grad[1]:
+            dw = torch.einsum("bc,bci->ci", coef, x.index_select(0, rows).view(b, c_out, c_in))
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            dbias = coef.sum(0)
+        return dx, dw, dbias, (g * pooled).sum(0), g.sum(0), None, None
+
+
+def _max_rows(x, weight, bias, b, sign):
+    """(pooled (b, C_out), arg-max row within each cloud (b, C_out)) of Y = X W^T + bias, where
+    the max is taken of sign * y (a min where sign is -1), in cache-sized chunks of clouds."""
+    m, c_in = x.shape
+    n = m // b
+    ws = weight * sign[:, None]
+    bs = ((bias * sign) if bias is not None else torch.zeros_like(sign))[None, :, None]
+    per_chunk = max(1, CHUNK_ELEMENTS // max(1, n * weight.shape[0]))
+    vals, idx = [], []
+    xv = x.view(b, n, c_in)
+    for s in range(0, b, per_chunk):
+        xs = xv[s:s + per_chunk]
+        # (k, C_out, n): the max runs along contiguous memory, which makes the arg-max cheap
+        # (a max with indices across rows of (k*n, C_out) cost as much as the product).
+        y = torch.baddbmm(bs, ws.expand(xs.shape[0], -1, -1), xs.transpose(1, 2))
+        v, i = y.max(dim=2)
+        vals.append(v)
+        idx.append(i)
+    return torch.cat(vals) * sign, torch.cat(idx)
+
+
+def linear_bn_eval_max(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, b: int, relu: bool) -> torch.Tensor:
+    """``max over points of relu?(bn(conv(x)))`` for bn in eval mode (running statistics)."""
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    shift = -bn.running_mean * scale
+    if bn.affine:
+        shift = shift * bn.weight + bn.bias
+        scale = scale * bn.weight
+    return _LinearAffineMax.apply(x, conv.weight.squeeze(-1), conv.bias, scale, shift, b, relu)

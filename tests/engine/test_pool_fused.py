@@ -70,3 +70,26 @@ def test_eval_mode_is_not_fused():
     conv, bn = _layers(3, 4, 2)
     bn.eval()
     assert not usable(conv, bn)
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_eval_mode_matches_modules_with_a_sparse_backward(relu):
+    from engine.models.pool_fused import linear_bn_eval_max
+
+    b, n, c_in, c_out = 3, 9, 4, 6
+    conv, bn = _layers(c_in, c_out, 3)
+    conv2, bn2 = _layers(c_in, c_out, 3)
+    bn.eval(), bn2.eval()
+    x = torch.randn(b * n, c_in, dtype=torch.float64)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ref = _reference(x1, conv, bn, b, relu)
+    got = linear_bn_eval_max(x2, conv2, bn2, b, relu)
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-12)
+    up = torch.randn(b, c_out, dtype=torch.float64)
+    (ref * up).sum().backward()
+    (got * up).sum().backward()
+    torch.testing.assert_close(x2.grad, x1.grad, rtol=1e-10, atol=1e-12)
+    for p_ref, p_got in zip((conv.weight, conv.bias, bn.weight, bn.bias), (conv2.weight, conv2.bias, bn2.weight, bn2.bias)):
+        torch.testing.assert_close(p_got.grad, p_ref.grad, rtol=1e-10, atol=1e-12)
+    # eval mode leaves the running statistics alone
+    torch.testing.assert_close(bn2.running_mean, bn.running_mean)
