@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import DataError
 from .dataset import Dataset, Loading, RawSample, Split
 from .files import read_geometry
+from .parse_cache import cached_cloud
 from .h5 import read_names_file
 
 _ID = re.compile(r"^(.+)_(\d+)$")
@@ -48,7 +49,7 @@ class TextSplit(Split):
         return self.ids[i]
 
     def _raw(self, i: int) -> RawSample:
-        g = read_geometry(self.files[i])
+        g = cached_cloud(self.files[i], read_geometry)
         return RawSample(g.vertices, int(self._labels[i]), g.normals, None, str(self.files[i]))
 
 
