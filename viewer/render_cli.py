@@ -53,8 +53,22 @@ def main(argv: list[str] | None = None) -> int:
                               transparent=args.transparent)
         from engine.atomic import atomic_path
 
-        with atomic_path(args.out) as tmp:
-            iio.imwrite(tmp, image, extension=".png")
+        from .provenance import describe, layers_shown, stamp_png
+        from .scene import Scene
+
+        shown = Scene()
+        for layer in layers:
+            shown.add(layer)
+        prov = describe(result.kind, dict(result.params or {}), dict(result.provenance or {}),
+                        export="pointlens render", source=str(args.result), view=view, size=[w, h],
+                        layers=layers_shown(shown))
+        try:
+            with atomic_path(args.out) as tmp:
+                iio.imwrite(tmp, image, extension=".png")
+                stamp_png(str(tmp), prov)
+        except OSError as e:
+            raise DataError(f"--out {args.out}: could not write the image: {e}",
+                            hint="choose a writable folder and a .png name") from e
     except EngineError as e:
         if args.debug:
             raise

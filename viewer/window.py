@@ -451,8 +451,21 @@ class MainWindow(QMainWindow):
         pix = screen.grabWindow(self.winId())
         if pix.isNull():
             pix = self.grab()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return bool(pix.save(path, "PNG"))
+        from engine.atomic import atomic_path
+        from engine.errors import EngineError
+
+        from . import provenance
+
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                if not pix.save(str(tmp), "PNG"):
+                    raise OSError("Qt could not encode the PNG")
+                provenance.stamp_png(str(tmp), provenance.for_window(self, "window screenshot"))
+        except (OSError, EngineError) as e:
+            log.error("could not save the screenshot %s: %s", path, e)
+            return False
+        return True
 
     def save_viewport_screenshot(self, path: str, view: int = 0, transparent: bool | None = None,
                                  scale: int | None = None) -> None:
@@ -460,8 +473,22 @@ class MainWindow(QMainWindow):
 
         if transparent is None:
             transparent = bool(self.settings.get("screenshot/transparent"))
+        from engine.atomic import atomic_path
+
+        from . import provenance
+
         img = self.viewports.view_image(view, scale or self.settings.get("screenshot/scale"), transparent)
-        iio.imwrite(path, img)
+        try:
+            with atomic_path(path) as tmp:
+                iio.imwrite(tmp, img, extension=".png")
+                provenance.stamp_png(str(tmp), provenance.for_window(
+                    self, "viewport screenshot", view=min(view, self.viewports.count - 1),
+                    size=[int(img.shape[1]), int(img.shape[0])], transparent=bool(transparent)))
+        except OSError as e:
+            from engine.errors import DataError
+
+            raise DataError(f"{path}: could not save the screenshot: {e}",
+                            hint="choose a writable folder and a .png name") from e
 
     def screenshot_window_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save a screenshot of the window", "pointlens.png", "PNG (*.png)")
