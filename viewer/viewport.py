@@ -233,6 +233,26 @@ class ViewportGrid(QWidget):
         self._remember()
         self.request_render()
 
+    def camera_states(self) -> list[dict]:
+        """Every view's camera as plain values (sessions save them; undo restores them)."""
+        return [{"position": list(c.GetPosition()), "focal_point": list(c.GetFocalPoint()),
+                 "view_up": list(c.GetViewUp()), "view_angle": float(c.GetViewAngle()),
+                 "parallel_scale": float(c.GetParallelScale()),
+                 "parallel_projection": bool(c.GetParallelProjection())} for c in self.cameras]
+
+    def set_camera_states(self, states: list[dict]) -> None:
+        """Put cameras back as ``camera_states`` gave them (linked views are not re-synced)."""
+        for c, s, v in zip(self.cameras, states, self.views):
+            c.SetPosition(*s["position"])
+            c.SetFocalPoint(*s["focal_point"])
+            c.SetViewUp(*s["view_up"])
+            c.SetViewAngle(float(s["view_angle"]))
+            c.SetParallelScale(float(s["parallel_scale"]))
+            c.SetParallelProjection(bool(s["parallel_projection"]))
+            v.renderer.ResetCameraClippingRange()
+        self._remember()
+        self.request_render()
+
     def set_up_axis(self, axis: str) -> None:
         self.up_axis = axis if axis in ("x", "y", "z") else "z"
         self.reset_camera()
