@@ -112,7 +112,9 @@ def test_bias_lab_csv_is_written_from_the_table(win, tmp_path):
     assert len(win.plots.items["pointmask.bias"].listDataItems()) == 2
     path = tmp_path / "lab.csv"
     panel.export_csv(str(path))
-    rows = path.read_text().splitlines()
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("# provenance: ")             # the export is stamped (viewer/provenance.py)
+    rows = lines[1:]
     assert rows[0].startswith("model,bias_points") and rows[2] == "pointnet,50,,"
     assert rows[3] == "pointmask,1,0.250000,0.300000"
     png = tmp_path / "lab.png"

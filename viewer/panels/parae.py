@@ -7,7 +7,9 @@ GUI thread (``parae_geometry.isosurface`` is numpy + scikit-image only, a few ms
 table (pi, mu, eigenvalues) whose selection highlights the part's points and ellipsoid; a picked
 point colours the cloud by 3D distance (view 0) and by point-feature distance (view 1, paper
 Fig. 3 bottom); a probe button runs the linear-SVM probe (pretrained vs random init) and plots
-the t-SNE embedding of the test features.
+the t-SNE embedding of the test features (hover a dot: its class and sample; click: show that
+test sample); a TrainBox (train_box.py) trains a ParAE model with a live loss curve and the
+panel switches to the checkpoint it writes.
 
 Engine methods: ``parae-explain``, ``probe``.
 """
@@ -26,6 +28,7 @@ from ..scene import EllipsoidsLayer, PointsLayer, Scalar, SurfaceLayer
 from ..session import with_points
 from .base import MethodPanel
 from .focus import hide_others
+from .train_box import TrainBox
 
 DEMO = "demo:parae"
 DEMO_FILE = Path(__file__).resolve().parents[2] / "assets" / "demo_parae.safetensors"
@@ -104,6 +107,12 @@ class ParaePanel(MethodPanel):
         self.probe_btn.setToolTip("Linear-SVM accuracy of the frozen features, pretrained vs random init; t-SNE")
         self.probe_label = QLabel("")
         self.probe_label.setWordWrap(True)
+        self.embed_label = QLabel("")
+        self.embed_label.setWordWrap(True)
+        self.probe_spec = None          # the dataset the probe ran on (its test indices refer to it)
+        self.train_box = TrainBox(self, ("parae",), title="Train a ParAE model (self-supervised)",
+                                  defaults={"width": 0.25, "epochs": 10, "points": 1024})
+        self.train_box.trained.connect(self.use_trained)
 
         top = QFormLayout()
         top.addRow("checkpoint", self.ckpt)
@@ -116,12 +125,16 @@ class ParaePanel(MethodPanel):
         sl.addWidget(self.level_label)
         ell = QGroupBox("Gaussian parts")
         el = QVBoxLayout(ell)
-        row = QHBoxLayout()
+        row = QHBoxLayout()                       # two short rows: one long row widens the tab
         row.addWidget(self.show_ellipsoids)
         row.addWidget(self.by_pi)
-        row.addWidget(QLabel("opacity"))
-        row.addWidget(self.opacity)
+        row.addStretch(1)
         el.addLayout(row)
+        row2 = QHBoxLayout()
+        row2.addWidget(QLabel("opacity"))
+        row2.addWidget(self.opacity)
+        row2.addStretch(1)
+        el.addLayout(row2)
         el.addWidget(self.table)
         el.addWidget(self.pick_label)
         prb = QGroupBox("Probe")
@@ -130,6 +143,7 @@ class ParaePanel(MethodPanel):
         pl.addRow("points per cloud", self.probe_points)
         pl.addRow(self.probe_btn)
         pl.addRow(self.probe_label)
+        pl.addRow(self.embed_label)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.run_btn)
@@ -137,6 +151,7 @@ class ParaePanel(MethodPanel):
         lay.addWidget(surf)
         lay.addWidget(ell)
         lay.addWidget(prb)
+        lay.addWidget(self.train_box)
         lay.addStretch(1)
 
         self.ckpt.textChanged.connect(
@@ -343,6 +358,7 @@ class ParaePanel(MethodPanel):
             self.probe_label.setText(MAKE_DEMO)
             return None
         self.probe_label.setText("probing…")
+        self.probe_spec = ds.spec
         params = {"limit": int(self.probe_limit.value()), "points": int(self.probe_points.value())}
         return self.run_method(self.PROBE, {"data": ds.spec, "checkpoint": spec}, params, target="parae.probe",
                                name="ParAE probe", on_result=self.show_probe,
@@ -350,6 +366,7 @@ class ParaePanel(MethodPanel):
 
     def show_probe(self, res) -> None:
         self.probe_result = res
+        self.probe_spec = res.provenance.get("data") or self.probe_spec
         self.session.add_result("probe", res, show=False)
         m = res.metrics
         parts = [f"pretrained <b>{100 * m['pretrained']:.1f} %</b>"]
@@ -374,11 +391,44 @@ class ParaePanel(MethodPanel):
         emb = np.asarray(emb)
         uniq = np.unique(labels)
         palette = colormaps.categorical_colors(int(uniq.max()) + 1)    # the point legends' colours
+        indices = np.asarray(res.arrays.get("indices", np.arange(len(labels))), np.int64)
+        self.scatters = []
         for c in uniq:
             sel = labels == c
             rgb = tuple(int(v) for v in palette[int(c)][:3])
-            plot.addItem(pg.ScatterPlotItem(emb[sel, 0], emb[sel, 1], size=7, pen=None, brush=pg.mkBrush(*rgb),
-                                            name=classes[c] if c < len(classes) else str(c)))
+            name = classes[c] if c < len(classes) else str(c)
+            # each dot carries its test-split index: hover names it, a click shows that sample
+            sp = pg.ScatterPlotItem(emb[sel, 0], emb[sel, 1], data=indices[sel], size=7, pen=None,
+                                    brush=pg.mkBrush(*rgb), name=name, hoverable=True,
+                                    hoverPen=pg.mkPen("k", width=2), hoverSize=10,
+                                    tip=lambda x, y, data, n=name: f"{n} · test sample {int(data)}\n(click: show it)")
+            sp.sigHovered.connect(lambda _it, pts, _ev, n=name: self._embedding_hovered(n, pts))
+            sp.sigClicked.connect(lambda _it, pts, _ev: self.select_embedded(int(pts[0].data())) if len(pts) else None)
+            plot.addItem(sp)
+            self.scatters.append(sp)
+        self.embed_label.setText("t-SNE in the Plots dock: hover a dot for its class and sample, click it to "
+                                 "show that test sample in the viewport.")
+
+    def _embedding_hovered(self, name: str, pts) -> None:
+        if len(pts):
+            self.embed_label.setText(f"hovered: {name}, test sample {int(pts[0].data())} (click to show it)")
+
+    def select_embedded(self, index: int):
+        """Show test sample ``index`` of the probed dataset (an embedding dot) in the viewport."""
+        ds = self.session.current
+        if ds is None or ds.spec != self.probe_spec:
+            self.embed_label.setText(f"the probe ran on {self.probe_spec}: open that dataset to browse its samples.")
+            return None
+        self.embed_label.setText(f"showing test sample {index}")
+        return self.session.select_sample("test", int(index))
+
+    # ---- training ------------------------------------------------------------------------------
+    def use_trained(self, path: str) -> None:
+        """The train box wrote a ParAE checkpoint: use it, and explain the sample with it."""
+        self.ckpt.setText(path)
+        self.log(f"ParAE: using the new checkpoint {path}")
+        if self.sample is not None:
+            self.run_explain()
 
 
 PANEL = ParaePanel

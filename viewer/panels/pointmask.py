@@ -9,28 +9,32 @@ probabilities (M = clamp(sigmoid(J) - t, 0, 1) > 0  <=>  sigmoid(J) > t), with n
 release it asks "predict-subset" (mode "only") for the prediction from the kept points alone.
 PointMap: the original cloud in view 0, the mapped cloud P + mu in view 1, optional arrows.
 
-Bias lab (METHOD "bias-lab"): one job trains every model at every bias level; the
-accuracy-vs-bias plot (paper Fig. 4) fills in from ``Progress.preview``; CSV and PNG export.
+Load or train: a TrainBox (train_box.py) trains a PointMask / PointMap / RandMask model on the
+open dataset with live curves; the new checkpoint is added to the model combo, selected, and the
+sample is explained with it.
+
+Bias lab (METHOD "bias-lab", bias_lab_box.py): one job trains every model at every bias level;
+the accuracy-vs-bias plot (paper Fig. 4) fills in from ``Progress.preview``; a gallery of the
+biased training samples; CSV and PNG export with provenance.
 """
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
 from ..result_layers import layers_for, mask_categories
 from ..scene import ArrowsLayer
 from ..session import CLOUD, with_points
 from .base import MethodPanel
+from .bias_lab_box import LAB_MODELS, MODEL_COLOURS, BiasLabBox, write_csv  # noqa: F401 - re-exported
+from .train_box import TrainBox
 
 KEPT, MASKED, BIAS = 0, 1, 2
-LAB_MODELS = ("pointnet", "randmask", "pointmap", "pointmask")
-MODEL_COLOURS = {"pointnet": "#E69F00", "randmask": "#56B4E9", "pointmap": "#009E73", "pointmask": "#0072B2"}
 OPEN = "the open checkpoint"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -40,18 +44,6 @@ def letter_anchor(c: int, num_classes: int, distance: float = 1.5) -> np.ndarray
     lives in the torch-importing methods package, so the two lines are repeated here)."""
     a = 2.0 * math.pi * int(c) / max(int(num_classes), 1)
     return np.array([distance * math.cos(a), distance * math.sin(a), 0.0], np.float32)
-
-
-def write_csv(path: str, levels, models, unbiased: np.ndarray, biased: np.ndarray) -> None:
-    """The accuracy table, one row per (model, level); atomic (temp file + rename)."""
-    from engine.atomic import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write("model,bias_points,unbiased_test_accuracy,biased_test_accuracy\n")
-        for mi, m in enumerate(models):
-            for li, lv in enumerate(levels):
-                u, b = float(unbiased[mi, li]), float(biased[mi, li])
-                f.write(f"{m},{int(lv)},{'' if math.isnan(u) else f'{u:.6f}'},{'' if math.isnan(b) else f'{b:.6f}'}\n")
 
 
 def show_views(panel: MethodPanel, count: int) -> None:
@@ -79,8 +71,6 @@ class PointMaskPanel(MethodPanel):
         self.result = None            # the last pointmask-explain Result
         self.points = None            # what the model saw (with the letter, if any)
         self.is_bias = None
-        self.lab_handle = None
-        self.lab_data = None          # (levels, models, unbiased, biased)
 
         # ---- explain ----
         self.checkpoint = QComboBox()
@@ -120,56 +110,16 @@ class PointMaskPanel(MethodPanel):
         form.addRow(self.kept_pred)
         form.addRow(self.arrows)
 
-        # ---- bias lab ----
-        self.levels = QLineEdit("1,50,100,256")
-        self.levels.setToolTip("letter points per cloud, comma list (0 = no letter)")
-        self.model_checks = {}
-        mrow = QGridLayout()                     # 2 x 2: four boxes in a row make the tab too wide
-        for i, m in enumerate(LAB_MODELS):
-            c = QCheckBox(m)
-            c.setChecked(True)
-            self.model_checks[m] = c
-            mrow.addWidget(c, i // 2, i % 2)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1000)
-        self.epochs.setValue(10)
-        self.lab_points = QSpinBox()
-        self.lab_points.setRange(8, 4096)
-        self.lab_points.setValue(1024)
-        self.limit = QSpinBox()
-        self.limit.setRange(0, 100000)
-        self.limit.setToolTip("at most this many clouds per split (0 = all)")
-        self.width_box = QDoubleSpinBox()
-        self.width_box.setRange(0.01, 8.0)
-        self.width_box.setSingleStep(0.125)
-        self.width_box.setValue(0.25)
-        self.placement = QComboBox()
-        self.placement.addItems(["per-class", "fixed"])
-        self.lab_btn = QPushButton("Run bias lab")
-        self.lab_btn.setToolTip("Train every model at every level (one job; cancel it in the Jobs dock)")
-        self.lab_status = QLabel("")
-        self.lab_status.setWordWrap(True)
-        self.csv_btn = QPushButton("Export CSV…")
-        self.png_btn = QPushButton("Export plot PNG…")
-        lab = QGroupBox("Bias lab (paper Fig. 4)")
-        lf = QFormLayout(lab)
-        lf.addRow("levels", self.levels)
-        lf.addRow("models", mrow)
-        lf.addRow("epochs", self.epochs)
-        lf.addRow("points", self.lab_points)
-        lf.addRow("limit per split", self.limit)
-        lf.addRow("width", self.width_box)
-        lf.addRow("letter placement", self.placement)
-        lf.addRow(self.lab_btn)
-        lf.addRow(self.lab_status)
-        erow = QHBoxLayout()
-        erow.addWidget(self.csv_btn)
-        erow.addWidget(self.png_btn)
-        lf.addRow(erow)
+        # ---- load or train, bias lab ----
+        self.train_box = TrainBox(self, ("pointmask", "pointmap", "randmask"), title="Train a PointMask model",
+                                  defaults={"width": 0.25, "epochs": 10, "points": 1024})
+        self.train_box.trained.connect(self.use_trained)
+        self.lab = BiasLabBox(self)
 
         lay = QVBoxLayout(self)
         lay.addWidget(box)
-        lay.addWidget(lab)
+        lay.addWidget(self.train_box)
+        lay.addWidget(self.lab)
         lay.addStretch(1)
 
         self.run_btn.clicked.connect(self.explain)
@@ -182,9 +132,6 @@ class PointMaskPanel(MethodPanel):
         self._kept_timer.setInterval(400)
         self._kept_timer.timeout.connect(self.predict_kept)
         self.arrows.toggled.connect(self._show_arrows)
-        self.lab_btn.clicked.connect(self.run_lab)
-        self.csv_btn.clicked.connect(lambda: self._export_dialog("csv"))
-        self.png_btn.clicked.connect(lambda: self._export_dialog("png"))
         self._update_buttons()
 
     # ---- session ---------------------------------------------------------------------------
@@ -217,9 +164,6 @@ class PointMaskPanel(MethodPanel):
 
     def _update_buttons(self) -> None:
         self.run_btn.setEnabled(self.sample is not None and self._spec() is not None)
-        have = self.lab_data is not None
-        self.csv_btn.setEnabled(have)
-        self.png_btn.setEnabled(have)
 
     @property
     def threshold(self) -> float:
@@ -344,74 +288,55 @@ class PointMaskPanel(MethodPanel):
         else:
             self.scene.remove("pointmask.arrows")
 
-    # ---- bias lab ------------------------------------------------------------------------------
+    # ---- training and the bias lab (bias_lab_box.py) -------------------------------------------
+    def use_trained(self, path: str) -> None:
+        """A checkpoint the train box just wrote: select it in the model combo and explain with it."""
+        i = self.checkpoint.findText(path)
+        if i < 0:
+            self.checkpoint.insertItem(0, path)
+            i = 0
+        self.checkpoint.setCurrentIndex(i)
+        self.log(f"PointMask: using the new checkpoint {path}")
+        if self.sample is not None:
+            self.explain()
+
+    @property
+    def lab_data(self):
+        return self.lab.data
+
+    @property
+    def lab_handle(self):
+        return self.lab.handle
+
     def run_lab(self, **extra):
-        models = [m for m, c in self.model_checks.items() if c.isChecked()]
-        if not models:
-            self.lab_status.setText("Tick at least one model.")
-            return None
-        data = self.session.current.spec if self.session.current is not None else "builtin"
-        params = {"levels": self.levels.text(), "models": ",".join(models), "epochs": self.epochs.value(),
-                  "points": self.lab_points.value(), "limit": self.limit.value(), "width": self.width_box.value(),
-                  "placement": self.placement.currentText(), "device": self.session.device, **extra}
-        plot = self.plots.plot("pointmask.bias", "Bias lab: accuracy on the unbiased test split",
-                               "letter points per cloud (k)", "unbiased test accuracy", tab="bias lab")
-        plot.clear()
-        self.lab_status.setText("starting…")
-
-        def progress(p) -> None:
-            pv = p.preview or {}
-            if "accuracy_unbiased" in pv:
-                self._lab_draw(pv["levels"], [str(m) for m in pv["models"]], pv["accuracy_unbiased"],
-                               pv["accuracy_biased"])
-            self.lab_status.setText(p.message)
-
-        def done(res) -> None:
-            a = res.arrays
-            self._lab_draw(a["levels"], list(res.metrics["models"]), a["accuracy_unbiased"], a["accuracy_biased"])
-            self.lab_status.setText(f"done in {res.metrics.get('seconds', 0):.0f} s "
-                                    f"(chance {100 * res.metrics.get('chance', 0):.0f} %)")
-            self.session.add_result("bias lab", res, show=False)
-
-        self.lab_handle = self.run_method(self.LAB, {"data": data}, params, target="pointmask.lab",
-                                          name="Bias lab", on_result=done, on_progress=progress, with_model=False)
-        return self.lab_handle
+        return self.lab.run(**extra)
 
     def _lab_draw(self, levels, models, unbiased, biased) -> None:
-        levels = np.asarray(levels, np.float64)
-        unbiased, biased = np.asarray(unbiased, np.float64), np.asarray(biased, np.float64)
-        self.lab_data = (levels, models, unbiased, biased)
-        plot = self.plots.plot("pointmask.bias")
-        plot.clear()
-        for mi, m in enumerate(models):
-            colour = MODEL_COLOURS.get(m, "#555555")
-            ok = np.isfinite(unbiased[mi])                  # runs not done yet are NaN
-            plot.plot(levels[ok], unbiased[mi][ok], pen={"color": colour, "width": 2}, symbol="o", symbolSize=7,
-                      symbolBrush=colour, name=m)
-        plot.setYRange(0, 1.0)
-        self._update_buttons()
+        self.lab.draw(levels, models, unbiased, biased)
 
     def export_csv(self, path: str) -> None:
-        levels, models, unbiased, biased = self.lab_data
-        write_csv(path, levels, models, unbiased, biased)
+        self.lab.export_csv(path)
 
     def export_png(self, path: str) -> None:
-        import pyqtgraph.exporters as pe
-
-        from engine.atomic import atomic_path
-
-        exporter = pe.ImageExporter(self.plots.items["pointmask.bias"])
-        with atomic_path(path) as tmp:
-            tmp_png = str(tmp) + ".png"           # the exporter picks the format from the suffix
-            exporter.export(tmp_png)
-            os.replace(tmp_png, tmp)
+        self.lab.export_png(path)
 
     def _export_dialog(self, kind: str) -> None:
         filt = "CSV (*.csv)" if kind == "csv" else "PNG image (*.png)"
         path, _ = QFileDialog.getSaveFileName(self, f"Export bias lab {kind.upper()}", f"bias_lab.{kind}", filt)
         if path:
+            self.export(kind, path)
+
+    def export(self, kind: str, path: str) -> bool:
+        """Write the table (csv) or the plot (png); a failure is one message, not a traceback."""
+        from engine.errors import EngineError
+
+        try:
             (self.export_csv if kind == "csv" else self.export_png)(path)
-            self.log(f"bias lab exported to {path}")
+        except (EngineError, OSError) as e:
+            self.failed(self.lab.status, f"Export bias lab {kind.upper()}", str(e))
+            return False
+        self.log(f"bias lab exported to {path}")
+        return True
 
 
 PANEL = PointMaskPanel
