@@ -7,8 +7,14 @@ green), the blend coloured by lambda (per-point share of A) and the blend split 
 mostly B". The sigma and pi sliders redraw the SageMix blend at once on the GUI thread
 (``viewer.mix_blend.blend``: the assignment and queries stay, only the weights change); the
 mixed label (eq. 8, mean lambda) is redrawn as bars.
+
+Below: "Train with augmentation" (``TrainBox``: PointNet with none / PointMixup / RSMix / SageMix)
+and the robustness and calibration table (``RobustnessBox``, paper Table 3), to which every
+checkpoint trained here is added by itself.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -23,8 +29,11 @@ from ..work import Request
 from .base import MethodPanel
 from .inspect import TopBars
 from .pointmask import show_views
+from .robustness_box import RobustnessBox
+from .train_box import TrainBox
 
 METHODS = ("sagemix", "pointmixup", "rsmix")
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def sigma_of(v: int) -> float:
@@ -101,6 +110,13 @@ class SageMixPanel(MethodPanel):
         lay = QVBoxLayout(self)
         lay.addWidget(pick)
         lay.addWidget(mix)
+        self.train_box = TrainBox(self, ("pointnet",), title="Train with augmentation", allow_init=False,
+                                  augment_choices=("pointmixup", "rsmix", "sagemix"),
+                                  defaults={"epochs": 10, "width": 0.25, "points": 1024})
+        self.robustness = RobustnessBox(self, ASSETS)
+        self.train_box.trained.connect(self._trained)
+        lay.addWidget(self.train_box)
+        lay.addWidget(self.robustness)
         lay.addStretch(1)
 
         self.run_btn.clicked.connect(lambda: self.run_mix())
@@ -110,6 +126,13 @@ class SageMixPanel(MethodPanel):
         self.sigma.valueChanged.connect(self.redraw)
         self.pi.valueChanged.connect(self.redraw)
         self._update_buttons()
+
+    def _trained(self, path: str) -> None:
+        """A model trained here becomes a row of the robustness table, named by its augmentation."""
+        res = self.train_box.last_result
+        mix = (res.params.get("mix") if res is not None else "") or "none"
+        stem = Path(path).stem
+        self.robustness.add_checkpoint(path, label=stem if mix in stem else f"{mix} · {stem}")
 
     # ---- session ---------------------------------------------------------------------------
     def on_session(self, event: str, payload) -> None:

@@ -9,7 +9,11 @@ re-run at once: every change submits a job with one target, so a newer request c
 one and only the newest result is drawn; the layers keep their shapes, so the actors are updated
 in place. Metrics: Chamfer distance (perturbed, reconstructed) and detection accuracy.
 
-Engine method: ``serp-explain``.
+Below the explanation: "Pre-train a SeRP model" (``TrainBox``, self-supervised training; the new
+checkpoint is used at once) and "Scratch vs pre-trained" (``FinetuneBox``: the engine's
+``finetune-compare``, live curves and a comparison table).
+
+Engine methods: ``serp-explain``, ``train``, ``finetune-compare``.
 """
 from __future__ import annotations
 
@@ -24,7 +28,9 @@ from .. import tasks
 from ..result_layers import layers_for
 from ..session import with_points
 from .base import MethodPanel
+from .finetune_box import FinetuneBox
 from .focus import hide_others
+from .train_box import TrainBox
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEMOS = ("demo:serp-pointnet", "demo:serp-transformer")
@@ -109,6 +115,13 @@ class SerpPanel(MethodPanel):
         lay.addWidget(noise)
         lay.addWidget(self.run_btn)
         lay.addWidget(self.metrics)
+        self.train_box = TrainBox(self, ("serp-pointnet", "serp-transformer"), title="Pre-train a SeRP model "
+                                  "(self-supervised)", allow_init=False,
+                                  defaults={"epochs": 10, "width": 0.25, "points": 512})
+        self.train_box.trained.connect(self.use_checkpoint)
+        lay.addWidget(self.train_box)
+        self.finetune = FinetuneBox(self, DEMOS, ASSETS)
+        lay.addWidget(self.finetune)
         lay.addStretch(1)
 
         self.ckpt.currentTextChanged.connect(lambda t: self.ckpt_note.setText(demo_missing(t.strip())))
@@ -134,6 +147,16 @@ class SerpPanel(MethodPanel):
 
     def _update_buttons(self) -> None:
         self.run_btn.setEnabled(self.sample is not None)
+
+    def use_checkpoint(self, path: str) -> None:
+        """A model pre-trained from the panel: explain with it and offer it for fine-tuning."""
+        if self.ckpt.findText(path) < 0:
+            self.ckpt.addItem(path)
+        self.ckpt.setCurrentText(path)
+        self.finetune.add_checkpoint(path)
+        self.log(f"SeRP: using the new checkpoint {path}")
+        if self.sample is not None and self.isVisible():
+            self.run_explain()
 
     def _changed(self, *_):
         if self.sample is not None and self.result is not None:
