@@ -7,13 +7,16 @@ scrubs the Result's ``history`` (every recorded step); the final cloud can be ex
 (a small ASCII writer, written atomically) or the whole Result saved as HDF5.
 
 Engine method: ``flowam`` (the model is the open checkpoint, the data the open dataset).
+Analyses opened from here: the five-method compare view (flowam_compare), the activation-flow
+plot of ``flow-layers`` (flowam_flow) and the sanity strip of ``flowam-sanity`` (flowam_sanity).
+The timeline slider is named ``flowam.replay`` (the movie recorder sweeps it).
 """
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton,
-                               QSlider, QSpinBox, QVBoxLayout)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+                               QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
 from ..scene import PointsLayer, Scalar
 from .base import MethodPanel
@@ -21,6 +24,7 @@ from .focus import hide_others
 
 METHODS = ("flow", "vanilla", "l2", "blur", "tv")    # engine.methods.flowam_baselines.METHOD_CHOICES
 LAYER = "flowam.cloud"
+NOT_READY = "Open a classifier (File > Open checkpoint) and a dataset."
 TERM_NAMES = {"total": "total L", "am": "L_AM (activation)", "la": "L_LA (latent alignment)",
               "c": "L_C (continuity)", "lr": "L_LR (legal restriction)"}
 
@@ -70,14 +74,28 @@ class FlowAMPanel(MethodPanel):
         self.points.setToolTip("points in the explanation")
         self.run_btn = QPushButton("Run")
         self.cancel_btn = QPushButton("Cancel")
-        self.status = QLabel("Open a classifier (File > Open checkpoint) and a dataset.")
+        self.status = QLabel(NOT_READY)
         self.status.setWordWrap(True)
         self.timeline = QSlider(Qt.Horizontal)
         self.timeline.setEnabled(False)
         self.timeline.setToolTip("scrub the optimisation: the cloud at each recorded step")
+        self.timeline.setObjectName("flowam.replay")         # the movie recorder finds it by name
+        self.timeline.setAccessibleName("Flow AM replay")
         self.step_label = QLabel("step –")
         self.export_btn = QPushButton("Export PLY…")
         self.save_btn = QPushButton("Save result (HDF5)…")
+        from .flowam_flow import FlowLayersRunner
+
+        self.compare = None               # CompareView, built on first use
+        self.sanity = None                # SanityStrip, built on first use
+        self.flow = FlowLayersRunner(self)
+        self.compare_btn = QPushButton("Compare 5 methods…")
+        self.compare_btn.setToolTip("vanilla, L2, blur, TV and Flow AM for this class side by side, "
+                                    "with the paper's Table I metrics")
+        self.flow_btn = QPushButton("Activation flow")
+        self.flow_btn.setToolTip("per-layer cosine similarity of activations (paper Fig. 2), in the Plots dock")
+        self.sanity_btn = QPushButton("Sanity check…")
+        self.sanity_btn.setToolTip("Flow AM under parameter dropout 0-50 % and with each loss term removed")
 
         form = QFormLayout()
         form.addRow("class", self.cls)
@@ -99,6 +117,12 @@ class FlowAMPanel(MethodPanel):
         lay.addWidget(self.timeline)
         lay.addWidget(self.step_label)
         lay.addLayout(ex)
+        lay.addWidget(QLabel("analyses (same class, steps and points)"))
+        an = QGridLayout()       # two columns: the side panel is narrow
+        an.addWidget(self.compare_btn, 0, 0)
+        an.addWidget(self.sanity_btn, 0, 1)
+        an.addWidget(self.flow_btn, 1, 0)
+        lay.addLayout(an)
         lay.addStretch(1)
 
         self.run_btn.clicked.connect(self.run)
@@ -107,6 +131,9 @@ class FlowAMPanel(MethodPanel):
         self.timeline.valueChanged.connect(self.show_frame)
         self.export_btn.clicked.connect(self._export_clicked)
         self.save_btn.clicked.connect(self._save_clicked)
+        self.compare_btn.clicked.connect(lambda: self.open_compare())    # not clicked(bool) as `run`
+        self.flow_btn.clicked.connect(lambda: self.flow.start())
+        self.sanity_btn.clicked.connect(lambda: self.open_sanity())
         self._update_buttons()
 
     # ---- session -----------------------------------------------------------------------------
@@ -137,8 +164,15 @@ class FlowAMPanel(MethodPanel):
         has = self.result is not None
         self.export_btn.setEnabled(has)
         self.save_btn.setEnabled(has)
+        for b in (self.compare_btn, self.flow_btn, self.sanity_btn):
+            b.setEnabled(ready)
+        for view in (self.compare, self.sanity):
+            if view is not None:
+                view._update_buttons()
         if not ready:
-            self.status.setText("Open a classifier (File > Open checkpoint) and a dataset.")
+            self.status.setText(NOT_READY)
+        elif self.status.text() == NOT_READY:
+            self.status.setText("Ready: pick a class and a method, then Run (or an analysis below).")
 
     # ---- run ---------------------------------------------------------------------------------
     def params(self) -> dict:
@@ -172,6 +206,32 @@ class FlowAMPanel(MethodPanel):
                                       on_progress=self.on_progress, on_error=failed)
         self._update_buttons()
         return self.handle
+
+    # ---- analyses (their own windows / the Plots dock) -------------------------------------------
+    def open_compare(self, run: bool = True):
+        """Show the compare window (built once) and run the five methods; returns the view."""
+        from .flowam_compare import CompareView
+
+        if self.compare is None:
+            self.compare = CompareView(self, self)
+            self.compare.resize(1230, 600)
+        self.compare.show()
+        self.compare.raise_()
+        if run:
+            self.compare.start()
+        return self.compare
+
+    def open_sanity(self, run: bool = True):
+        from .flowam_sanity import SanityStrip
+
+        if self.sanity is None:
+            self.sanity = SanityStrip(self, self)
+            self.sanity.resize(1450, 760)
+        self.sanity.show()
+        self.sanity.raise_()
+        if run:
+            self.sanity.start()
+        return self.sanity
 
     def cancel(self) -> None:
         if self.handle is not None:

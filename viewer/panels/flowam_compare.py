@@ -1,0 +1,405 @@
+"""Flow AM compare view (issue 5, Viewer): the five methods of the paper's Table I for one class.
+
+The Flow AM panel's "Compare methods…" opens this window. It submits five ``flowam`` jobs (vanilla,
+L2-norm, Gaussian blur, total variation, Flow) with the SAME start cloud, seed, steps and points,
+one job per method (each with its own row in the Jobs dock and its own progress bar here; Cancel
+stops all five). The five explanation clouds are drawn side by side as off-screen thumbnails
+(viewer.thumbnails) with ONE camera fitted to all five clouds and the legal cube [-C, C]^3, so
+sizes compare. Under each: the Table I metrics; below: the table of those numbers with the best
+value of each column in bold. Clicking a thumbnail loads that cloud into the main viewport.
+Exports: PNG of the view and CSV of the table, both stamped with provenance (viewer.provenance).
+
+``ThumbTile`` (a clickable thumbnail with a title and a caption) is shared with the sanity strip.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+                               QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+ORDER = ("vanilla", "l2", "blur", "tv", "flow")      # Table I's order, left to right
+NAMES = {"vanilla": "Vanilla AM", "l2": "L2-norm", "blur": "Gaussian blur", "tv": "Total variation",
+         "flow": "Flow AM (ours)"}
+# (metric key, column header, better: +1 higher / -1 lower, scale for display, format)
+COLUMNS = (
+    ("logit", "target logit ↑", +1, 1.0, "{:.3f}"),
+    ("softmax", "softmax\np(class) ↑", +1, 1.0, "{:.3f}"),
+    ("log_softmax", "log softmax ↑\n(paper's 'Sftmax')", +1, 1.0, "{:.3g}"),
+    ("chamfer", "Chamfer CD-L2 ↓\nto 5 real objects", -1, 1.0, "{:.4f}"),
+    ("fid", "FID ↓\n(global features)", -1, 1.0, "{:.4g}"),
+    ("legality", "legal points ↑\n(% in [-C, C]³)", +1, 100.0, "{:.1f}"),
+)
+STARTS = {"average": "same start: class average (all five)",
+          "random": "same start: random cloud in the unit ball (all five)",
+          "auto": "each method's default (Flow: average, baselines: random)"}
+THUMB = 220
+
+
+def to_pixmap(image: np.ndarray) -> QPixmap:
+    """(H, W, 3) uint8 -> QPixmap (the array is copied)."""
+    img = np.ascontiguousarray(image[..., :3], np.uint8)
+    h, w, _ = img.shape
+    return QPixmap.fromImage(QImage(img.data, w, h, 3 * w, QImage.Format_RGB888).copy())
+
+
+def legal_box(clouds, limit: float) -> float | None:
+    """The legal cube's half-side to draw, or None when every point is inside it (then the
+    camera fits the clouds alone and small shapes stay readable)."""
+    outside = any(np.any(np.abs(np.asarray(c)) > limit) for c in clouds)
+    return float(limit) if outside else None
+
+
+def best_rows(values: list[float], better: int) -> set[int]:
+    """Indices of the best finite value(s) of a column (ties all count)."""
+    finite = [(i, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
+    if not finite:
+        return set()
+    target = max(v for _, v in finite) if better > 0 else min(v for _, v in finite)
+    return {i for i, v in finite if v == target}
+
+
+class ThumbTile(QFrame):
+    """A thumbnail (QLabel pixmap) with a bold title above and a caption below; click -> clicked."""
+
+    clicked = Signal(str)
+
+    def __init__(self, key: str, title: str, parent=None):
+        super().__init__(parent)
+        self.key = key
+        self.points: np.ndarray | None = None
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setCursor(Qt.PointingHandCursor)
+        self.title = QLabel(title)
+        f = self.title.font()
+        f.setBold(True)
+        self.title.setFont(f)
+        self.title.setAlignment(Qt.AlignCenter)
+        self.image = QLabel()
+        self.image.setFixedSize(THUMB, THUMB)
+        self.image.setAlignment(Qt.AlignCenter)
+        self.image.setStyleSheet("background: white; color: #777;")
+        self.image.setText("waiting…")
+        self.caption = QLabel("")
+        self.caption.setAlignment(Qt.AlignCenter)
+        self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.RichText)
+        self.caption.setMinimumHeight(52)
+        self.caption.setMaximumWidth(THUMB + 8)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("%p %")
+        self.progress.setMaximumHeight(14)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(2)
+        lay.addWidget(self.title)
+        lay.addWidget(self.image, 0, Qt.AlignHCenter)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.caption)
+
+    def set_image(self, image: np.ndarray) -> None:
+        self.image.setPixmap(to_pixmap(image))
+
+    def clear(self, text: str = "waiting…") -> None:
+        self.points = None
+        self.image.clear()
+        self.image.setText(text)
+        self.caption.setText("")
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+
+    def mousePressEvent(self, event) -> None:   # noqa: N802 - Qt name
+        if event.button() == Qt.LeftButton and self.points is not None:
+            self.clicked.emit(self.key)
+        super().mousePressEvent(event)
+
+
+class CompareView(QWidget):
+    """The compare window of one Flow AM panel (created on first use, reused)."""
+
+    def __init__(self, panel, parent=None):
+        super().__init__(parent, Qt.Window)
+        from ..thumbnails import LazyThumbnailer
+
+        self.panel = panel
+        self.setWindowTitle("Flow AM · compare the five methods (paper Table I)")
+        self.thumbs = LazyThumbnailer(THUMB)
+        # and at the latest with the panel (its window may be deleted without a close event)
+        panel.destroyed.connect(lambda *_a, t=self.thumbs: t.close())
+        self.handles: dict[str, object] = {}
+        self.results: dict[str, object] = {}
+        self.request: dict = {}           # class, params of the running/last batch
+        self.bounds = None
+        self.errors: dict[str, str] = {}
+
+        self.start_box = QComboBox()
+        for k, text in STARTS.items():
+            self.start_box.addItem(text, k)
+        self.start_box.setToolTip("The start cloud. The same start for all five isolates what the "
+                                  "regulariser does; 'each method's default' reproduces the paper's set-up.")
+        self.run_btn = QPushButton("Run all five")
+        self.cancel_btn = QPushButton("Cancel")
+        self.png_btn = QPushButton("Export PNG…")
+        self.csv_btn = QPushButton("Export CSV…")
+        self.header = QLabel("")
+        self.header.setWordWrap(True)
+        self.header.setTextFormat(Qt.RichText)
+        self.tiles = {m: ThumbTile(m, NAMES[m]) for m in ORDER}
+        self.table = QTableWidget(len(ORDER), len(COLUMNS) + 1)
+        self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS] + ["predicted\nclass"])
+        self.table.setVerticalHeaderLabels([NAMES[m] for m in ORDER])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.setSizePolicy(self.table.sizePolicy().horizontalPolicy(), QSizePolicy.Fixed)
+        self.note = QLabel("Chamfer: CD-L2 averaged over 5 real objects of the class (reference split); "
+                           "FID: Fréchet distance of global features to real objects of the class; legal: "
+                           "all coordinates inside [-C, C] (grey box, drawn when a cloud leaves it). "
+                           "Bold: best of the column. One camera for all five. Click a cloud to load it in the "
+                           "main viewport.")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #555;")
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("start"))
+        top.addWidget(self.start_box, 1)
+        for b in (self.run_btn, self.cancel_btn, self.png_btn, self.csv_btn):
+            top.addWidget(b)
+        row = QHBoxLayout()
+        for m in ORDER:
+            row.addWidget(self.tiles[m])
+            self.tiles[m].clicked.connect(self.load_in_viewport)
+        self.body = QWidget()             # what the PNG export captures
+        body = QVBoxLayout(self.body)
+        body.addWidget(self.header)
+        body.addLayout(row)
+        body.addWidget(self.table)
+        body.addWidget(self.note)
+        body.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.body)
+        self.run_btn.clicked.connect(self.start)
+        self.cancel_btn.clicked.connect(self.cancel)
+        self.png_btn.clicked.connect(self._png_clicked)
+        self.csv_btn.clicked.connect(self._csv_clicked)
+        self._update_buttons()
+
+    # ---- jobs ----------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return any(getattr(h, "active", False) for h in self.handles.values())
+
+    def _update_buttons(self) -> None:
+        p = self.panel
+        ready = p.session.checkpoint is not None and p.session.current is not None and p.cls.count() > 0
+        self.run_btn.setEnabled(ready)
+        self.cancel_btn.setEnabled(self.running())
+        done = len(self.results) > 0
+        self.png_btn.setEnabled(done)
+        self.csv_btn.setEnabled(done)
+
+    def start(self) -> dict:
+        """Submit the five jobs (class, steps, points, beta, seed from the Flow AM panel)."""
+        p = self.panel
+        ds, cls = p.session.current, p.cls.currentText()
+        if ds is None or p.session.checkpoint is None or not cls:
+            return {}
+        self.cancel()
+        base = {k: v for k, v in p.params().items() if k != "method"}
+        base["init"] = self.start_box.currentData()
+        self.request = {"class": cls, "params": base, "data": ds.spec, "checkpoint": p.session.checkpoint.spec}
+        self.results, self.bounds, self.errors = {}, None, {}
+        for m in ORDER:
+            self.tiles[m].clear()
+        self._fill_table()
+        self.header.setText(f"<b>class '{cls}'</b> · {base['steps']} steps · {base['points']} points · "
+                            f"{STARTS[base['init']]} · seed {base.get('seed', 0)} · "
+                            f"checkpoint {p.session.checkpoint.spec}")
+        for m in ORDER:
+            self.handles[m] = p.run_method(
+                "flowam", {"data": ds.spec, "target": cls}, {**base, "method": m},
+                target=f"flowam.compare.{m}", name=f"Flow AM compare {cls}: {NAMES[m]}",
+                on_result=lambda res, m=m: self.on_result(m, res),
+                on_progress=lambda prog, m=m: self.on_progress(m, prog),
+                on_error=lambda msg, m=m: self.on_error(m, msg))
+            # The window shows a dialog per failed job; five jobs failing for one reason would
+            # give five. They are quiet (Jobs dock and log still list each) and on_error shows one.
+            if hasattr(self.handles[m], "request"):
+                self.handles[m].request.quiet = True
+        self._update_buttons()
+        return dict(self.handles)
+
+    def cancel(self) -> None:
+        for m, h in list(self.handles.items()):
+            if getattr(h, "active", False):
+                self.panel.session.client.cancel(h)
+                self.tiles[m].clear("cancelled")
+                self.tiles[m].progress.setVisible(False)
+        self.handles = {}
+        self._update_buttons()
+
+    def on_progress(self, m: str, prog) -> None:
+        if m not in self.handles:      # a progress queued before Cancel
+            return
+        tile = self.tiles[m]
+        tile.progress.setValue(int(100 * prog.done / max(prog.total, 1e-9)))
+        pv = prog.preview or {}
+        if "points" in pv:             # the cloud forming, live (camera of its own until all are in)
+            tile.set_image(self.thumbs.render(pv["points"], None, legal_limit=legal_box([pv["points"]], self._legal()),
+                                                  up_axis=self._up()))
+        tile.caption.setText(prog.message)
+
+    def on_error(self, m: str, msg: str) -> None:
+        self.handles.pop(m, None)
+        self.tiles[m].clear("failed")
+        self.tiles[m].caption.setText(f"<span style='color:#b00'>{msg}</span>")
+        if not self.errors:      # one dialog per batch: the five jobs usually fail for one reason
+            text = f"Flow AM compare ({NAMES[m]}): {msg}"
+            self.panel.session.emit("error", text)
+            show = getattr(self.panel.window(), "show_error", None)
+            if callable(show):
+                show("Flow AM compare failed", text)
+        self.errors[m] = msg
+        self._update_buttons()
+
+    def on_result(self, m: str, res) -> None:
+        self.handles.pop(m, None)
+        self.results[m] = res
+        mt = res.metrics
+        self.panel.session.add_result(f"flowam compare {mt.get('class', '')} ({m})", res, show=False)
+        tile = self.tiles[m]
+        tile.points = np.asarray(res.arrays["points"], np.float32)
+        tile.progress.setVisible(False)
+        tile.caption.setText(self.caption(mt))
+        self.redraw()
+        self._fill_table()
+        self._update_buttons()
+
+    def _fit_table(self) -> None:
+        t = self.table
+        t.resizeRowsToContents()
+        h = t.horizontalHeader().height() + sum(t.rowHeight(i) for i in range(t.rowCount())) + 2 * t.frameWidth()
+        t.setFixedHeight(h)
+
+    # ---- drawing -------------------------------------------------------------------------------
+    def _legal(self) -> float:
+        return float(self.request.get("params", {}).get("legal_limit", 1.0))
+
+    def redraw(self) -> None:
+        """All finished clouds with one camera (the union of their bounds and the legal cube)."""
+        from ..thumbnails import shared_bounds
+
+        clouds = [self.tiles[m].points for m in ORDER if self.tiles[m].points is not None]
+        lim = legal_box(clouds, self._legal())
+        self.bounds = shared_bounds(clouds, include=None if lim is None else (-lim, lim))
+        for m in ORDER:
+            if self.tiles[m].points is not None:
+                self.tiles[m].set_image(self.thumbs.render(self.tiles[m].points, self.bounds, legal_limit=lim,
+                                                           up_axis=self._up()))
+
+    @staticmethod
+    def caption(mt: dict) -> str:
+        ok = mt.get("predicted") == mt.get("class")
+        pred = f"<span style='color:{'#080' if ok else '#b00'}'>→ {mt.get('predicted')}</span>"
+        return (f"logit {mt.get('logit', float('nan')):.2f} · softmax {mt.get('softmax', float('nan')):.3f}<br>"
+                f"Chamfer {mt.get('chamfer', float('nan')):.4f} · legal {100 * mt.get('legality', float('nan')):.0f} %"
+                f"<br>{pred}")
+
+    def table_rows(self) -> tuple[list[str], list[list]]:
+        """(header, rows) of the table in full precision (the CSV export); unfinished rows are empty."""
+        header = ["method"] + [c[0] for c in COLUMNS] + ["predicted", "class", "steps", "seconds"]
+        rows = []
+        for m in ORDER:
+            mt = self.results[m].metrics if m in self.results else None
+            if mt is None:
+                rows.append([m] + [None] * (len(header) - 1))
+                continue
+            rows.append([m] + [float(mt[c[0]]) for c in COLUMNS]
+                        + [mt.get("predicted"), mt.get("class"), mt.get("steps"), mt.get("seconds")])
+        return header, rows
+
+    def _fill_table(self) -> None:
+        for j, (key, _h, better, scale, fmt) in enumerate(COLUMNS):
+            vals = [float(self.results[m].metrics[key]) if m in self.results else None for m in ORDER]
+            best = best_rows(vals, better) if len(self.results) > 1 else set()
+            for i, v in enumerate(vals):
+                item = QTableWidgetItem("" if v is None else fmt.format(v * scale))
+                item.setTextAlignment(Qt.AlignCenter)
+                if i in best:
+                    f = QFont(item.font())
+                    f.setBold(True)
+                    item.setFont(f)
+                self.table.setItem(i, j, item)
+        for i, m in enumerate(ORDER):
+            mt = self.results[m].metrics if m in self.results else {}
+            item = QTableWidgetItem(str(mt.get("predicted", "")))
+            item.setTextAlignment(Qt.AlignCenter)
+            self.table.setItem(i, len(COLUMNS), item)
+        self._fit_table()
+
+    def load_in_viewport(self, m: str) -> None:
+        tile = self.tiles[m]
+        if tile.points is None:
+            return
+        cls = self.request.get("class", "")
+        self.panel.draw_cloud(tile.points, f"{NAMES[m]} · {cls} · final (compare view)")
+        self.panel.status.setText(f"showing the {NAMES[m]} explanation of '{cls}' from the compare view")
+
+    # ---- exports -------------------------------------------------------------------------------
+    def provenance(self, export: str) -> dict:
+        from ..provenance import describe
+
+        return describe("flowam compare", self.request.get("params"), self.panel.session.provenance(),
+                        export=export, cls=self.request.get("class"), methods=list(ORDER),
+                        checkpoint_used=self.request.get("checkpoint"), data_used=self.request.get("data"))
+
+    def export_png(self, path: str) -> None:
+        from engine.atomic import atomic_path
+
+        from ..provenance import stamp_png
+
+        pix = self.body.grab()
+        with atomic_path(path) as tmp:
+            if not pix.save(str(tmp), "PNG"):
+                raise OSError(f"could not write {path}")
+        stamp_png(path, self.provenance("compare view PNG"))
+        self.panel.log(f"exported the Flow AM compare view to {path}")
+
+    def export_csv(self, path: str) -> None:
+        from ..provenance import write_csv
+
+        header, rows = self.table_rows()
+        write_csv(path, header, rows, self.provenance("compare table CSV"))
+        self.panel.log(f"exported the Flow AM compare table to {path}")
+
+    def _png_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export compare view", "flowam_compare.png", "PNG (*.png)")
+        if path:
+            self._guard(self.export_png, path)
+
+    def _csv_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export compare table", "flowam_compare.csv", "CSV (*.csv)")
+        if path:
+            self._guard(self.export_csv, path)
+
+    def _guard(self, fn, path: str) -> None:
+        try:
+            fn(path)
+        except Exception as e:  # noqa: BLE001 - an export error is shown, never fatal
+            self.panel.session.emit("error", f"Flow AM export {path}: {e}")
+
+    def _up(self) -> str:
+        """The main viewports' up axis now (it follows the dataset and View settings)."""
+        return getattr(self.panel.ctx.viewports, "up_axis", "z")
+
+    def closeEvent(self, event) -> None:   # noqa: N802 - Qt name
+        # Free the off-screen GL window with the window, not at interpreter exit (when the X
+        # server may be gone); reopening makes a new one. Jobs keep running; results still land.
+        self.thumbs.close()
+        super().closeEvent(event)
