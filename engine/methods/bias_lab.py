@@ -10,6 +10,11 @@ Progress covers every (level, model) run; each preview carries the accuracy tabl
 the running training (its own ``finally`` restores the model) and removes the temporary
 checkpoints.
 
+Options for demos: ``classes`` keeps a subset of the classes (renumbered in the order given;
+``limit`` then applies to the subset), ``keep_checkpoints`` keeps the trained models in a folder
+(their paths in ``runs``), and each PointMask run reports ``letter_kept`` / ``object_kept``: the
+fraction of letter and of object points its mask keeps on the biased test split.
+
 Result: arrays ``levels`` (L,), ``accuracy_unbiased`` / ``accuracy_biased`` (M, L) in model
 order, a biased sample per class at the largest level (``gallery`` (K, N + k, 3),
 ``gallery_is_bias``, ``gallery_labels``); metrics ``{"accuracy": {"unbiased": {model: {level:
@@ -62,6 +67,42 @@ def parse_models(text) -> list[str]:
     return models
 
 
+def select_classes(td, text: str, limit: int = 0):
+    """Keep only the classes named in ``text`` ('chair,desk' or '2,3'), renumbered 0..K-1 in the
+    order given; then at most ``limit`` clouds per split, spread evenly (0 = all)."""
+    from dataclasses import replace
+
+    from ..fingerprint import array_fingerprint
+    from ..train_data import spread_indices
+
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    chosen = []
+    for t in items:
+        if t in td.classes:
+            chosen.append(td.classes.index(t))
+        elif t.isdigit() and int(t) < len(td.classes):
+            chosen.append(int(t))
+        else:
+            raise ParameterError(f"bias-lab classes: '{t}' is not a class of {td.source}.",
+                                 hint=f"Use names or indices of: {', '.join(td.classes)}.")
+    if len(chosen) < 2 or len(set(chosen)) != len(chosen):
+        raise ParameterError(f"bias-lab classes {text!r}: give at least 2 distinct classes.",
+                             hint=f"E.g. {','.join(td.classes[:3])}.")
+    remap = np.full(len(td.classes), -1, np.int64)
+    remap[chosen] = np.arange(len(chosen))
+
+    def cut(x, y):
+        keep = np.flatnonzero(remap[y] >= 0)
+        keep = keep[spread_indices(len(keep), limit)]
+        return x[keep], remap[y[keep]]
+
+    x, y = cut(td.x_train, td.y_train)
+    xt, yt = cut(td.x_test, td.y_test) if td.x_test is not None else (None, None)
+    fp = array_fingerprint(x, y) if xt is None else array_fingerprint(x, y, xt, yt)
+    return replace(td, x_train=x, y_train=y, x_test=xt, y_test=yt, classes=[td.classes[c] for c in chosen],
+                   fingerprint=fp, info={**td.info, "classes_kept": [td.classes[c] for c in chosen]})
+
+
 def predict(model, x: np.ndarray, batch: int = 64) -> np.ndarray:
     """Predicted class per cloud (eval mode; PointMask/PointMap average their sampled masks)."""
     import torch
@@ -74,6 +115,30 @@ def predict(model, x: np.ndarray, batch: int = 64) -> np.ndarray:
         for i in range(0, len(x), batch):
             out.append(model(torch.as_tensor(x[i:i + batch], device=dev)).argmax(-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def mask_kept_fractions(model, x: np.ndarray, n_object: int, batch: int = 64) -> dict:
+    """PointMask on biased clouds (n, n_object + k, 3): the fraction of letter points and of
+    object points it keeps (sigmoid(mu) > t, eps = 0, as pointmask-explain shows them)."""
+    import torch
+
+    from .model_input import model_device
+
+    dev, t = model_device(model), float(model.threshold)
+    kept = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                mu, _ = model.encoder(torch.as_tensor(x[i:i + batch], device=dev))
+                kept.append((torch.sigmoid(mu) > t).cpu().numpy())
+    finally:
+        model.train(was_training)
+    kept = np.concatenate(kept) if kept else np.zeros((0, x.shape[1]), bool)
+    letter = kept[:, n_object:]
+    return {"letter_kept": float(letter.mean()) if letter.size else None,
+            "object_kept": float(kept[:, :n_object].mean()) if kept.size else None}
 
 
 @METHODS.register("bias-lab")
@@ -101,6 +166,10 @@ class BiasLab(Method):
         threshold: float = param(0.5, lo=0.0, hi=1.0, hi_open=True, help="PointMask: mask threshold t")
         augmentations: str = param("none", help="training augmentations (comma list, or none)")
         device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
+        classes: str = param("", help="comma list of class names or indices to keep, renumbered 0..K-1 "
+                                      "in the order given ('' = every class)")
+        keep_checkpoints: str = param("", help="folder to keep the trained models in as "
+                                               "<model>-<level>.safetensors ('' = deleted after testing)")
 
     def run(self, params, data="builtin", test=None) -> JobGenerator:
         """``data``: a dataset spec/``Dataset``, or in-memory ``(X, y[, classes])`` with ``test``
@@ -110,8 +179,11 @@ class BiasLab(Method):
 
         levels, models = parse_levels(params.levels), parse_models(params.models)
         yield Progress(0, 1, "loading data")
-        td = load_train_data(data, points=params.points, limit=params.limit, sampling="random",
-                             seed=params.seed, test=test)
+        # With a class subset the limit applies to the subset, so load every cloud first.
+        td = load_train_data(data, points=params.points, limit=0 if params.classes else params.limit,
+                             sampling="random", seed=params.seed, test=test)
+        if params.classes:
+            td = select_classes(td, params.classes, params.limit)
         if td.x_test is None:
             raise ParameterError(f"{td.source}: the bias lab needs a test split to score on.")
         k = td.num_classes
@@ -122,7 +194,10 @@ class BiasLab(Method):
         runs: list[dict] = []
         total, t0 = len(models) * len(levels), time.perf_counter()
         bias_kw = dict(placement=params.placement, distance=params.distance, scale=params.scale)
-        tmp = Path(tempfile.mkdtemp(prefix="pointlens-bias-lab-"))
+        keep = Path(params.keep_checkpoints) if params.keep_checkpoints else None
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+        tmp = keep or Path(tempfile.mkdtemp(prefix="pointlens-bias-lab-"))
         try:
             for li, level in enumerate(levels):
                 yield Progress(li * len(models), total, f"bias level {level}: adding letters",
@@ -151,14 +226,20 @@ class BiasLab(Method):
                     acc["unbiased"][mi, li] = float((predict(model, td.x_test) == td.y_test).mean())
                     acc["biased"][mi, li] = float((predict(model, x_tb) == td.y_test).mean())
                     m = train_result.metrics
+                    if key == "pointmask":    # does the mask drop the letter? (kept fractions, biased test)
+                        extra = mask_kept_fractions(model, x_tb, td.x_test.shape[1])
+                    else:
+                        extra = {}
                     runs.append({"model": key, "level": level, "seconds": m.get("seconds"),
+                                 **({"checkpoint": str(tmp / f"{key}-{level}.safetensors")} if keep else {}),
                                  "train_loss": m.get("loss"), "train_accuracy": m.get("train_accuracy"),
-                                 "unbiased": acc["unbiased"][mi, li], "biased": acc["biased"][mi, li]})
+                                 "unbiased": acc["unbiased"][mi, li], "biased": acc["biased"][mi, li], **extra})
                     yield Progress(done + 1, total,
                                    f"{label}: unbiased {acc['unbiased'][mi, li]:.3f}, biased {acc['biased'][mi, li]:.3f}",
                                    self._preview(acc, models, levels))
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if keep is None:
+                shutil.rmtree(tmp, ignore_errors=True)
         gallery_idx = np.array([np.flatnonzero(td.y_train == c)[0] for c in range(k) if (td.y_train == c).any()])
         gallery, gallery_bias = inject_bias(td.x_train[gallery_idx], td.y_train[gallery_idx], max(levels), k,
                                             seed=params.seed, **bias_kw)
