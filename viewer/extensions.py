@@ -14,6 +14,10 @@ import logging
 log = logging.getLogger(__name__)
 
 EXTENSIONS: list[str] = [
+    "workspace_ui",
+    "history",
+    "movie_dialog",
+    "presenter",
 ]
 
 
