@@ -3,7 +3,7 @@
 For the cloud: the mixture (pi, mu, Sigma), each point's responsibilities Gamma and partition
 (argmax over J), the mixture density g on a grid and its isosurface g = c (marching cubes),
 per-point and global features. The drawing helpers (``isosurface`` re-contours a cached grid
-without running the network, ``ellipsoid`` builds 1-sigma glyphs) live in parae_geometry and are
+without running the network, ``ellipsoid`` builds 1-sigma glyphs) live in engine/numeric/gmm_geometry.py and are
 re-exported here.
 
 Result arrays (saved as root datasets by engine.results.save_result): points (N, 3), pi (J,),
@@ -23,7 +23,7 @@ from ..errors import DataError, ModelError, ParameterError
 from ..params import param
 from ..registry import METHODS
 from ..types import Progress, Result
-from .parae_geometry import (DensityGrid, Gmm, default_level, density_grid, density_grid_steps,  # noqa: F401
+from ..numeric.gmm_geometry import (DensityGrid, Gmm, default_level, density_grid, density_grid_steps,  # noqa: F401
                              ellipsoid, ellipsoid_axes, isosurface, mixture_density)
 
 

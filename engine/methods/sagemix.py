@@ -88,18 +88,9 @@ def blend(a: Any, b_matched: Any, q_a: Any, q_b: Any, sigma: float, pi: Any) -> 
         lam = torch.sigmoid(logit + (d_b - d_a) / (2.0 * sigma * sigma))
         lam_c = lam.to(a.dtype)[..., None]
         return lam_c * a + (1 - lam_c) * b_matched, lam.to(a.dtype)
-    from scipy.special import expit
+    from ..numeric.mix_blend import blend as blend_numpy
 
-    a = np.asarray(a)
-    b_matched = np.asarray(b_matched)
-    d_a = ((a - np.asarray(q_a, np.float64)[..., None, :]) ** 2).sum(-1)
-    d_b = ((b_matched - np.asarray(q_b, np.float64)[..., None, :]) ** 2).sum(-1)
-    with np.errstate(divide="ignore"):
-        logit = np.log(p) - np.log1p(-p)
-    lam = expit(logit + (d_b - d_a) / (2.0 * sigma * sigma))
-    dtype = a.dtype if a.dtype.kind == "f" else np.float64
-    mixed = lam[..., None] * a + (1 - lam[..., None]) * b_matched
-    return mixed.astype(dtype, copy=False), lam.astype(dtype, copy=False)
+    return blend_numpy(a, b_matched, q_a, q_b, sigma, pi)
 
 
 def query_a_probabilities(saliency_a: torch.Tensor) -> torch.Tensor:

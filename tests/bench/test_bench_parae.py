@@ -15,7 +15,7 @@ import numpy as np
 from engine.data import Loading, open_dataset
 from engine.methods.parae_explain import (Gmm, default_level, density_grid, ellipsoid,
                                           isosurface)
-from engine.methods.parae_geometry import ellipsoid_axes, unit_sphere
+from engine.numeric.gmm_geometry import ellipsoid_axes, unit_sphere
 
 
 def _timed(fn, repeats=5):

@@ -163,18 +163,6 @@ def test_sagemix_sigma_reblends_without_a_job(win, qtbot, ckpts):
     assert np.array_equal(panel.result.arrays["assignment"], perm)
 
 
-def test_viewer_blend_equals_the_engine_blend():
-    from engine.methods import sagemix
-    from viewer.mix_blend import blend
-
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(64, 3)).astype(np.float32), rng.normal(size=(64, 3)).astype(np.float32)
-    for sigma, pi in ((0.3, 0.5), (2.0, 0.2), (0.05, 0.9), (0.3, 1.0), (0.3, 0.0)):
-        m1, l1 = blend(a, b, a[3], b[7], sigma, pi)
-        m2, l2 = sagemix.blend(a, b, a[3], b[7], sigma, pi)
-        assert np.allclose(l1, l2, atol=1e-6) and np.allclose(m1, m2, atol=1e-6)
-
-
 def test_saved_results_redraw_with_the_panel_layers(win):
     from viewer.result_layers import layers_for
 

@@ -3,7 +3,7 @@
 The cloud coloured by its partition (argmax responsibility, categorical legend); each Gaussian
 part's 1-sigma ellipsoid (toggle, opacity, optionally scaled by the part's weight pi); the
 mixture-density isosurface with a level slider that re-contours the CACHED density grid on the
-GUI thread (``parae_geometry.isosurface`` is numpy + scikit-image only, a few ms); a component
+GUI thread (``engine.numeric.gmm_geometry.isosurface`` is numpy + scikit-image only, a few ms); a component
 table (pi, mu, eigenvalues) whose selection highlights the part's points and ellipsoid; a picked
 point colours the cloud by 3D distance (view 0) and by point-feature distance (view 1, paper
 Fig. 3 bottom); a probe button runs the linear-SVM probe (pretrained vs random init) and plots
@@ -259,7 +259,7 @@ class ParaePanel(MethodPanel):
     def _level_moved(self, pos: int) -> None:
         if self.grid is None:
             return
-        from engine.methods.parae_geometry import isosurface
+        from engine.numeric.gmm_geometry import isosurface
 
         level = self.level_of(pos)
         verts, faces = isosurface(None, level, self.grid)   # cached grid: no network, a few ms
@@ -274,7 +274,7 @@ class ParaePanel(MethodPanel):
     def _draw_ellipsoids(self) -> None:
         if self.result is None:
             return
-        from engine.methods.parae_geometry import ellipsoid_axes
+        from engine.numeric.gmm_geometry import ellipsoid_axes
 
         a = self.result.arrays
         radii, axes = ellipsoid_axes(np.asarray(a["sigma"]))

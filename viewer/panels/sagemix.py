@@ -5,7 +5,7 @@ Cloud A is the current sample; B is picked by index or by class from the same sp
 points and the blend. The viewports show A and B with their saliency and the query points (in
 green), the blend coloured by lambda (per-point share of A) and the blend split into "mostly A /
 mostly B". The sigma and pi sliders redraw the SageMix blend at once on the GUI thread
-(``viewer.mix_blend.blend``: the assignment and queries stay, only the weights change); the
+(``engine.numeric.mix_blend.blend``: the assignment and queries stay, only the weights change); the
 mixed label (eq. 8, mean lambda) is redrawn as bars.
 
 Below: "Train with augmentation" (``TrainBox``: PointNet with none / PointMixup / RSMix / SageMix)
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
                                QSpinBox, QVBoxLayout)
 
 from .. import tasks
-from ..mix_blend import blend
+from engine.numeric.mix_blend import blend
 from ..result_layers import MIX_TITLES as METHOD_TITLES, layers_for
 from ..session import with_points
 from ..work import Request
