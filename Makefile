@@ -7,7 +7,7 @@ STAMP := $(VENV)/.bootstrapped
 TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4))
 RUNENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC))
 
-.PHONY: run test bench demo-models lint package clean
+.PHONY: run test bench demo-models lint package smoke clean
 
 $(STAMP): pyproject.toml packaging/bootstrap.sh
 	bash packaging/bootstrap.sh
@@ -29,9 +29,15 @@ demo-models: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports
 
+# One-folder app in dist/pointlens/ (CPU torch; about 1.2 GB, 3-7 min on 2 cores). `make smoke`
+# runs its self-test under a virtual display (not part of `make test`: it needs the build).
 package: $(STAMP)
 	$(BIN)/pip install -q -e ".[package]"
 	$(BIN)/pyinstaller --noconfirm packaging/pointlens.spec
+	@du -sh dist/pointlens
+
+smoke:
+	packaging/smoke
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -33,7 +33,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--screenshot", metavar="PATH", help="save a screenshot of the window once drawn, then exit")
     p.add_argument("--wait", choices=("sample", "prediction"), default="sample",
                    help="with --screenshot: wait for the first sample (default) or the first prediction")
-    p.add_argument("--timeout", type=float, default=60.0, help="with --screenshot: give up after this many seconds")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="with --screenshot: give up after this many seconds (60; --self-test: 600)")
+    p.add_argument("--self-test", action="store_true",
+                   help="run one tiny job of every method on the built-in dataset, print ok/FAIL per method, "
+                        "save --screenshot if given, exit 0 only if all passed (see viewer/selftest.py)")
     p.add_argument("--size", default=None, help="window size WxH (e.g. 1500x900)")
     p.add_argument("--layout", type=int, choices=(1, 2, 4), help="number of viewports")
     p.add_argument("--settings", help="settings file (.ini) to use instead of the user's")
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         msg = GL_HELP.format(why=problem)
         print(f"pointlens: {msg}", file=sys.stderr)
-        if not args.screenshot:
+        if not (args.screenshot or args.self_test):
             QMessageBox.critical(None, "PointLens: no OpenGL", msg)
         return 1
 
@@ -141,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
 
     holder: dict = {}
     install_exception_hook(lambda: holder.get("win"))
+    if args.self_test and not args.settings:   # leave the user's settings alone
+        from .selftest import scratch_settings
+
+        args.settings = scratch_settings()
     settings = Settings(args.settings)
     if args.layout:
         settings.set("layout/viewports", args.layout)
@@ -161,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     win.show()
 
     status = {"code": 0}
-    if args.screenshot:
+    selftest = None
+    if args.self_test:
+        from .selftest import install
+
+        selftest = install(win, args.screenshot, args.timeout or 600.0)
+    elif args.screenshot:
         path = args.screenshot
 
         def shoot():
@@ -179,13 +192,15 @@ def main(argv: list[str] | None = None) -> int:
 
         def give_up():
             if win.isVisible():
-                log.error("screenshot: nothing drawn within %.0f s; saving what is there", args.timeout)
+                log.error("screenshot: nothing drawn within %.0f s; saving what is there", args.timeout or 60.0)
                 ok = win.save_window_screenshot(path)
                 status["code"] = 3 if ok else 1
                 win.close()
 
-        QTimer.singleShot(int(args.timeout * 1000), give_up)
+        QTimer.singleShot(int((args.timeout or 60.0) * 1000), give_up)
     app.exec()
+    if selftest is not None:
+        status["code"] = 1 if selftest.code is None else selftest.code
     # The window asked the engine thread to stop and waited 5 s. A step that cannot be
     # interrupted (importing torch on a busy machine) may need longer; destroying a running
     # QThread aborts the process, so wait for it here (bounded).
