@@ -58,9 +58,11 @@ def _max_over_points(x: torch.Tensor, b: int) -> torch.Tensor:
 
 def _last_layer(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, b: int, relu: bool) -> torch.Tensor:
     """max over points of relu?(bn(conv(x))), fused (pool_fused) in training and in eval mode."""
-    if usable(conv, bn):
+    # Under autocast (bf16) the layers run in mixed precision: keep the module path there.
+    plain = x.dtype == conv.weight.dtype and not torch.is_autocast_enabled(x.device.type)
+    if plain and usable(conv, bn):
         return linear_bn_max(x, conv, bn, b, relu)
-    if not bn.training and bn.track_running_stats and bn.running_mean is not None:
+    if plain and not bn.training and bn.track_running_stats and bn.running_mean is not None:
         return linear_bn_eval_max(x, conv, bn, b, relu)
     y = bn(_pointwise(x, conv))
     return _max_over_points(torch.relu_(y) if relu else y, b)

@@ -93,3 +93,17 @@ def test_eval_mode_matches_modules_with_a_sparse_backward(relu):
         torch.testing.assert_close(p_got.grad, p_ref.grad, rtol=1e-10, atol=1e-12)
     # eval mode leaves the running statistics alone
     torch.testing.assert_close(bn2.running_mean, bn.running_mean)
+
+
+def test_bf16_autocast_training_step_runs_on_the_module_path():
+    # --precision bf16 trains under autocast; the fused layers are float32-only and step aside.
+    from engine.models import pointnet_fast
+    from engine.models.base import build_model
+
+    torch.manual_seed(0)
+    model = build_model("pointnet", num_classes=3, width=0.125).train()
+    x, y = torch.randn(4, 32, 3), torch.tensor([0, 1, 2, 0])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _ = pointnet_fast.training_loss(model, x, y)
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
