@@ -198,7 +198,7 @@ class BiasDemo(QWidget):
         w = QWidget()
         v = QVBoxLayout(w)
         v.addWidget(self._text("PointMask learns which points to drop. <span style='color:#0072B2'><b>Blue</b></span>: "
-                               "kept, <b>black</b>: dropped, <span style='color:#D55E00'><b>red</b></span>: letter "
+                               "kept, <span style='color:#767676'><b>grey</b></span>: dropped, <span style='color:#D55E00'><b>red</b></span>: letter "
                                "points it keeps. Right: how likely each point is kept."))
         row = QHBoxLayout()
         self.mask_class = QComboBox()

@@ -14,7 +14,7 @@ MASK_NAMES = ("kept", "dropped", "letter kept")
 
 def letter_categories(kept: np.ndarray, is_bias: np.ndarray) -> np.ndarray:
     """0 kept object point / 1 dropped point / 2 kept letter point: the PointMask panel's
-    colours (blue, black, red), with a dropped letter point shown as dropped (black)."""
+    colours (blue, grey, red), with a dropped letter point shown as dropped (grey)."""
     cat = np.where(kept, 0, 1).astype(np.int64)
     cat[np.asarray(is_bias, bool) & kept] = 2
     return cat

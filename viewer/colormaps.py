@@ -19,7 +19,10 @@ ALL = CONTINUOUS + CATEGORICAL
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
 # deficiencies. Black is left out (it vanishes against dark points); grey stands in.
-KEPT_MASKED_BIAS = ("#0072B2", "#000000", "#D55E00")
+# PointMask's kept / masked / bias. The paper draws masked points black; black vanishes on the
+# high-contrast (black) viewports, so masked is the grey with equal contrast against white and
+# black (#767676: WCAG contrast 4.5:1 on both); blue and red reach 3.8:1 or more on both.
+KEPT_MASKED_BIAS = ("#0072B2", "#767676", "#D55E00")
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
 # Paul Tol's "muted" qualitative scheme (10 colours incl. pale grey), colour-blind safe.
 TOL_MUTED = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99",
@@ -46,7 +49,7 @@ def table(name: str, n: int = 256) -> np.ndarray:
 
 def categorical_colors(count: int, name: str = "") -> np.ndarray:
     """(count, 3) uint8 colours for ``count`` categories, as distinct as the palette allows."""
-    if name == "kept-masked-bias":      # PointMask paper Fig. 3: blue kept, black masked, red bias
+    if name == "kept-masked-bias":      # PointMask paper Fig. 3: blue kept, masked (black there; grey here), red bias
         base = KEPT_MASKED_BIAS + OKABE_ITO
     elif name == "okabe-ito" or (not name and count <= len(OKABE_ITO)):
         base = OKABE_ITO

@@ -7,11 +7,14 @@
 - Latest-wins: a request with a ``target`` cancels queued or running requests with the same
   target; a result that arrives for a superseded request is dropped.
 - Errors come back as data: the handle turns FAILED with a message; ``job_failed`` fires so the
-  window can show a dialog.
+  window logs it and shows a dialog. A ``quiet`` request (also what ``MethodPanel.run_method``
+  makes of a job given ``on_error``: the panel tells the user itself) gets no ``job_failed``;
+  its failure is logged here, and the Jobs dock shows it like any other.
 - ``shutdown()`` cancels everything, stops the loop and joins the thread.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -21,6 +24,8 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from engine.types import Progress
 
 from .work import CANCELLED, FAILED, QUEUED, RUNNING, JobHandle, Request, execute, finish
+
+log = logging.getLogger("pointlens")
 
 
 class _Worker(QThread):
@@ -200,5 +205,10 @@ class EngineClient(QObject):
             del self._by_target[target]
         finish(handle, state, value)
         self.job_changed.emit(handle)
-        if state == FAILED and not handle.request.quiet:
-            self.job_failed.emit(handle)
+        if state == FAILED:
+            if not handle.request.quiet:
+                self.job_failed.emit(handle)       # the window logs it and shows a dialog
+            else:
+                log.error("job '%s' failed: %s", handle.name, handle.error)
+                if getattr(handle, "details", None):
+                    log.info("details:\n%s", handle.details.rstrip())

@@ -1,13 +1,15 @@
 """Presenter mode (View > Presenter mode, F11): the window set up for a classroom projector.
 
 On: fonts 1.5x app-wide, points 1.8x in every viewport (also layers drawn later), viewport
-captions and legends larger, the advanced parts hidden (Methods, Jobs, Log and Plots docks, the
+captions, colour bars and legends 1.5x, the advanced parts hidden (Methods, Jobs, Log and Plots docks, the
 toolbar), the data browser and the step-by-step bias-injection demo (``viewer/bias_demo.py``)
 shown. Off: everything goes back exactly as it was: the application font, each layer's point
 size, the docks and toolbar (``QMainWindow.saveState``), the viewport text and background.
 
 High contrast (View > High-contrast viewports): black viewport background with white text, for
 projectors that wash out a white screen; independent of presenter mode, undone the same way.
+Categorical colours stay readable on it (PointMask's masked points are grey, not black:
+``colormaps.KEPT_MASKED_BIAS``).
 
 The demo is also reachable without presenter mode: Tools > Bias-injection demo.
 """
@@ -101,6 +103,10 @@ class ViewportStyle:
             for p, size, colour in props:
                 p.SetFontSize(max(1, int(round(size * text_scale))))
                 p.SetColor(*(WHITE if dark else colour))
+            # the legend box fits its text to its size: font sizes alone would not enlarge it;
+            # refilling it also passes the new text colour to its entries
+            if hasattr(v, "set_legend_scale"):
+                v.set_legend_scale(text_scale)
         if text_scale == 1.0 and not dark:
             self.saved = None
         self.viewports.request_render()

@@ -8,6 +8,8 @@ modules (not pyvista) are used so the GUI starts without importing matplotlib an
   PLACE (``update``): a slider or a live preview never re-creates an actor.
 - ``ViewContent`` keeps one renderer in step with the scene's layers for one view, with the
   colour bar (continuous) or legend (categorical), a caption and a pick read-out.
+- ``OffscreenView`` keeps one off-screen window for many frames of a live view (movies);
+  ``render_view`` is its one-shot form (viewport screenshots).
 - ``render_layers(layers, size, view)`` draws layers off-screen and returns an RGB(A) array; it
   needs no display (EGL/OSMesa are picked by VTK when there is no X server).
 """
@@ -169,6 +171,7 @@ class ViewContent:
         self.legend.GetEntryTextProperty().SetFontSize(12)
         self.legend.GetEntryTextProperty().SetShadow(False)
         renderer.AddViewProp(self.legend)
+        self.legend_scale = 1.0     # presenter mode: the legend box grows with the font factor
         self.caption = self._text(12, top=True)
         self.caption_lines: list[str] = []
         self.readout = self._text(12, top=False)
@@ -334,18 +337,32 @@ class ViewContent:
         cols = colormaps.categorical_colors(n, scale.cmap if scale.cmap in colormaps.CATEGORICAL else "")
         shown = min(n, 20)
         self.legend.SetNumberOfEntries(shown + 1)
-        # The swatch carries its colour as cell scalars so the text can stay dark (VTK would
-        # otherwise draw each name in its category colour: yellow text on white is unreadable).
+        # The swatch carries its colour as cell scalars so the text can keep the text colour
+        # (VTK would otherwise draw each name in its category colour: yellow text on white is
+        # unreadable). The entry colour wins over the text property's, so pass that colour
+        # (white in presenter's high contrast, dark otherwise).
+        text = self.legend.GetEntryTextProperty().GetColor()
         self.legend.ScalarVisibilityOn()
-        self.legend.SetEntry(0, vtkPolyData(), scale.title or "categories", TEXT)
+        self.legend.SetEntry(0, vtkPolyData(), scale.title or "categories", text)
         for i in range(shown):
             name = scale.categories[i] if i < len(scale.categories) else str(i)
-            self.legend.SetEntry(i + 1, _square(cols[i]), name, TEXT)
-        h = min(0.9, 0.045 * (shown + 1))
+            self.legend.SetEntry(i + 1, _square(cols[i]), name, text)
+        # vtkLegendBoxActor fits its text to the box (font sizes are ignored): a larger legend
+        # means a larger box, so presenter mode scales the box, not the text property.
+        f = max(0.5, float(self.legend_scale))
+        h = min(0.9, 0.045 * (shown + 1) * f)
+        w = min(0.45, 0.19 * f)
         self.legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-        self.legend.GetPositionCoordinate().SetValue(0.80, 0.95 - h)
+        self.legend.GetPositionCoordinate().SetValue(0.99 - w, 0.95 - h)
         self.legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
-        self.legend.GetPosition2Coordinate().SetValue(0.19, h)
+        self.legend.GetPosition2Coordinate().SetValue(w, h)
+
+    def set_legend_scale(self, factor: float) -> None:
+        """Grow (or shrink back) the categorical legend by ``factor`` (presenter mode); also
+        re-applies the entry text colour (high contrast)."""
+        self.legend_scale = float(factor)
+        if self._scale is not None and self._scale.kind == "categorical":
+            self._fill_legend(self._scale)
 
     def set_lod(self, on: bool) -> None:
         for a in self.actors.values():
@@ -392,26 +409,87 @@ def grab(window: vtkRenderWindow, alpha: bool = False) -> np.ndarray:
     return np.ascontiguousarray(arr[::-1])
 
 
+class OffscreenView:
+    """One view of a live scene drawn off-screen again and again (movie frames).
+
+    Building a render window, its GL context and every layer's actors costs far more than
+    drawing a frame (about 10x, tests/bench/test_bench_movie.py), so a recording makes one
+    ``OffscreenView`` and calls ``capture(camera)`` per frame. Layers the scene changes between frames (a slider sweep) are
+    re-synced in place before the next frame, as the live viewport does. ``close()`` (or leaving
+    the ``with`` block) releases the window and stops listening to the scene; it is idempotent.
+    """
+
+    def __init__(self, scene: Scene, view: int, size: tuple[int, int], transparent: bool = False):
+        self.scene, self.size, self.transparent = scene, (int(size[0]), int(size[1])), transparent
+        self.window = vtkRenderWindow()
+        self.window.SetOffScreenRendering(1)
+        self.window.SetMultiSamples(0)
+        self.window.SetAlphaBitPlanes(1 if transparent else 0)
+        self.window.SetSize(*self.size)
+        self.renderer = vtkRenderer()
+        self.window.AddRenderer(self.renderer)
+        self.content = ViewContent(self.renderer, scene, view)
+        self.content.sync()
+        if transparent:
+            self.renderer.SetBackgroundAlpha(0.0)
+        self._dirty: set[str] = set()
+        self._unsubscribe = scene.subscribe(self._changed)
+        self._filter = vtkWindowToImageFilter()
+        self._filter.SetInput(self.window)
+        self._filter.SetInputBufferTypeToRGBA() if transparent else self._filter.SetInputBufferTypeToRGB()
+        self._filter.ReadFrontBufferOff()
+        self.frames = 0
+
+    def _changed(self, event: str, name: str) -> None:
+        if event != "selection" and name:
+            self._dirty.add(name)
+
+    @property
+    def closed(self) -> bool:
+        return self.window is None
+
+    def capture(self, camera) -> np.ndarray:
+        """The view through ``camera`` (a vtkCamera, copied) as (H, W, 3|4) uint8, top row first."""
+        if self.window is None:
+            raise RuntimeError("OffscreenView.capture after close()")
+        dirty, self._dirty = self._dirty, set()
+        for name in dirty:
+            self.content.sync(name)
+        self.renderer.GetActiveCamera().DeepCopy(camera)
+        self.renderer.ResetCameraClippingRange()
+        self.window.Render()
+        self._filter.Modified()      # the filter caches its output: make it read the new frame
+        self._filter.Update()
+        img = self._filter.GetOutput()
+        w, h, _ = img.GetDimensions()
+        arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)
+        self.frames += 1
+        return np.ascontiguousarray(arr[::-1])
+
+    def close(self) -> None:
+        if self.window is None:
+            return
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._filter.SetInput(None)
+        self.window.RemoveRenderer(self.renderer)
+        self.window.Finalize()
+        self.window = None
+        self.content = None
+
+    def __enter__(self) -> "OffscreenView":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def render_view(scene: Scene, view: int, camera, size: tuple[int, int], transparent: bool = False) -> np.ndarray:
     """One view of a live scene re-drawn off-screen with a given camera (viewport screenshots:
-    any size, optionally with a transparent background)."""
-    window = vtkRenderWindow()
-    window.SetOffScreenRendering(1)
-    window.SetMultiSamples(0)
-    window.SetAlphaBitPlanes(1 if transparent else 0)
-    window.SetSize(int(size[0]), int(size[1]))
-    ren = vtkRenderer()
-    window.AddRenderer(ren)
-    content = ViewContent(ren, scene, view)
-    content.sync()
-    if transparent:
-        ren.SetBackgroundAlpha(0.0)
-    ren.GetActiveCamera().DeepCopy(camera)
-    ren.ResetCameraClippingRange()
-    window.Render()
-    image = grab(window, alpha=transparent)
-    window.Finalize()
-    return image
+    any size, optionally with a transparent background). For many frames use ``OffscreenView``."""
+    with OffscreenView(scene, view, size, transparent) as off:
+        return off.capture(camera)
 
 
 def render_layers(layers: list[Layer], size: tuple[int, int] = (800, 600), view: str = "iso",

@@ -230,7 +230,7 @@ def pointmask_layers(result: Result) -> list[Layer]:
     cat = mask_categories(prob, float(m.get("threshold", 0.5)), a.get("is_bias"))
     return [PointsLayer("pointmask.mask", points=pts, point_size=7.0, style="spheres", active="category",
                         scalars={"category": Scalar(cat, kind="categorical", title="PointMask", names=KEPT_MASKED_BIAS)},
-                        cmap="kept-masked-bias", title="PointMask: kept (blue) / masked (black) / bias (red)"),
+                        cmap="kept-masked-bias", title="PointMask: kept (blue) / masked (grey) / bias (red)"),
             PointsLayer("pointmask.probability", view=1, points=pts, point_size=7.0, style="spheres",
                         active="mask_probability",
                         scalars={"mask_probability": Scalar(prob, title="mask probability sigmoid(mu)",

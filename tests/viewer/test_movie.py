@@ -63,6 +63,7 @@ def test_orbit_gif_has_the_frames_and_restores_the_camera(win, qtbot, tmp_path):
     assert np.abs(first - last).mean() > 1.0
     np.testing.assert_allclose(_camera(win), before, atol=1e-9)
     assert seen[-1] == (6, 6)
+    assert rec.offscreen is None          # the off-screen window is released at the end
     side = provenance.read_sidecar(str(out))
     assert side["export"] == "movie" and side["source"] == "orbit" and side["frames"] == 6
     assert side["size"] == [80, 60] and side["data"] == win.session.provenance()["dataset"]
@@ -169,10 +170,60 @@ def test_cancel_leaves_no_file_and_restores(win, qtbot, tmp_path):
 
     _movies(win).progress.findChild(QPushButton).click()     # the progress dialog's Cancel button
     _wait(qtbot, rec)
-    assert rec.state == "cancelled"
+    assert rec.state == "cancelled" and rec.offscreen is None
     assert not out.exists() and not (tmp_path / "c.mp4.provenance.json").exists()
     assert _no_leftovers(tmp_path, out.name)
     np.testing.assert_allclose(_camera(win), before, atol=1e-9)
+
+
+def test_window_closing_mid_movie_drops_it_and_releases_the_renderer(win, qtbot, tmp_path):
+    from PySide6.QtGui import QCloseEvent
+
+    out = tmp_path / "closing.gif"
+    rec = _movies(win).record(MovieSpec(str(out), "orbit", frames=40, fps=10, size=(64, 48)), show_progress=False)
+    qtbot.waitUntil(lambda: rec.index >= 1, timeout=30_000)
+    off = rec.offscreen
+    assert off is not None and not off.closed
+    # what the window's close event does to the recorder (the real close would end this module's window)
+    rec.eventFilter(win, QCloseEvent())
+    assert rec.state == "cancelled" and rec.offscreen is None and off.closed
+    assert not out.exists() and _no_leftovers(tmp_path, out.name)
+
+
+def test_offscreen_view_reuses_one_window_and_follows_the_scene():
+    """Frames from one OffscreenView equal fresh render_view frames, also after the scene changed
+    between frames (a slider sweep); after close it stops listening and refuses to draw."""
+    from vtkmodules.vtkRenderingCore import vtkRenderer
+
+    from viewer import render
+    from viewer.scene import Scene
+
+    scene = Scene()
+    x = np.linspace(-1, 1, 50, dtype=np.float32)
+    bar = np.stack([x * 0.1 - 0.5, np.zeros_like(x), x], axis=1)
+    scene.add(PointsLayer("t.bar", points=bar, color="#ff0000", point_size=6.0))
+    scene.add(PointsLayer("t.frame", points=np.array([[-1, 0, -1], [1, 0, 1]], np.float32), point_size=3.0))
+    ren = vtkRenderer()
+    render.set_camera(ren, "-y", bounds=(-1.2, 1.2, -0.1, 0.1, -1.2, 1.2))
+    cam = ren.GetActiveCamera()
+    listeners = len(scene._listeners)
+    off = render.OffscreenView(scene, 0, (96, 64))
+    window = off.window
+    first = off.capture(cam)
+    assert first.shape == (64, 96, 3)
+    np.testing.assert_array_equal(first, render.render_view(scene, 0, cam, (96, 64)))
+    scene.update_points("t.bar", points=bar + np.array([1.0, 0, 0], np.float32))   # in place
+    moved = off.capture(cam)
+    np.testing.assert_array_equal(moved, render.render_view(scene, 0, cam, (96, 64)))
+    assert _red_x(moved) > _red_x(first) + 10          # the bar moved right on screen
+    scene.add(PointsLayer("t.bar", points=bar[:10], color="#ff0000", point_size=6.0))   # new shape
+    np.testing.assert_array_equal(off.capture(cam), render.render_view(scene, 0, cam, (96, 64)))
+    assert off.window is window and off.frames == 3      # one window for every frame
+    off.close()
+    off.close()                                          # idempotent
+    assert off.closed and len(scene._listeners) == listeners
+    with pytest.raises(RuntimeError, match="after close"):
+        off.capture(cam)
 
 
 @pytest.mark.parametrize("name, match", [("movie.avi", "must be named .mp4 or .gif"),

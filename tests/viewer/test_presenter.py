@@ -235,3 +235,112 @@ def test_closing_in_presenter_mode_saves_the_normal_layout(qapp, tmp_path):
         assert _docks(w2) == docks0
     finally:
         w2.close()
+
+
+# ---- high contrast: categorical colours and the legend ------------------------------------------------
+def _luminance(rgb) -> float:
+    """WCAG 2 relative luminance of an sRGB colour given as 0..255 ints."""
+    c = np.asarray(rgb, float) / 255.0
+    lin = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(lin @ [0.2126, 0.7152, 0.0722])
+
+
+def _contrast(a, b) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_pointmask_colours_read_on_white_and_on_black():
+    from viewer import colormaps
+
+    cols = colormaps.categorical_colors(3, "kept-masked-bias")
+    white, black = (255, 255, 255), (0, 0, 0)
+    assert _contrast(white, black) == pytest.approx(21.0)          # the formula, checked on its extremes
+    masked = cols[1]
+    assert masked[0] == masked[1] == masked[2]                      # a neutral grey, as the legend says
+    assert _contrast(masked, white) >= 4.5 and _contrast(masked, black) >= 4.5
+    for c in cols:                                                   # WCAG 1.4.11: graphics >= 3:1
+        assert _contrast(c, white) >= 3.0 and _contrast(c, black) >= 3.0, c
+    assert _contrast(cols[0], masked) > 1.0 and tuple(cols[0]) != tuple(masked)
+
+
+def _legend_scene():
+    from viewer.scene import PointsLayer, Scalar, Scene
+
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(400, 3)).astype(np.float32) * 0.5
+    scene = Scene()
+    scene.add(PointsLayer("t.mask", points=pts, point_size=5.0, active="category", cmap="kept-masked-bias",
+                          scalars={"category": Scalar(np.ones(400, np.int64), kind="categorical", title="PointMask",
+                                                      names=("kept", "masked", "bias (letter)"))}))
+    return scene
+
+
+def _camera():
+    from vtkmodules.vtkRenderingCore import vtkRenderer
+
+    from viewer import render
+
+    ren = vtkRenderer()
+    render.set_camera(ren, "iso", bounds=(-2, 2, -2, 2, -2, 2))
+    return ren.GetActiveCamera()
+
+
+def test_masked_points_and_legend_show_on_black_and_the_legend_scales():
+    """Off-screen, as presenter's high contrast draws it: black background, white legend text."""
+    from viewer import render
+
+    scene, cam = _legend_scene(), _camera()
+    heights = {}
+    for factor in (1.0, presenter_scale()):
+        with render.OffscreenView(scene, 0, (640, 480)) as off:
+            off.renderer.SetBackground(0.0, 0.0, 0.0)
+            off.content.legend.GetEntryTextProperty().SetColor(1.0, 1.0, 1.0)
+            off.content.set_legend_scale(factor)
+            img = off.capture(cam).astype(int)
+        cloud, legend = img[:, :int(0.6 * 640)], img[:, int(0.72 * 640):]
+        grey = (np.abs(cloud - cloud[..., :1]).max(axis=2) < 12) & (cloud[..., 0] > 70)
+        assert grey.sum() > 200, "the masked (grey) points vanish on black"
+        text = legend.min(axis=2) > 200                          # white legend text
+        rows = np.nonzero(text.any(axis=1))[0]
+        assert rows.size > 10, "the legend text does not show on black"
+        heights[factor] = rows.max() - rows.min()
+    assert heights[presenter_scale()] > 1.3 * heights[1.0]        # the legend grew with the font factor
+
+
+def presenter_scale() -> float:
+    from viewer import presenter
+
+    return presenter.VTK_TEXT_SCALE
+
+
+def test_presenter_high_contrast_recolours_and_scales_the_live_legend(win, qapp):
+    from viewer import presenter, render
+    from viewer.scene import PointsLayer, Scalar
+
+    pres = win.extensions["presenter"]
+    v = win.viewports.views[0]
+    win.scene.add(PointsLayer("test.mask", points=np.random.default_rng(1).normal(size=(50, 3)),
+                              active="category", cmap="kept-masked-bias",
+                              scalars={"category": Scalar(np.arange(50) % 3, kind="categorical", title="PointMask",
+                                                          names=("kept", "masked", "bias (letter)"))}))
+    try:
+        _process(qapp)
+        assert v.legend.GetVisibility()
+        w0 = v.legend.GetPosition2Coordinate().GetValue()[0]
+        assert v.legend.GetEntryColor(1) == pytest.approx(render.TEXT)
+        pres.action.trigger()
+        pres.contrast_action.setChecked(True)
+        _process(qapp)
+        assert v.legend.GetPosition2Coordinate().GetValue()[0] == pytest.approx(w0 * presenter.VTK_TEXT_SCALE)
+        assert all(v.legend.GetEntryColor(i) == pytest.approx(presenter.WHITE) for i in range(4))
+        pres.contrast_action.setChecked(False)
+        pres.action.trigger()
+        _process(qapp)
+        assert v.legend.GetPosition2Coordinate().GetValue()[0] == pytest.approx(w0)
+        assert v.legend.GetEntryColor(1) == pytest.approx(render.TEXT)
+    finally:
+        pres.contrast_action.setChecked(False)
+        if pres.on:
+            pres.action.trigger()
+        win.scene.remove("test.mask")

@@ -15,8 +15,11 @@ How a panel works
   The job gets a row in the Jobs dock (progress bar, elapsed, cancel, error) automatically.
 - **Progress**: ``on_progress(Progress)`` runs on the GUI thread at most ~30 times a second,
   newest first; ``Progress.preview`` (small numpy dict) is the place for live updates.
-- **Results**: ``on_result(Result)`` runs on the GUI thread. Errors show in the Jobs dock and a
-  dialog by themselves; pass ``on_error`` only to react further. Call
+- **Results**: ``on_result(Result)`` runs on the GUI thread. Errors show in the Jobs dock, the
+  log and a window dialog by themselves. Passing ``on_error(msg)`` REPLACES the window's dialog
+  (the Jobs dock and the log still show the error): the panel tells the user itself, usually
+  with ``self.failed(label, what, msg)`` (its label, the status bar, the log and one dialog), or
+  quietly in the panel (e.g. one dialog for a batch of jobs failing for one reason). Call
   ``self.session.add_result(title, result, show=False)`` so File > Save result can save it
   (add the input points and ``self.session.provenance()``: ``session.with_points``).
 - **Layers**: ``self.scene.add(PointsLayer(...))`` (or Ellipsoids/Surface/Arrows) with a name
@@ -28,7 +31,9 @@ How a panel works
   ``kind="categorical"`` with ``names=`` for labels/partitions (legend).
 - **Plots**: ``self.plots.plot(key, title, x_label, y_label, tab=...)`` returns a pyqtgraph
   PlotItem in a tab of the Plots dock (created once, reused by key; call ``.clear()`` before
-  redrawing). Label axes with units; give each curve a ``name=`` for the legend.
+  redrawing). Label axes with units; give each curve a ``name=`` for the legend. Any other
+  widget (a table) goes in with ``self.plots.widget_tab(key, title, widget)`` (added once,
+  reused by key, brought to the front); do not reach into ``plots.tabs``/``plots.widgets``.
 - **Saved results re-open**: register a Qt-free mapping ``Result -> layers`` with
   ``viewer.result_layers.register(kind)`` so ``pointlens render`` and File > Open result draw it.
 - **Controls from Params**: ``params_form(ParamsCls)`` builds spin boxes / combos from
@@ -71,16 +76,30 @@ class MethodPanel(QWidget):
         """Session events (override)."""
 
     def run_method(self, method: str, inputs: dict, params: dict | None = None, **kw):
-        return self.session.run_method(method, inputs, params, **kw)
+        """Submit ``method`` (see the module docstring). With ``on_error`` the job is quiet: the
+        window shows no dialog for it, ``on_error`` tells the user (``self.failed``)."""
+        handle = self.session.run_method(method, inputs, params, **kw)
+        request = getattr(handle, "request", None)
+        if kw.get("on_error") is not None and request is not None:
+            # Set before the job can finish: results reach the GUI thread as queued signals,
+            # after this returns, and the client reads ``quiet`` only then.
+            request.quiet = True
+        return handle
 
     def log(self, text: str) -> None:
         self.ctx.log(text)
 
     def failed(self, label, what: str, msg: str) -> None:
-        """Say it in the panel's ``label``, and still raise the window's error dialog
-        (a panel that passes ``on_error`` replaces the default dialog)."""
-        label.setText(f"failed: {msg}")
+        """Tell the user a job failed: ``label`` in the panel (if any), the status bar and the log
+        (the session's "error" event) and one error dialog. For ``on_error`` handlers: passing
+        ``on_error`` replaces the window's own dialog, so this is what raises it."""
+        if label is not None:
+            label.setText(f"failed: {msg}")
         self.session.emit("error", f"{what}: {msg}")
+        win = self.window()
+        show = getattr(win, "show_error", None)
+        if callable(show) and not getattr(win, "_closing", False):
+            show(f"{what} failed", msg)
 
 
 def params_form(params_cls: type, values: dict | None = None) -> tuple[QFormLayout, Callable[[], dict]]:

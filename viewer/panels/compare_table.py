@@ -1,7 +1,7 @@
 """A small comparison table: rows = models/checkpoints, columns = metrics.
 
 Used by the SeRP panel (scratch vs pre-trained) and the Mix panel (robustness and calibration).
-The table lives in a tab of the Plots dock (``show_in_plots``), beside the curves: the bottom
+The table lives in a tab of the Plots dock (``PlotsDock.widget_tab``), beside the curves: the bottom
 dock is as wide as the window, the side panel is too narrow for ten columns.
 Rows are filled in live (``pending`` shows a row that is still being computed, ``set_row`` fills
 it), cells carry units ("83.4 %"), the best value of every column is bold (higher or lower is
@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.errors import EngineError
@@ -90,23 +90,6 @@ def plain(html: str) -> str:
 
 def _number(x: float) -> str:
     return "" if not math.isfinite(x) else repr(float(x))
-
-
-def show_in_plots(plots, key: str, widget: QWidget, tab: str) -> None:
-    """Show ``widget`` as the tab ``tab`` of the Plots dock (added once under ``key``, as
-    ``PlotsDock.plot`` adds its plots) and bring the dock to the front."""
-    if plots.widgets.get(key) is not widget:
-        if getattr(plots, "placeholder", None) is not None:    # the "plots appear here" tab
-            plots.tabs.removeTab(plots.tabs.indexOf(plots.placeholder))
-            plots.placeholder.deleteLater()
-            plots.placeholder = None
-        plots.tabs.addTab(widget, tab)
-        plots.widgets[key] = widget
-    plots.tabs.setCurrentWidget(widget)
-    dock = plots.parentWidget()
-    if isinstance(dock, QDockWidget):
-        dock.show()
-        dock.raise_()
 
 
 class CompareTable(QWidget):

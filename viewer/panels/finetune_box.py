@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QSpinBox, QToolButton)
 
 from ..provenance import describe
-from .compare_table import Column, CompareTable, show_in_plots
+from .compare_table import Column, CompareTable
 
 METHOD = "finetune-compare"
 RUNS = ("scratch", "pretrained")
@@ -164,7 +164,7 @@ class FinetuneBox(QGroupBox):
         return self.handle is not None and self.handle.active
 
     def show_table(self) -> None:
-        show_in_plots(self.panel.plots, f"{self.plot_key}.table", self.table, f"{self.panel.title} fine-tuning table")
+        self.panel.plots.widget_tab(f"{self.plot_key}.table", f"{self.panel.title} fine-tuning table", self.table)
 
     def _update_buttons(self) -> None:
         self.run_btn.setEnabled(not self.running)

@@ -1,8 +1,13 @@
-"""The Plots dock: pyqtgraph plots in tabs, one per key (pyqtgraph is imported on first use so
-start-up does not pay for it)."""
+"""The Plots dock: pyqtgraph plots and other widgets (tables) in tabs, one per key (pyqtgraph is
+imported on first use so start-up does not pay for it).
+
+Panels use ``plot(key, ...)`` for a PlotItem and ``widget_tab(key, title, widget)`` for any
+other widget (a comparison table); both create the tab once, reuse it by key and bring it (and
+the dock) to the front. ``tabs``/``widgets`` are internal.
+"""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 
 class PlotsDock(QWidget):
@@ -31,11 +36,7 @@ class PlotsDock(QWidget):
             item.showGrid(x=True, y=True, alpha=0.25)
             item.addLegend(offset=(-10, 10), labelTextSize="9pt")
             self.items[key], self.widgets[key] = item, w
-            if self.placeholder is not None:
-                self.tabs.removeTab(self.tabs.indexOf(self.placeholder))
-                self.placeholder.deleteLater()
-                self.placeholder = None
-            self.tabs.addTab(w, tab or key)
+            self._add_tab(w, tab or key)
         item = self.items[key]
         if title:
             item.setTitle(title)
@@ -45,3 +46,39 @@ class PlotsDock(QWidget):
             item.setLabel("left", y_label)
         self.tabs.setCurrentWidget(self.widgets[key])
         return item
+
+    def widget_tab(self, key: str, title: str, widget: QWidget) -> QWidget:
+        """Show ``widget`` (e.g. a table) as the tab ``title`` under ``key``: added on first use,
+        reused by key (a different widget under a known key takes that tab's place), brought to
+        the front with the dock. Returns the widget shown."""
+        have = self.widgets.get(key)
+        if have is not widget:
+            if have is not None:
+                i = self.tabs.indexOf(have)
+                self.tabs.removeTab(i)
+                self.tabs.insertTab(i, widget, title)
+                self.items.pop(key, None)
+            else:
+                self._add_tab(widget, title)
+            self.widgets[key] = widget
+        elif title:
+            self.tabs.setTabText(self.tabs.indexOf(widget), title)
+        self.tabs.setCurrentWidget(widget)
+        self.raise_dock()
+        return widget
+
+    def raise_dock(self) -> None:
+        """Show the dock this widget lives in and bring it to the front (it shares a tab bar)."""
+        w = self.parentWidget()
+        while w is not None and not isinstance(w, QDockWidget):
+            w = w.parentWidget()
+        if w is not None:
+            w.show()
+            w.raise_()
+
+    def _add_tab(self, widget: QWidget, title: str) -> None:
+        if self.placeholder is not None:     # the "plots appear here" tab goes with the first real one
+            self.tabs.removeTab(self.tabs.indexOf(self.placeholder))
+            self.placeholder.deleteLater()
+            self.placeholder = None
+        self.tabs.addTab(widget, title)

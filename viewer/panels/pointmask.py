@@ -3,10 +3,11 @@
 Explain (METHOD "pointmask-explain", engine/methods/pointmask_explain.py): the current sample
 (optionally with its class letter appended as k bias points, as the bias lab does) is run
 through a PointMask or PointMap model. PointMask: view 0 shows kept / masked / bias points in
-the paper's Fig. 3 colours (blue, black, red) as a categorical layer; view 1 the mask
-probability sigmoid(mu). The threshold slider recolours on the GUI thread from the stored
-probabilities (M = clamp(sigmoid(J) - t, 0, 1) > 0  <=>  sigmoid(J) > t), with no job; on
-release it asks "predict-subset" (mode "only") for the prediction from the kept points alone.
+the paper's Fig. 3 colours (blue, black, red; grey for black, so it also shows on the dark
+high-contrast background) as a categorical layer; view 1 the mask probability sigmoid(mu).
+The threshold slider recolours on the GUI thread from the stored probabilities
+(M = clamp(sigmoid(J) - t, 0, 1) > 0  <=>  sigmoid(J) > t), with no job; on release it asks
+"predict-subset" (mode "only") for the prediction from the kept points alone.
 PointMap: the original cloud in view 0, the mapped cloud P + mu in view 1, optional arrows.
 
 Load or train: a TrainBox (train_box.py) trains a PointMask / PointMap / RandMask model on the

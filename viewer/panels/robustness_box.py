@@ -24,7 +24,7 @@ from engine.errors import EngineError
 
 from ..provenance import describe
 from ..work import Request
-from .compare_table import Column, CompareTable, show_in_plots
+from .compare_table import Column, CompareTable
 from .finetune_box import checkpoint_problem
 
 METHOD = "robustness"
@@ -209,8 +209,8 @@ class RobustnessBox(QGroupBox):
         return bool(self.queue) or (self.handle is not None and self.handle.active)
 
     def show_table(self) -> None:
-        show_in_plots(self.panel.plots, f"{self.panel.name}.robustness.table", self.table,
-                      f"{self.panel.title} robustness table")
+        self.panel.plots.widget_tab(f"{self.panel.name}.robustness.table", f"{self.panel.title} robustness table",
+                                    self.table)
 
     def _update_buttons(self) -> None:
         self.run_btn.setEnabled(not self.running)
