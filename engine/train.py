@@ -199,13 +199,26 @@ class Train(Method):
             correct = seen = 0
             has_logits = False
             batches = epoch_batches(len(td.y_train), per_rank, p.seed, epoch, dist.rank, dist.world)
-            for step_in_epoch, idx in enumerate(batches, start=1):
-                t0, c0 = time.perf_counter(), time.process_time()
+            prefetch = mix is not None and hasattr(mix, "prepare")
+
+            def load(idx):
+                """A batch, augmented, with the mix's data-only work started (see below)."""
                 x, y = gather(td.x_train, td.y_train, idx, device)
                 x = augment(x, gen)
+                return x, y, (mix.prepare(x, gen) if prefetch else False)
+
+            upcoming = load(batches[0]) if len(batches) else None
+            for step_in_epoch, idx in enumerate(batches, start=1):
+                t0, c0 = time.perf_counter(), time.process_time()
+                x, y, prepared = upcoming
+                if step_in_epoch < len(batches):
+                    # Start the next batch's data-only mix work (SageMix's assignment, in a thread
+                    # pool) now, so it runs while this batch trains.
+                    upcoming = load(batches[step_in_epoch])
                 soft = None
                 if mix is not None:
-                    x, soft = mix(model, x, y, td.num_classes, gen)
+                    x, soft = (mix(model, x, y, td.num_classes, gen, prepared=prepared) if prefetch
+                               else mix(model, x, y, td.num_classes, gen))
                     model.train()
                 optimizer.zero_grad(set_to_none=True)
                 labels = y if supervised else None      # self-supervised models train without labels

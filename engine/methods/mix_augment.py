@@ -75,14 +75,28 @@ class SageMixAugment:
         self.assignment = _check_assignment(assignment, "sagemix")
         self.partner = _check_partner(partner, "sagemix")
 
-    def __call__(self, model, points: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 generator: torch.Generator):
+    def prepare(self, points: torch.Tensor, generator: torch.Generator):
+        """The data-only part of SageMix: whether to mix, the partners, and the optimal assignment
+        started in the thread pool. The training loop prepares the NEXT batch before it trains on
+        this one, so the assignment (which does not depend on the model) runs on the spare cores
+        while the model trains, as a data-loader worker would."""
         if _skip(self.mix_prob, generator):
-            return points, _one_hot(labels, num_classes, points.device)
+            return None
         partner = sagemix.random_partner(points.shape[0], generator, self.partner)
-        # Assignment first, on every core, then the saliency pass on every core: overlapping them
-        # oversubscribes the cores and stalls torch's parallel regions (measured slower on 2 cores).
-        assignment = sagemix.start_partner_assignment(points, partner, self.assignment)()
+        return partner, sagemix.start_partner_assignment(points, partner, self.assignment)
+
+    def __call__(self, model, points: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 generator: torch.Generator, prepared=False):
+        """``prepared``: what ``prepare(points, generator)`` returned for these points (the same
+        draws from ``generator`` as calling without it)."""
+        if prepared is False:
+            prepared = self.prepare(points, generator)
+        if prepared is None:
+            return points, _one_hot(labels, num_classes, points.device)
+        partner, pending = prepared
+        # Unprepared, the assignment runs before the saliency pass: overlapping them oversubscribes
+        # the cores and stalls torch's parallel regions (measured slower on 2 cores).
+        assignment = pending()
         saliency = point_saliency(model, points, labels)
         sigma = sagemix.auto_sigma(model) if self.sigma == -1.0 else self.sigma
         mixed, soft, _ = sagemix.sagemix_batch(points, labels, num_classes, saliency, generator,
