@@ -117,6 +117,21 @@ def test_frechet_distance_closed_forms():
     assert fid_sets(x, b) == pytest.approx(((x[0] - mu2) ** 2).sum() + np.trace(s2), rel=1e-6)
 
 
+def test_frechet_distance_equals_the_sqrtm_form_in_high_dimension():
+    # pytorch-fid's form (scipy.linalg.sqrtm of S1 S2) on rank-deficient covariances, as the
+    # Flow AM metrics see them (fewer samples than feature dimensions)
+    from scipy import linalg
+
+    rng = np.random.default_rng(3)
+    for n1, n2, d in ((30, 40, 64), (100, 12, 48)):
+        a, b = rng.normal(size=(n1, d)), rng.normal(size=(n2, d)) * 1.5 + 0.3
+        mu1, s1 = a.mean(0), np.cov(a, rowvar=False)
+        mu2, s2 = b.mean(0), np.cov(b, rowvar=False)
+        covmean = np.real(linalg.sqrtm(s1 @ s2))
+        want = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+        assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(want, rel=1e-6)
+
+
 def test_chamfer_and_legality_brute_force():
     rng = np.random.default_rng(1)
     g, r = rng.normal(size=(2, 7, 3)).astype(np.float32), rng.normal(size=(3, 9, 3)).astype(np.float32)

@@ -1,5 +1,5 @@
-"""Flow AM analyses in the real window under Xvfb: the five-method compare view, the activation-flow
-plot (paper Fig. 2) and the sanity strip (Fig. 7 / Table III), on a tiny untrained PointNet
+"""Flow AM analyses in the real window under Xvfb: the five-method compare view (five interactive 3D
+views with linked cameras), the activation-flow plot (paper Fig. 2) and the sanity strip (Fig. 7 / Table III), on a tiny untrained PointNet
 (width 0.0625, 64 points, 3-4 optimiser steps). What is shown is checked against the engine's
 Result arrays and metrics, and the table's bold cells against an independent argmax/argmin.
 """
@@ -84,10 +84,12 @@ def test_compare_view_five_clouds_table_click_and_exports(win, qtbot, tiny_class
         assert np.array_equal(starts[0], r.arrays["history"][0])
         tile = view.tiles[m]
         assert tile.isVisible() and tile.title.text() == NAMES[m]
-        img = tile.image.pixmap().toImage()
-        assert (img.width(), img.height()) == (220, 220)
-        arr = np.array(img.convertToFormat(img.Format.Format_RGB888).constBits(), np.uint8)
-        assert (arr < 200).sum() > 100, f"thumbnail of {m} is blank"
+        i = ORDER.index(m)
+        # the 3D view under the title draws exactly the engine's cloud (its own scene, one layer)
+        assert np.array_equal(view.views.grids[i].scene.get("cloud").points, r.arrays["points"])
+        img = view.views.image(i)
+        assert img.shape[:2] == (220, 220)
+        assert (img[20:-50, 60:] < 200).any(-1).sum() > 30, f"the view of {m} is blank"
         assert f"{r.metrics['chamfer']:.4f}" in tile.caption.text()
     # the same job run headless in this thread (engine.jobs.run_sync) gives the same clouds and metrics
     from engine.jobs import make_params, run_sync
@@ -114,10 +116,16 @@ def test_compare_view_five_clouds_table_click_and_exports(win, qtbot, tiny_class
             item = view.table.item(i, j)
             assert item.text() == fmt.format(vals[i] * scale)
             assert item.font().bold() == (vals[i] == best), (key, m)
-    # clicking a thumbnail loads that cloud in the main viewport
-    qtbot.mouseClick(view.tiles["tv"], Qt.LeftButton)
+    # the five views share ONE camera: it sees the union of the clouds
+    cams = [g.views[0].renderer.GetActiveCamera() for g in view.views.grids]
+    assert all(c is cams[0] for c in cams)
+    # a click in a view loads that cloud in the main viewport; so does the tile's button
+    tv = view.views.grids[ORDER.index("tv")].vtk
+    qtbot.mouseClick(tv, Qt.LeftButton, pos=tv.rect().center())
     assert np.array_equal(win.scene.get("flowam.cloud").points, res["tv"].arrays["points"])
     assert "Total variation" in win.scene.get("flowam.cloud").title
+    view.tiles["l2"].load_btn.click()
+    assert np.array_equal(win.scene.get("flowam.cloud").points, res["l2"].arrays["points"])
     # exports carry provenance and the same numbers
     csv_path = tmp_path / "cmp.csv"
     view.export_csv(str(csv_path))
@@ -131,8 +139,92 @@ def test_compare_view_five_clouds_table_click_and_exports(win, qtbot, tiny_class
     view.export_png(str(png))
     assert read_png_provenance(str(png))["export"] == "compare view PNG"
     import imageio.v3 as iio
+    from PySide6.QtCore import QPoint
 
-    assert iio.imread(png).shape[1] >= 5 * 220
+    shot = iio.imread(png)[..., :3]
+    assert shot.shape[1] >= 5 * 220
+    for i, m in enumerate(ORDER):   # each 3D view's pixels are in the PNG where the view is
+        p = view.tiles[m].view.mapTo(view.body, QPoint(0, 0))
+        part = shot[p.y():p.y() + 220, p.x():p.x() + 220].astype(int)
+        assert np.abs(part - view.views.image(i).astype(int)).mean() < 2.0, m
+    # closing frees the GL windows; reopening rebuilds them with the same clouds
+    view.close()
+    assert not view.views.built
+    panel.open_compare(run=False)
+    qtbot.waitUntil(lambda: view.views.built and all(g.frames > 0 for g in view.views.grids), timeout=10000)
+    for i, m in enumerate(ORDER):
+        assert np.array_equal(view.views.grids[i].scene.get("cloud").points, res[m].arrays["points"])
+
+
+def _drag(widget, start, end, steps=6):
+    """A left-button drag with real mouse events (QTest moves carry no buttons)."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    def send(kind, pos, buttons):
+        p = QPointF(*pos)
+        ev = QMouseEvent(kind, p, widget.mapToGlobal(p), Qt.LeftButton, buttons, Qt.NoModifier)
+        QApplication.sendEvent(widget, ev)
+
+    send(QEvent.MouseButtonPress, start, Qt.LeftButton)
+    for k in range(1, steps + 1):
+        t = k / steps
+        send(QEvent.MouseMove, (start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])),
+             Qt.LeftButton)
+    send(QEvent.MouseButtonRelease, end, Qt.NoButton)
+
+
+def test_compare_views_are_interactive_and_linked(win, qtbot, tiny_classifier):
+    """An orbit dragged in one view turns all five; every other view redraws; nothing is clipped."""
+    from viewer.panels.flowam_compare import ORDER
+
+    panel = flowam_panel(win, qtbot, tiny_classifier, steps=3)
+    view = panel.open_compare(run=False)
+    if len(view.results) < 5:
+        view.start()
+        qtbot.waitUntil(lambda: len(view.results) == 5, timeout=40000)
+    lv = view.views
+    qtbot.waitUntil(lambda: all(g.frames > 0 for g in lv.grids), timeout=10000)
+    cam = lv.grids[0].views[0].renderer.GetActiveCamera()
+    before_dir = np.array(cam.GetDirectionOfProjection())
+    before_imgs = [lv.image(i) for i in range(5)]
+    frames = lv.frames()
+    src = lv.grids[ORDER.index("blur")].vtk        # drag in the middle view
+    _drag(src, (60, 110), (160, 110))
+    after_dir = np.array(cam.GetDirectionOfProjection())
+    angle = np.degrees(np.arccos(np.clip(before_dir @ after_dir, -1, 1)))
+    assert angle > 10, "the drag did not orbit the camera"
+    # the other four redraw on their own (the event loop), without being touched
+    qtbot.waitUntil(lambda: all(f1 > f0 for f0, f1 in zip(frames, lv.frames())), timeout=5000)
+    for i, m in enumerate(ORDER):
+        g = lv.grids[i]
+        assert g.views[0].renderer.GetActiveCamera() is cam
+        after = lv.image(i)
+        assert np.abs(after.astype(int) - before_imgs[i].astype(int)).mean() > 0.05, f"{m} did not turn"
+        # the clipping range covers the union of the five clouds: every point is drawn
+        near, far = cam.GetClippingRange()
+        pts = view.results[m].arrays["points"].astype(float)
+        depth = (pts - np.array(cam.GetPosition())) @ after_dir
+        assert near <= depth.min() and depth.max() <= far, m
+    # wheel zoom in one view zooms all (same camera, smaller distance)
+    d0 = cam.GetDistance()
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    tgt = lv.grids[0].vtk
+    c = QPointF(tgt.rect().center())
+    ev = QWheelEvent(c, tgt.mapToGlobal(c), QPoint(), QPoint(0, 120), Qt.NoButton, Qt.NoModifier,
+                     Qt.NoScrollPhase, False)
+    QApplication.sendEvent(tgt, ev)
+    assert not cam.GetParallelProjection() and cam.GetDistance() < 0.95 * d0
+    # Reset camera: the iso direction again, for all five (view_direction: focal point -> camera)
+    from viewer.render import view_direction
+
+    view.camera_btn.click()
+    d, _up = view_direction("iso", lv.up_axis)
+    assert np.allclose(-np.array(cam.GetDirectionOfProjection()), d, atol=1e-6)
 
 
 def test_cancel_mid_compare_leaves_the_view_usable(win, qtbot, tiny_classifier):
@@ -146,10 +238,19 @@ def test_cancel_mid_compare_leaves_the_view_usable(win, qtbot, tiny_classifier):
     handles = dict(view.handles)
     assert set(handles) == set(ORDER)
     qtbot.waitUntil(lambda: view.tiles[ORDER[0]].progress.value() > 0, timeout=30000)
+    # the clouds form live in the 3D views (in place: the same actor, new coordinates)
+    qtbot.waitUntil(lambda: view.views.points[0] is not None, timeout=10000)
+    actor = view.views.grids[0].views[0].actors["cloud"].actor
+    frames = view.views.grids[0].frames
+    shown = view.views.points[0].copy()
+    qtbot.waitUntil(lambda: not np.array_equal(view.views.points[0], shown)
+                    and view.views.grids[0].frames > frames, timeout=20000)
+    assert view.views.grids[0].views[0].actors["cloud"].actor is actor
     view.cancel()
     qtbot.waitUntil(lambda: all(h.state == CANCELLED for h in handles.values()), timeout=10000)
     assert not view.running() and view.results == {} and view.run_btn.isEnabled()
-    assert all(view.tiles[m].image.text() == "cancelled" for m in ORDER)
+    assert all(view.tiles[m].state.text() == "cancelled" for m in ORDER)
+    assert all(p is None for p in view.views.points) and all("cloud" not in g.scene for g in view.views.grids)
     panel.steps.setValue(3)
     view.start()
     qtbot.waitUntil(lambda: len(view.results) == 5, timeout=40000)
@@ -224,7 +325,7 @@ def test_compare_errors_show_in_the_tiles_with_one_dialog(win, qtbot, tiny_class
     view = panel.open_compare(run=False)
     view.start()
     qtbot.waitUntil(lambda: len(view.errors) == 5, timeout=30000)
-    assert all(view.tiles[m].image.text() == "failed" and "no-such-split" in view.tiles[m].caption.text()
+    assert all(view.tiles[m].state.text() == "failed" and "no-such-split" in view.tiles[m].caption.text()
                for m in ORDER)
     assert not view.running() and view.results == {} and view.run_btn.isEnabled()
     qtbot.waitUntil(lambda: len(win.error_dialogs) > n_dialogs, timeout=5000)
@@ -232,3 +333,94 @@ def test_compare_errors_show_in_the_tiles_with_one_dialog(win, qtbot, tiny_class
     for d in list(win.error_dialogs):
         d.close()
     panel.extra_params = dict(SMALL)
+
+
+def test_replay_movie_button_and_direct_recording_give_one_frame_per_step(win, qtbot, tiny_classifier, tmp_path):
+    import imageio.v3 as iio
+
+    from viewer import provenance
+
+    panel = flowam_panel(win, qtbot, tiny_classifier, steps=6)
+    panel.method.setCurrentText("vanilla")
+    assert panel.run() is not None
+    assert not panel.movie_btn.isEnabled()          # nothing to replay while it runs
+    qtbot.waitUntil(lambda: panel.result is not None and panel.movie_btn.isEnabled(), timeout=40000)
+    steps = np.asarray(panel.result.arrays["history_steps"])
+    n = len(steps)
+    assert n >= 2 and panel.timeline.maximum() - panel.timeline.minimum() + 1 == n
+    end = panel.timeline.value()
+    # the button opens Tools > Record movie preset to the replay: all n recorded steps
+    panel.movie_btn.click()
+    d = panel.movie_dialog
+    assert d is not None and d.isVisible() and d.source.currentData() == "replay"
+    assert d.slider.currentData() is panel.timeline and d.frames.value() == n
+    assert d.path.text().endswith("flowam_chair_vanilla.gif")
+    out = tmp_path / "dialog.gif"
+    d.path.setText(str(out))
+    d.width_.setValue(64)
+    d.height_.setValue(48)
+    d.record()
+    rec = win.extensions["movie_dialog"].recorder
+    qtbot.waitUntil(lambda: rec.state != "running", timeout=60000)
+    assert rec.state == "done", rec.message
+    a = iio.imread(out, index=None)
+    # Pillow merges identical consecutive GIF frames: n frames = n distinct steps, in order
+    assert a.shape[0] == n and a.shape[1:3] == (48, 64)
+    assert provenance.read_sidecar(str(out))["values"] == list(range(n))
+    # straight to a file, no dialog: the same frames
+    out2 = tmp_path / "direct.gif"
+    rec2 = panel.record_replay(str(out2), size=(64, 48))
+    qtbot.waitUntil(lambda: rec2.state != "running", timeout=60000)
+    assert rec2.state == "done", rec2.message
+    b = iio.imread(out2, index=None)
+    assert b.shape == a.shape and np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
+    assert provenance.read_sidecar(str(out2))["replay"] == "flowam"
+    assert panel.timeline.value() == end          # the recorder puts the slider back
+    # a bad path is one message, no recording
+    n_dialogs = len(win.error_dialogs)
+    assert panel.record_replay(str(tmp_path / "movie.txt")) is None
+    qtbot.waitUntil(lambda: len(win.error_dialogs) == n_dialogs + 1, timeout=5000)
+    for dlg in list(win.error_dialogs):
+        dlg.close()
+
+
+def test_linked_views_clip_each_view_to_the_union_of_all_clouds(qtbot):
+    """A tiny cloud in view 1 and a large one in view 5: an orbit dragged in view 1 (whose own
+    props would give a near/far range around the tiny cloud) must not clip the large cloud when
+    view 5 draws with the same camera."""
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+    from viewer.linked_views import LinkedViews
+
+    top = QWidget()
+    qtbot.addWidget(top)
+    lay = QHBoxLayout(top)
+    holders = [QWidget() for _ in range(5)]
+    for h in holders:
+        h.setFixedSize(160, 160)
+        lay.addWidget(h)
+    top.show()
+    lv = LinkedViews(holders)
+    lv.build()
+    rng = np.random.default_rng(0)
+    small = (rng.normal(size=(64, 3)) * 0.02).astype(np.float32)
+    big = (rng.normal(size=(64, 3)) * 3.0).astype(np.float32)
+    lv.set_points(0, small)
+    lv.set_points(4, big)
+    assert lv.legal is None
+    qtbot.waitUntil(lambda: all(g.frames > 1 for g in lv.grids), timeout=10000)
+    cam = lv.grids[0].views[0].renderer.GetActiveCamera()
+    seen = []
+    lv.grids[4].views[0].renderer.AddObserver(
+        "EndEvent", lambda *_a: seen.append((np.array(cam.GetPosition()), np.array(cam.GetDirectionOfProjection()),
+                                             cam.GetClippingRange())))
+    _drag(lv.grids[0].vtk, (40, 80), (120, 80))
+    n = len(seen)
+    qtbot.waitUntil(lambda: len(seen) > n and len(seen) > 0, timeout=5000)
+    pos, d, (near, far) = seen[-1]
+    depth = (big.astype(float) - pos) @ d
+    assert near <= depth.min() and depth.max() <= far
+    # the drag turned all five (one camera)
+    assert all(g.views[0].renderer.GetActiveCamera() is cam for g in lv.grids)
+    lv.release()
+    assert not lv.built and lv.points[4] is not None

@@ -9,7 +9,9 @@ scrubs the Result's ``history`` (every recorded step); the final cloud can be ex
 Engine method: ``flowam`` (the model is the open checkpoint, the data the open dataset).
 Analyses opened from here: the five-method compare view (flowam_compare), the activation-flow
 plot of ``flow-layers`` (flowam_flow) and the sanity strip of ``flowam-sanity`` (flowam_sanity).
-The timeline slider is named ``flowam.replay`` (the movie recorder sweeps it).
+The timeline slider is named ``flowam.replay`` (the movie recorder sweeps it); "Export replay
+movie…" opens Tools > Record movie preset to that replay (one frame per recorded step), and
+``record_replay(path)`` records it straight to a file (MP4 or GIF) without the dialog.
 """
 from __future__ import annotations
 
@@ -84,6 +86,9 @@ class FlowAMPanel(MethodPanel):
         self.step_label = QLabel("step –")
         self.export_btn = QPushButton("Export PLY…")
         self.save_btn = QPushButton("Save result (HDF5)…")
+        self.movie_btn = QPushButton("Export replay movie…")
+        self.movie_btn.setToolTip("the run as a movie (MP4 or GIF): one frame per recorded step of the timeline")
+        self.movie_dialog = None          # the last Record movie dialog opened from here
         from .flowam_flow import FlowLayersRunner
 
         self.compare = None               # CompareView, built on first use
@@ -117,6 +122,7 @@ class FlowAMPanel(MethodPanel):
         lay.addWidget(self.timeline)
         lay.addWidget(self.step_label)
         lay.addLayout(ex)
+        lay.addWidget(self.movie_btn)
         lay.addWidget(QLabel("analyses (same class, steps and points)"))
         an = QGridLayout()       # two columns: the side panel is narrow
         an.addWidget(self.compare_btn, 0, 0)
@@ -131,6 +137,7 @@ class FlowAMPanel(MethodPanel):
         self.timeline.valueChanged.connect(self.show_frame)
         self.export_btn.clicked.connect(self._export_clicked)
         self.save_btn.clicked.connect(self._save_clicked)
+        self.movie_btn.clicked.connect(lambda: self.open_movie_dialog())
         self.compare_btn.clicked.connect(lambda: self.open_compare())    # not clicked(bool) as `run`
         self.flow_btn.clicked.connect(lambda: self.flow.start())
         self.sanity_btn.clicked.connect(lambda: self.open_sanity())
@@ -164,6 +171,7 @@ class FlowAMPanel(MethodPanel):
         has = self.result is not None
         self.export_btn.setEnabled(has)
         self.save_btn.setEnabled(has)
+        self.movie_btn.setEnabled(has and self.timeline.maximum() > self.timeline.minimum())
         for b in (self.compare_btn, self.flow_btn, self.sanity_btn):
             b.setEnabled(ready)
         for view in (self.compare, self.sanity):
@@ -197,8 +205,7 @@ class FlowAMPanel(MethodPanel):
 
         def failed(msg) -> None:
             self.handle = None
-            self.status.setText(f"failed: {msg}")
-            self.session.emit("error", f"Flow AM: {msg}")   # on_error replaces the default dialog
+            self.failed(self.status, "Flow AM", msg)   # on_error replaces the window's dialog: this raises one
             self._update_buttons()
 
         self.handle = self.run_method(self.METHOD, {"data": ds.spec, "target": cls}, self.params(),
@@ -272,7 +279,10 @@ class FlowAMPanel(MethodPanel):
 
         from .. import colormaps
 
-        plot = self.plots.plot("flowam.loss", "", "step", "loss", tab="Flow AM")
+        # The item made by run(); plots.plot() per preview would re-set the axis labels and
+        # re-layout the plot each time (~10-30 ms of GUI time per preview on software GL).
+        plot = self.plots.items.get("flowam.loss") or self.plots.plot("flowam.loss", "", "step", "loss",
+                                                                       tab="Flow AM")
         items = {it.name(): it for it in plot.listDataItems()}
         cols = colormaps.categorical_colors(len(TERM_NAMES))
         for i, (k, (xs, ys)) in enumerate(self.curves.items()):
@@ -327,6 +337,58 @@ class FlowAMPanel(MethodPanel):
             return
         write_ply(path, self.result.arrays["points"])
         self.log(f"exported the Flow AM cloud to {path}")
+
+    # ---- replay movie ------------------------------------------------------------------------------
+    def _movies(self):
+        """The window's movie feature (Tools > Record movie), or None outside a main window."""
+        ext = getattr(self.window(), "extensions", None) or {}
+        return ext.get("movie_dialog")
+
+    def _movie_name(self) -> str:
+        m = self.result.metrics if self.result is not None else {}
+        cls = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(m.get("class", "class")))
+        return f"flowam_{cls}_{m.get('method', 'flow')}.gif"
+
+    def open_movie_dialog(self):
+        """Tools > Record movie, preset to the Flow AM replay (source, slider, all recorded steps,
+        a GIF in the dialog's default folder); returns the dialog."""
+        import os
+
+        from ..movie_dialog import SOURCES
+
+        if self.result is None:
+            return None
+        movies = self._movies()
+        if movies is None:       # a panel outside the main window: the recorder needs its viewports
+            self.status.setText("movies are recorded from the main window (Tools > Record movie)")
+            return None
+        d = movies.dialog()
+        d.source.setCurrentIndex([k for k, _ in SOURCES].index("replay"))
+        d.path.setText(os.path.join(os.path.dirname(d.path.text()) or os.getcwd(), self._movie_name()))
+        self.movie_dialog = d
+        return d
+
+    def record_replay(self, path: str, fps: float = 12.0, size: tuple[int, int] | None = None):
+        """Record the replay to ``path`` now: every recorded step, in order, from viewport 1.
+        Returns the MovieRecorder (it runs on the event loop); errors go to the window's dialog."""
+        from engine.errors import EngineError
+
+        from ..movie import MovieSpec
+
+        movies = self._movies()
+        if self.result is None or movies is None:
+            return None
+        spec = MovieSpec(path=path, source="slider", view=0, frames=None, fps=float(fps), size=size,
+                         slider=self.timeline, extra={"replay": "flowam"})
+        try:
+            return movies.record(spec)
+        except EngineError as e:
+            show = getattr(self.window(), "show_error", None)
+            if callable(show):
+                show("Movie not saved", str(e))
+            else:
+                self.status.setText(str(e))
+            return None
 
     def _save_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save Flow AM result", "flowam.h5", "HDF5 (*.h5)")

@@ -3,13 +3,13 @@
 The Flow AM panel's "Compare methods…" opens this window. It submits five ``flowam`` jobs (vanilla,
 L2-norm, Gaussian blur, total variation, Flow) with the SAME start cloud, seed, steps and points,
 one job per method (each with its own row in the Jobs dock and its own progress bar here; Cancel
-stops all five). The five explanation clouds are drawn side by side as off-screen thumbnails
-(viewer.thumbnails) with ONE camera fitted to all five clouds and the legal cube [-C, C]^3, so
-sizes compare. Under each: the Table I metrics; below: the table of those numbers with the best
-value of each column in bold. Clicking a thumbnail loads that cloud into the main viewport.
-Exports: PNG of the view and CSV of the table, both stamped with provenance (viewer.provenance).
-
-``ThumbTile`` (a clickable thumbnail with a title and a caption) is shared with the sanity strip.
+stops all five). The five explanation clouds are drawn side by side in five small interactive
+3D views with LINKED cameras (viewer.linked_views: one camera object; orbit or zoom one and all
+follow), fitted to the union of the five clouds and the legal cube [-C, C]^3, so sizes compare.
+The clouds form live while the jobs run. Under each: the Table I metrics; below: the table of
+those numbers with the best value of each column in bold. A click in a view (or its button)
+loads that cloud into the main viewport. Exports: PNG of the window (each 3D view re-read from
+its GL buffer) and CSV of the table, both stamped with provenance (viewer.provenance).
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ COLUMNS = (
 STARTS = {"average": "same start: class average (all five)",
           "random": "same start: random cloud in the unit ball (all five)",
           "auto": "each method's default (Flow: average, baselines: random)"}
-THUMB = 220
+THUMB = 220      # sanity-strip thumbnails
+VIEW = 220       # compare views (software GL: small views keep an orbit smooth)
 
 
 def to_pixmap(image: np.ndarray) -> QPixmap:
@@ -62,61 +63,66 @@ def best_rows(values: list[float], better: int) -> set[int]:
     return {i for i, v in finite if v == target}
 
 
-class ThumbTile(QFrame):
-    """A thumbnail (QLabel pixmap) with a bold title above and a caption below; click -> clicked."""
+class ViewTile(QFrame):
+    """One method: a bold title, its live 3D view (a LinkedViews holder), a progress bar, a state
+    line, the metrics caption and a button that loads the cloud in the main viewport."""
 
-    clicked = Signal(str)
+    load = Signal(str)
 
     def __init__(self, key: str, title: str, parent=None):
         super().__init__(parent)
         self.key = key
         self.points: np.ndarray | None = None
         self.setFrameShape(QFrame.StyledPanel)
-        self.setCursor(Qt.PointingHandCursor)
         self.title = QLabel(title)
         f = self.title.font()
         f.setBold(True)
         self.title.setFont(f)
         self.title.setAlignment(Qt.AlignCenter)
-        self.image = QLabel()
-        self.image.setFixedSize(THUMB, THUMB)
-        self.image.setAlignment(Qt.AlignCenter)
-        self.image.setStyleSheet("background: white; color: #777;")
-        self.image.setText("waiting…")
+        self.view = QWidget()             # the 3D view lives in here (LinkedViews.build)
+        self.view.setFixedSize(VIEW, VIEW)
+        self.view.setToolTip("drag: orbit all five · wheel: zoom all five · click: load in the main viewport")
+        self.state = QLabel("waiting…")
+        self.state.setAlignment(Qt.AlignCenter)
+        self.state.setStyleSheet("color: #777;")
         self.caption = QLabel("")
         self.caption.setAlignment(Qt.AlignCenter)
         self.caption.setWordWrap(True)
         self.caption.setTextFormat(Qt.RichText)
         self.caption.setMinimumHeight(52)
-        self.caption.setMaximumWidth(THUMB + 8)
+        self.caption.setMaximumWidth(VIEW + 8)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setTextVisible(True)
         self.progress.setFormat("%p %")
         self.progress.setMaximumHeight(14)
+        self.load_btn = QPushButton("Show in main view")
+        self.load_btn.setEnabled(False)
+        self.load_btn.clicked.connect(lambda: self.load.emit(self.key))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(2)
         lay.addWidget(self.title)
-        lay.addWidget(self.image, 0, Qt.AlignHCenter)
+        lay.addWidget(self.view, 0, Qt.AlignHCenter)
         lay.addWidget(self.progress)
+        lay.addWidget(self.state)
         lay.addWidget(self.caption)
-
-    def set_image(self, image: np.ndarray) -> None:
-        self.image.setPixmap(to_pixmap(image))
+        lay.addWidget(self.load_btn)
 
     def clear(self, text: str = "waiting…") -> None:
         self.points = None
-        self.image.clear()
-        self.image.setText(text)
+        self.state.setText(text)
         self.caption.setText("")
         self.progress.setValue(0)
         self.progress.setVisible(True)
+        self.load_btn.setEnabled(False)
 
-    def mousePressEvent(self, event) -> None:   # noqa: N802 - Qt name
-        if event.button() == Qt.LeftButton and self.points is not None:
-            self.clicked.emit(self.key)
-        super().mousePressEvent(event)
+    def finished(self, points: np.ndarray, caption: str) -> None:
+        self.points = points
+        self.state.setText("final")
+        self.caption.setText(caption)
+        self.progress.setVisible(False)
+        self.load_btn.setEnabled(True)
 
 
 class CompareView(QWidget):
@@ -124,13 +130,10 @@ class CompareView(QWidget):
 
     def __init__(self, panel, parent=None):
         super().__init__(parent, Qt.Window)
-        from ..thumbnails import LazyThumbnailer
+        from ..linked_views import LinkedViews
 
         self.panel = panel
         self.setWindowTitle("Flow AM · compare the five methods (paper Table I)")
-        self.thumbs = LazyThumbnailer(THUMB)
-        # and at the latest with the panel (its window may be deleted without a close event)
-        panel.destroyed.connect(lambda *_a, t=self.thumbs: t.close())
         self.handles: dict[str, object] = {}
         self.results: dict[str, object] = {}
         self.request: dict = {}           # class, params of the running/last batch
@@ -146,10 +149,21 @@ class CompareView(QWidget):
         self.cancel_btn = QPushButton("Cancel")
         self.png_btn = QPushButton("Export PNG…")
         self.csv_btn = QPushButton("Export CSV…")
+        self.camera_btn = QPushButton("Reset camera")
+        self.camera_btn.setToolTip("the iso view of all five, fitted to the clouds")
         self.header = QLabel("")
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.RichText)
-        self.tiles = {m: ThumbTile(m, NAMES[m]) for m in ORDER}
+        self.tiles = {m: ViewTile(m, NAMES[m]) for m in ORDER}
+        # no Qt parent: it must outlive this window's C++ side to free the GL windows late
+        self.views = LinkedViews([self.tiles[m].view for m in ORDER], up_axis=self._up())
+        self.views.clicked.connect(lambda i: self.load_in_viewport(ORDER[i]))
+        # GL windows go with this window's close/hide, and at the latest with the panel or the
+        # app (a child window is neither closed nor hidden with the main window)
+        panel.destroyed.connect(lambda *_a, v=self.views: v.release())
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance().aboutToQuit.connect(self.views.release)
         self.table = QTableWidget(len(ORDER), len(COLUMNS) + 1)
         self.table.setHorizontalHeaderLabels([c[1] for c in COLUMNS] + ["predicted\nclass"])
         self.table.setVerticalHeaderLabels([NAMES[m] for m in ORDER])
@@ -161,20 +175,20 @@ class CompareView(QWidget):
         self.note = QLabel("Chamfer: CD-L2 averaged over 5 real objects of the class (reference split); "
                            "FID: Fréchet distance of global features to real objects of the class; legal: "
                            "all coordinates inside [-C, C] (grey box, drawn when a cloud leaves it). "
-                           "Bold: best of the column. One camera for all five. Click a cloud to load it in the "
-                           "main viewport.")
+                           "Bold: best of the column. One camera for all five: drag in any view to orbit, "
+                           "wheel to zoom, all follow. Click a view to load its cloud in the main viewport.")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #555;")
 
         top = QHBoxLayout()
         top.addWidget(QLabel("start"))
         top.addWidget(self.start_box, 1)
-        for b in (self.run_btn, self.cancel_btn, self.png_btn, self.csv_btn):
+        for b in (self.run_btn, self.cancel_btn, self.camera_btn, self.png_btn, self.csv_btn):
             top.addWidget(b)
         row = QHBoxLayout()
         for m in ORDER:
             row.addWidget(self.tiles[m])
-            self.tiles[m].clicked.connect(self.load_in_viewport)
+            self.tiles[m].load.connect(self.load_in_viewport)
         self.body = QWidget()             # what the PNG export captures
         body = QVBoxLayout(self.body)
         body.addWidget(self.header)
@@ -189,6 +203,7 @@ class CompareView(QWidget):
         self.cancel_btn.clicked.connect(self.cancel)
         self.png_btn.clicked.connect(self._png_clicked)
         self.csv_btn.clicked.connect(self._csv_clicked)
+        self.camera_btn.clicked.connect(lambda: self.views.set_view("iso"))
         self._update_buttons()
 
     # ---- jobs ----------------------------------------------------------------------------------
@@ -215,8 +230,10 @@ class CompareView(QWidget):
         base["init"] = self.start_box.currentData()
         self.request = {"class": cls, "params": base, "data": ds.spec, "checkpoint": p.session.checkpoint.spec}
         self.results, self.bounds, self.errors = {}, None, {}
-        for m in ORDER:
+        for i, m in enumerate(ORDER):
             self.tiles[m].clear()
+            self.views.clear(i)
+        self.views.set_legal(None)
         self._fill_table()
         self.header.setText(f"<b>class '{cls}'</b> · {base['steps']} steps · {base['points']} points · "
                             f"{STARTS[base['init']]} · seed {base.get('seed', 0)} · "
@@ -241,6 +258,7 @@ class CompareView(QWidget):
                 self.panel.session.client.cancel(h)
                 self.tiles[m].clear("cancelled")
                 self.tiles[m].progress.setVisible(False)
+                self.views.clear(ORDER.index(m))
         self.handles = {}
         self._update_buttons()
 
@@ -250,14 +268,17 @@ class CompareView(QWidget):
         tile = self.tiles[m]
         tile.progress.setValue(int(100 * prog.done / max(prog.total, 1e-9)))
         pv = prog.preview or {}
-        if "points" in pv:             # the cloud forming, live (camera of its own until all are in)
-            tile.set_image(self.thumbs.render(pv["points"], None, legal_limit=legal_box([pv["points"]], self._legal()),
-                                                  up_axis=self._up()))
-        tile.caption.setText(prog.message)
+        if "points" in pv:             # the cloud forming, live, in place; the camera grows to fit
+            self.views.set_points(ORDER.index(m), pv["points"], refit="grow")
+            shown = [p for p in self.views.points if p is not None]
+            if self.views.legal is None:
+                self.views.set_legal(legal_box(shown, self._legal()))
+        tile.state.setText(prog.message)
 
     def on_error(self, m: str, msg: str) -> None:
         self.handles.pop(m, None)
         self.tiles[m].clear("failed")
+        self.views.clear(ORDER.index(m))
         self.tiles[m].caption.setText(f"<span style='color:#b00'>{msg}</span>")
         if not self.errors:      # one dialog per batch: the five jobs usually fail for one reason
             text = f"Flow AM compare ({NAMES[m]}): {msg}"
@@ -273,10 +294,9 @@ class CompareView(QWidget):
         self.results[m] = res
         mt = res.metrics
         self.panel.session.add_result(f"flowam compare {mt.get('class', '')} ({m})", res, show=False)
-        tile = self.tiles[m]
-        tile.points = np.asarray(res.arrays["points"], np.float32)
-        tile.progress.setVisible(False)
-        tile.caption.setText(self.caption(mt))
+        pts = np.asarray(res.arrays["points"], np.float32)
+        self.tiles[m].finished(pts, self.caption(mt))
+        self.views.set_points(ORDER.index(m), pts, refit="none")
         self.redraw()
         self._fill_table()
         self._update_buttons()
@@ -292,16 +312,15 @@ class CompareView(QWidget):
         return float(self.request.get("params", {}).get("legal_limit", 1.0))
 
     def redraw(self) -> None:
-        """All finished clouds with one camera (the union of their bounds and the legal cube)."""
+        """Fit the one camera to the finished clouds (the union of their bounds and the legal
+        cube when a cloud leaves it); the direction the user orbited to is kept."""
         from ..thumbnails import shared_bounds
 
         clouds = [self.tiles[m].points for m in ORDER if self.tiles[m].points is not None]
         lim = legal_box(clouds, self._legal())
+        self.views.set_legal(lim)
         self.bounds = shared_bounds(clouds, include=None if lim is None else (-lim, lim))
-        for m in ORDER:
-            if self.tiles[m].points is not None:
-                self.tiles[m].set_image(self.thumbs.render(self.tiles[m].points, self.bounds, legal_limit=lim,
-                                                           up_axis=self._up()))
+        self.views.fit(self.bounds)
 
     @staticmethod
     def caption(mt: dict) -> str:
@@ -365,6 +384,16 @@ class CompareView(QWidget):
         from ..provenance import stamp_png
 
         pix = self.body.grab()
+        if self.views.built:      # a GL view is a native window: Qt's grab does not see its pixels
+            from PySide6.QtCore import QPoint, QRect
+            from PySide6.QtGui import QPainter
+
+            painter = QPainter(pix)
+            for i, m in enumerate(ORDER):
+                holder = self.tiles[m].view
+                pos = holder.mapTo(self.body, QPoint(0, 0))
+                painter.drawPixmap(QRect(pos, holder.size()), to_pixmap(self.views.image(i)))
+            painter.end()
         with atomic_path(path) as tmp:
             if not pix.save(str(tmp), "PNG"):
                 raise OSError(f"could not write {path}")
@@ -398,8 +427,19 @@ class CompareView(QWidget):
         """The main viewports' up axis now (it follows the dataset and View settings)."""
         return getattr(self.panel.ctx.viewports, "up_axis", "z")
 
+    def showEvent(self, event) -> None:   # noqa: N802 - Qt name
+        super().showEvent(event)
+        self.views.build()
+        self.views.set_up_axis(self._up())
+
+    def hideEvent(self, event) -> None:   # noqa: N802 - Qt name
+        if not event.spontaneous():     # hidden by the program (not minimised): free the GL windows
+            self.views.release()
+        super().hideEvent(event)
+
     def closeEvent(self, event) -> None:   # noqa: N802 - Qt name
-        # Free the off-screen GL window with the window, not at interpreter exit (when the X
-        # server may be gone); reopening makes a new one. Jobs keep running; results still land.
-        self.thumbs.close()
+        # Free the GL windows with the window, not at interpreter exit (when the X server may be
+        # gone); reopening makes new ones showing the same clouds. Jobs keep running; results
+        # still land (the clouds are kept as arrays).
+        self.views.release()
         super().closeEvent(event)

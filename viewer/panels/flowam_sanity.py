@@ -11,13 +11,70 @@ Table III metrics. The Chamfer-vs-P_D curve also goes to the Plots dock. Cancell
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from .flowam_compare import THUMB, ThumbTile, legal_box
+from .flowam_compare import THUMB, legal_box, to_pixmap
 
 PLOT_KEY = "flowam.sanity"
 ABLATION_TITLES = {"all": "all terms", "no_la": "without L_LA", "no_c": "without L_C", "no_lr": "without L_LR"}
+
+
+class ThumbTile(QFrame):
+    """A thumbnail (QLabel pixmap) with a bold title above and a caption below; click -> clicked."""
+
+    clicked = Signal(str)
+
+    def __init__(self, key: str, title: str, parent=None):
+        super().__init__(parent)
+        self.key = key
+        self.points: np.ndarray | None = None
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setCursor(Qt.PointingHandCursor)
+        self.title = QLabel(title)
+        f = self.title.font()
+        f.setBold(True)
+        self.title.setFont(f)
+        self.title.setAlignment(Qt.AlignCenter)
+        self.image = QLabel()
+        self.image.setFixedSize(THUMB, THUMB)
+        self.image.setAlignment(Qt.AlignCenter)
+        self.image.setStyleSheet("background: white; color: #777;")
+        self.image.setText("waiting…")
+        self.caption = QLabel("")
+        self.caption.setAlignment(Qt.AlignCenter)
+        self.caption.setWordWrap(True)
+        self.caption.setTextFormat(Qt.RichText)
+        self.caption.setMinimumHeight(52)
+        self.caption.setMaximumWidth(THUMB + 8)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("%p %")
+        self.progress.setMaximumHeight(14)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(2)
+        lay.addWidget(self.title)
+        lay.addWidget(self.image, 0, Qt.AlignHCenter)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.caption)
+
+    def set_image(self, image: np.ndarray) -> None:
+        self.image.setPixmap(to_pixmap(image))
+
+    def clear(self, text: str = "waiting…") -> None:
+        self.points = None
+        self.image.clear()
+        self.image.setText(text)
+        self.caption.setText("")
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+
+    def mousePressEvent(self, event) -> None:   # noqa: N802 - Qt name
+        if event.button() == Qt.LeftButton and self.points is not None:
+            self.clicked.emit(self.key)
+        super().mousePressEvent(event)
 
 
 class SanityStrip(QWidget):
