@@ -256,12 +256,7 @@ class History(QObject):
         win = self.window
         vp = win.viewports
         self._view_baseline = ws.view_state(win)
-        iren = vp.window.GetInteractor()
-        style = iren.GetInteractorStyle()
-        for src in {id(x): x for x in (iren, style) if x is not None}.values():
-            src.AddObserver("StartInteractionEvent", lambda *a: self._interaction(True))
-            src.AddObserver("EndInteractionEvent", lambda *a: self._interaction(False))
-        vp.window.AddObserver("EndEvent", lambda *a: self._rendered())
+        vp.on_interaction(lambda: self._interaction(True), lambda: self._interaction(False), self._rendered)
         actions = list(win.layout_actions.values()) + [win.link_action, win.parallel_action]
         for bar in win.findChildren(QToolBar):
             if bar.objectName() == "view-toolbar":   # camera presets and Reset

@@ -29,27 +29,6 @@ from .thumbnails import shared_bounds
 LAYER = "cloud"
 
 
-def _cube_outline(limit: float):
-    """A wireframe actor of the cube [-limit, limit]^3 (the legal region), light grey."""
-    from vtkmodules.vtkFiltersSources import vtkCubeSource
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
-
-    cube = vtkCubeSource()
-    cube.SetBounds(-limit, limit, -limit, limit, -limit, limit)
-    mapper = vtkPolyDataMapper()
-    mapper.SetInputConnection(cube.GetOutputPort())
-    actor = vtkActor()
-    actor.SetMapper(mapper)
-    prop = actor.GetProperty()
-    prop.SetRepresentationToWireframe()
-    prop.SetColor(0.72, 0.72, 0.72)
-    prop.SetLineWidth(1.0)
-    prop.LightingOff()
-    actor.PickableOff()
-    actor._cube = cube          # keep the source alive with the actor
-    return actor
-
-
 class LinkedViews(QObject):
     """``len(holders)`` linked 3D views, view i drawn inside ``holders[i]`` (any QWidget)."""
 
@@ -90,16 +69,16 @@ class LinkedViews(QObject):
             grid = ViewportGrid(Scene(), holder, up_axis=self.up_axis)
             holder.layout().addWidget(grid)
             view = grid.views[0]
-            view.caption.SetVisibility(False)     # titles and metrics are Qt text around the view
+            view.show_caption(False)     # titles and metrics are Qt text around the view
             if self._camera is None:
                 self._camera = grid.cameras[0]
             else:            # one camera object for all: an orbit in one view is an orbit in all
-                view.renderer.SetActiveCamera(self._camera)
+                render.share_camera(view.renderer, self._camera)
                 grid.cameras[0] = self._camera
-            view.renderer.AddObserver("StartEvent", lambda *_a, r=view.renderer: self._clip(r))
+            render.before_render(view.renderer, lambda r=view.renderer: self._clip(r))
             grid.picked.connect(lambda _info, i=i: self.clicked.emit(i))
             self.grids.append(grid)
-        self._camera.AddObserver("ModifiedEvent", self._camera_moved)
+        render.on_modified(self._camera, self._camera_moved)
         self._fitted = False
         self._cam_state = ()
         outline, self.legal = self.legal, None
@@ -178,14 +157,12 @@ class LinkedViews(QObject):
         self.legal = limit
         if not self.grids:
             return
-        for grid, actor in zip(self.grids, self._outlines):
-            grid.views[0].renderer.RemoveActor(actor)
+        for outline in self._outlines:
+            outline.remove()
         self._outlines = []
         if limit is not None:
             for grid in self.grids:
-                actor = _cube_outline(float(limit))
-                grid.views[0].renderer.AddActor(actor)
-                self._outlines.append(actor)
+                self._outlines.append(render.CubeOutline(grid.views[0].renderer, render.cube_bounds(limit)))
         self.request_render()
 
     def bounds(self, pad: float = 0.02) -> tuple[float, ...]:
@@ -200,10 +177,9 @@ class LinkedViews(QObject):
         b = tuple(bounds) if bounds is not None else self.bounds()
         self.union = b
         if self.grids:
-            ren = self.grids[0].views[0].renderer
-            # 90 % of the view, centred: no colour bar to clear here (unlike render.reset)
-            ren.ResetCamera(*b)
-            render.fit(ren, width=0.9, height=0.9, lift=0.0, bounds=b)
+            # 90 % of the view, centred: no colour bar to clear here (unlike the viewport's fit);
+            # no clipping either: each view clips to the union before it draws (_clip)
+            render.reset(self.grids[0].views[0].renderer, b, clip=False, width=0.9, height=0.9, lift=0.0)
             self._fitted = True
             self.request_render()
         return b
@@ -226,11 +202,7 @@ class LinkedViews(QObject):
             self.set_view("iso")
 
     def camera_state(self) -> tuple:
-        c = self._camera
-        if c is None:
-            return ()
-        return (c.GetPosition(), c.GetFocalPoint(), c.GetViewUp(), c.GetViewAngle(), c.GetParallelScale(),
-                c.GetParallelProjection(), c.GetWindowCenter())
+        return () if self._camera is None else render.camera_state(self._camera)
 
     def _camera_moved(self, *_a) -> None:
         # Clipping-range updates also mark the camera modified; redraw only for a real move,
@@ -243,7 +215,7 @@ class LinkedViews(QObject):
     def _clip(self, renderer) -> None:
         # every cloud shown now (also those that arrived after the last fit), a few µs of numpy
         if any(p is not None for p in self.points) or self.legal is not None:
-            renderer.ResetCameraClippingRange(*self.bounds())
+            render.clip(renderer, self.bounds())
 
     # ---- drawing and images ----------------------------------------------------------------------
     def request_render(self) -> None:

@@ -37,6 +37,8 @@ log = logging.getLogger("pointlens")
 FORMATS = {".mp4": "mp4", ".gif": "gif"}
 REPLAY_SLIDER = "flowam.replay"     # objectName the Flow AM panel gives its timeline
 MAX_FRAMES = 3600
+# what a movie puts back on the camera when it ends (an orbit turns it; a sweep may move it)
+CAMERA_FIELDS = ("Position", "FocalPoint", "ViewUp", "ParallelScale", "ViewAngle")
 
 
 # ---- checks --------------------------------------------------------------------------------------
@@ -209,7 +211,7 @@ class MovieRecorder(QObject):
         if not 1 <= float(spec.fps) <= 120:
             raise ParameterError(f"fps {spec.fps}: must be between 1 and 120", hint="use e.g. 12 or 25")
         self.content = vp.views[spec.view]
-        self.camera = self.content.renderer.GetActiveCamera()
+        self.camera = render.camera_of(self.content.renderer)
         self.fmt = movie_format(spec.path)
         if spec.source == "orbit":
             n = int(spec.frames or 36)
@@ -227,7 +229,7 @@ class MovieRecorder(QObject):
             self.steps = sweep_values(s.minimum(), s.maximum(), spec.frames)[:MAX_FRAMES]
         else:
             raise ParameterError(f"movie source '{spec.source}': use 'orbit' or 'slider'")
-        w, h = spec.size or self.content.renderer.GetSize()
+        w, h = spec.size or self.content.size()
         self.size = even_size(w, h)
         self.sink: MovieSink | None = None
         self.offscreen: render.OffscreenView | None = None
@@ -315,8 +317,7 @@ class MovieRecorder(QObject):
     def _setup(self, step) -> None:
         if self.spec.source == "orbit":
             self._restore_camera()
-            self.camera.Azimuth(float(step))      # about the view-up axis through the focal point
-            self.content.renderer.ResetCameraClippingRange()
+            render.orbit(self.camera, float(step), self.content.renderer)   # about the view-up axis
         else:
             s = self.spec.slider
             s.setValue(int(step))
@@ -388,17 +389,9 @@ class MovieRecorder(QObject):
 
     # ---- camera ------------------------------------------------------------------------------------
     def _camera_state(self) -> tuple:
-        c = self.camera
-        return (c.GetPosition(), c.GetFocalPoint(), c.GetViewUp(), c.GetParallelScale(), c.GetViewAngle())
+        return render.camera_state(self.camera, CAMERA_FIELDS)
 
     def _restore_camera(self) -> None:
         if self._saved_camera is None:
             return
-        pos, focal, up, scale, angle = self._saved_camera
-        c = self.camera
-        c.SetPosition(*pos)
-        c.SetFocalPoint(*focal)
-        c.SetViewUp(*up)
-        c.SetParallelScale(scale)
-        c.SetViewAngle(angle)
-        self.content.renderer.ResetCameraClippingRange()
+        render.set_camera_state(self.camera, self._saved_camera, CAMERA_FIELDS, self.content.renderer)

@@ -47,7 +47,7 @@ class MovieDialog(QDialog):
             s.setSingleStep(2)
             s.setSuffix(" px")
             s.setToolTip("rounded down to even (MP4 needs even sides)")
-        w, h = window.viewports.views[0].renderer.GetSize()
+        w, h = window.viewports.view_size(0)
         w, h = movie.even_size(w, h)
         self.width_.setValue(w)
         self.height_.setValue(h)

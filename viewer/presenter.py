@@ -76,16 +76,9 @@ class PointScaler:
         self.scene.set_style(name, point_size=new)   # re-enters _on_scene as "style": a no-op
 
 
-def _text_props(view) -> list:
-    """The text properties of one viewport's captions, colour bar and legend."""
-    props = [view.caption.GetTextProperty(), view.readout.GetTextProperty(), view.bar_title.GetTextProperty(),
-             view.bar.GetTitleTextProperty(), view.bar.GetLabelTextProperty(), view.legend.GetEntryTextProperty()]
-    return [p for p in props if p is not None]
-
-
 class ViewportStyle:
-    """Viewport text size and background (the only VTK state presenter mode changes; it calls
-    methods on the objects render.ViewContent made, it builds no VTK objects of its own)."""
+    """Viewport text size and background (the only VTK state presenter mode changes, through
+    ``render.ViewContent.look/set_look``: this module makes no VTK call itself)."""
 
     def __init__(self, viewports):
         self.viewports = viewports
@@ -95,14 +88,10 @@ class ViewportStyle:
 
     def apply(self, text_scale: float, dark: bool) -> None:
         if self.saved is None:     # the first change remembers the original look
-            self.saved = [(v.renderer.GetBackground(), [(p, p.GetFontSize(), p.GetColor()) for p in _text_props(v)])
-                          for v in self.viewports.views]
+            self.saved = [v.look() for v in self.viewports.views]
         self.text_scale, self.dark = text_scale, dark
-        for v, (bg, props) in zip(self.viewports.views, self.saved):
-            v.renderer.SetBackground(*(DARK if dark else bg))
-            for p, size, colour in props:
-                p.SetFontSize(max(1, int(round(size * text_scale))))
-                p.SetColor(*(WHITE if dark else colour))
+        for v, look in zip(self.viewports.views, self.saved):
+            v.set_look(look, text_scale, background=DARK if dark else None, text_colour=WHITE if dark else None)
             # the legend box fits its text to its size: font sizes alone would not enlarge it;
             # refilling it also passes the new text colour to its entries
             if hasattr(v, "set_legend_scale"):

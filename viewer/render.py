@@ -12,6 +12,9 @@ modules (not pyvista) are used so the GUI starts without importing matplotlib an
   ``render_view`` is its one-shot form (viewport screenshots).
 - ``render_layers(layers, size, view)`` draws layers off-screen and returns an RGB(A) array; it
   needs no display (EGL/OSMesa are picked by VTK when there is no X server).
+- Other viewer modules (movie, linked views, thumbnails, presenter) make no VTK call: they use
+  the named helpers here (``orbit``, ``camera_state``, ``share_camera``, ``clip``, ``CubeOutline``,
+  ``ViewContent.look/set_look``, ...). pyproject's import-linter contract keeps their imports out.
 """
 from __future__ import annotations
 
@@ -25,8 +28,8 @@ from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarAct
 from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkTextActor, vtkWindowToImageFilter
 
 from . import colormaps
-from .render_actors import (LOD_POINTS, LayerActor, _copy_into, _polydata, hex_rgb,  # noqa: F401 (re-exported)
-                            lookup_table, make_actor)
+from .render_actors import (LOD_POINTS, CubeOutline, LayerActor, _copy_into, _polydata,  # noqa: F401 (re-exported)
+                            _square, cube_bounds, hex_rgb, lookup_table, make_actor)
 from .scene import ColorScale, Layer, PointsLayer, Scene
 
 TEXT = (0.1, 0.1, 0.1)
@@ -57,8 +60,9 @@ def view_direction(view: str, up_axis: str = "z") -> tuple[np.ndarray, np.ndarra
 
 
 def set_camera(renderer: vtkRenderer, view: str, up_axis: str = "z", parallel: bool | None = None,
-               bounds=None) -> None:
-    """Point the camera along a preset and fit ``bounds`` (default: the renderer's props)."""
+               bounds=None, **fit_args) -> None:
+    """Point the camera along a preset and fit ``bounds`` (default: the renderer's props);
+    ``fit_args`` (width, height, lift) go to ``fit``."""
     cam = renderer.GetActiveCamera()
     d, up = view_direction(view, up_axis)
     cam.SetFocalPoint(0.0, 0.0, 0.0)
@@ -66,17 +70,19 @@ def set_camera(renderer: vtkRenderer, view: str, up_axis: str = "z", parallel: b
     cam.SetViewUp(*up)
     if parallel is not None:
         cam.SetParallelProjection(bool(parallel))
-    reset(renderer, bounds)
+    reset(renderer, bounds, **fit_args)
 
 
-def reset(renderer: vtkRenderer, bounds=None) -> None:
-    """ResetCamera + fit, to given bounds (e.g. the union over linked views) or the props'."""
+def reset(renderer: vtkRenderer, bounds=None, clip: bool = True, **fit_args) -> None:
+    """ResetCamera + fit, to given bounds (e.g. the union over linked views) or the props';
+    ``clip``: also fit the near/far planes to the props (linked views clip before each render)."""
     if bounds is not None:
         renderer.ResetCamera(*bounds)
     else:
         renderer.ResetCamera()
-    fit(renderer, bounds=bounds)
-    renderer.ResetCameraClippingRange()
+    fit(renderer, bounds=bounds, **fit_args)
+    if clip:
+        renderer.ResetCameraClippingRange()
 
 
 def _extent(renderer: vtkRenderer, b) -> tuple[float, float] | None:
@@ -120,6 +126,57 @@ def fit(renderer: vtkRenderer, width: float = 0.92, height: float = 0.76, lift: 
         return
     cam.Zoom(float(min(width / ext[0], height / ext[1])))
     cam.SetWindowCenter(0.0, -lift)   # negative: the picture moves up
+
+
+# Camera helpers for the viewer modules that must not call VTK themselves (movie, linked views).
+CAMERA_FIELDS = ("Position", "FocalPoint", "ViewUp", "ViewAngle", "ParallelScale", "ParallelProjection",
+                 "WindowCenter")
+
+
+def camera_of(renderer: vtkRenderer):
+    """The renderer's active camera (a vtkCamera to hand back to these helpers)."""
+    return renderer.GetActiveCamera()
+
+
+def camera_state(camera, fields=CAMERA_FIELDS) -> tuple:
+    """The camera's ``fields`` (names of vtkCamera Get/Set pairs) as a comparable tuple."""
+    return tuple(getattr(camera, "Get" + f)() for f in fields)
+
+
+def set_camera_state(camera, state: tuple, fields=CAMERA_FIELDS, renderer: vtkRenderer | None = None) -> None:
+    """Put back what ``camera_state(camera, fields)`` returned, in that order; with ``renderer``,
+    re-fit its near/far planes to the props."""
+    for f, v in zip(fields, state):
+        setter = getattr(camera, "Set" + f)
+        setter(*v) if isinstance(v, (tuple, list)) else setter(v)
+    if renderer is not None:
+        renderer.ResetCameraClippingRange()
+
+
+def orbit(camera, degrees: float, renderer: vtkRenderer) -> None:
+    """Turn ``camera`` by ``degrees`` about the view-up axis through the focal point."""
+    camera.Azimuth(float(degrees))
+    renderer.ResetCameraClippingRange()
+
+
+def share_camera(renderer: vtkRenderer, camera) -> None:
+    """Draw ``renderer`` through ``camera`` (one object for several views: linked orbits)."""
+    renderer.SetActiveCamera(camera)
+
+
+def clip(renderer: vtkRenderer, bounds) -> None:
+    """Fit the near/far planes to ``bounds`` (not to this renderer's props only)."""
+    renderer.ResetCameraClippingRange(*bounds)
+
+
+def before_render(renderer: vtkRenderer, callback) -> None:
+    """Call ``callback()`` at the start of each render of ``renderer``."""
+    renderer.AddObserver("StartEvent", lambda *_a: callback())
+
+
+def on_modified(obj, callback) -> None:
+    """Call ``callback()`` whenever the VTK object ``obj`` (e.g. a camera) is modified."""
+    obj.AddObserver("ModifiedEvent", lambda *_a: callback())
 
 
 # ---- one view ------------------------------------------------------------------------------------
@@ -247,6 +304,35 @@ class ViewContent:
         for t, e in zip(self._triad_labels, origin + 33.0 * rot.T):
             t.SetPosition(float(e[0]), float(e[1]))
 
+    def show_caption(self, on: bool) -> None:
+        """Hide the caption where titles are Qt text around the view (thumbnails, linked views)."""
+        self.caption.SetVisibility(bool(on))
+
+    def size(self) -> tuple[int, int]:
+        """The view's size in pixels (0, 0 before its window is shown)."""
+        return tuple(self.renderer.GetSize())
+
+    def text_properties(self) -> list:
+        """The text properties of the caption, read-out, colour bar and legend."""
+        props = [self.caption.GetTextProperty(), self.readout.GetTextProperty(),
+                 self.bar_title.GetTextProperty(), self.bar.GetTitleTextProperty(),
+                 self.bar.GetLabelTextProperty(), self.legend.GetEntryTextProperty()]
+        return [p for p in props if p is not None]
+
+    def look(self) -> tuple:
+        """(background, [(text property, font size, colour), ...]): what ``set_look`` changes."""
+        return (self.renderer.GetBackground(),
+                [(p, p.GetFontSize(), p.GetColor()) for p in self.text_properties()])
+
+    def set_look(self, look: tuple, text_scale: float = 1.0, background=None, text_colour=None) -> None:
+        """From a saved ``look``: font sizes x ``text_scale``; background and text colour replaced
+        when given, else those saved (presenter mode and high contrast)."""
+        bg, props = look
+        self.renderer.SetBackground(*(background if background is not None else bg))
+        for p, size, colour in props:
+            p.SetFontSize(max(1, int(round(size * text_scale))))
+            p.SetColor(*(text_colour if text_colour is not None else colour))
+
     def _text(self, size: int, top: bool) -> vtkTextActor:
         t = vtkTextActor()
         tp = t.GetTextProperty()
@@ -369,32 +455,6 @@ class ViewContent:
             a.set_lod(on)
 
 
-def _square(rgb) -> vtkPolyData:
-    """A unit square swatch whose one cell carries the colour ``rgb`` (uint8)."""
-    pd, _ = _polydata(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32))
-    polys = vtkCellArray()
-    polys.SetData(numpy_to_vtkIdTypeArray(np.array([0, 4], np.int64), deep=True),
-                  numpy_to_vtkIdTypeArray(np.arange(4, dtype=np.int64), deep=True))
-    pd.SetPolys(polys)
-    colours = numpy_to_vtk(np.asarray(rgb, np.uint8).reshape(1, 3), deep=True)
-    pd.GetCellData().SetScalars(colours)
-    return pd
-
-
-def _wrap(text: str, width: int) -> str:
-    out = []
-    for para in text.split("\n"):
-        line = ""
-        for word in para.split(" "):
-            if line and len(line) + 1 + len(word) > width:
-                out.append(line)
-                line = word
-            else:
-                line = f"{line} {word}".strip()
-        out.append(line)
-    return "\n".join(out)
-
-
 # ---- off-screen -------------------------------------------------------------------------------------
 def grab(window: vtkRenderWindow, alpha: bool = False) -> np.ndarray:
     """The window's pixels as (H, W, 3|4) uint8, top row first."""
@@ -448,14 +508,21 @@ class OffscreenView:
     def closed(self) -> bool:
         return self.window is None
 
-    def capture(self, camera) -> np.ndarray:
-        """The view through ``camera`` (a vtkCamera, copied) as (H, W, 3|4) uint8, top row first."""
-        if self.window is None:
-            raise RuntimeError("OffscreenView.capture after close()")
+    def sync(self) -> None:
+        """Bring the layers the scene changed since the last frame up to date (before a camera
+        fit to the visible props; ``capture`` does it anyway)."""
         dirty, self._dirty = self._dirty, set()
         for name in dirty:
             self.content.sync(name)
-        self.renderer.GetActiveCamera().DeepCopy(camera)
+
+    def capture(self, camera=None) -> np.ndarray:
+        """The view through ``camera`` (a vtkCamera, copied; None: this view's own camera, e.g.
+        set with ``set_camera(off.renderer, ...)``) as (H, W, 3|4) uint8, top row first."""
+        if self.window is None:
+            raise RuntimeError("OffscreenView.capture after close()")
+        self.sync()
+        if camera is not None:
+            self.renderer.GetActiveCamera().DeepCopy(camera)
         self.renderer.ResetCameraClippingRange()
         self.window.Render()
         self._filter.Modified()      # the filter caches its output: make it read the new frame

@@ -267,3 +267,55 @@ ACTORS = {PointsLayer: PointsActor, EllipsoidsLayer: EllipsoidsActor, SurfaceLay
 
 def make_actor(layer: Layer) -> LayerActor:
     return ACTORS[type(layer)](layer)
+
+
+def _square(rgb) -> vtkPolyData:
+    """A unit square swatch whose one cell carries the colour ``rgb`` (uint8)."""
+    pd, _ = _polydata(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32))
+    polys = vtkCellArray()
+    polys.SetData(numpy_to_vtkIdTypeArray(np.array([0, 4], np.int64), deep=True),
+                  numpy_to_vtkIdTypeArray(np.arange(4, dtype=np.int64), deep=True))
+    pd.SetPolys(polys)
+    colours = numpy_to_vtk(np.asarray(rgb, np.uint8).reshape(1, 3), deep=True)
+    pd.GetCellData().SetScalars(colours)
+    return pd
+
+
+class CubeOutline:
+    """A light-grey wireframe box in one renderer (Flow AM's legal cube [-C, C]^3, for scale).
+
+    Not a layer: it belongs to the view that shows it (thumbnails, linked views), is not
+    pickable and is not part of the scene, so it never reaches a colour bar or a caption."""
+
+    def __init__(self, renderer, bounds):
+        from vtkmodules.vtkFiltersSources import vtkCubeSource   # imported on first use: GUI start-up
+
+        self.renderer = renderer
+        self.source = vtkCubeSource()       # kept with the actor: the mapper reads it on each render
+        self.source.SetBounds(*bounds)
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputConnection(self.source.GetOutputPort())
+        self.actor = vtkActor()
+        self.actor.SetMapper(mapper)
+        prop = self.actor.GetProperty()
+        prop.SetRepresentationToWireframe()
+        prop.SetColor(0.72, 0.72, 0.72)
+        prop.SetLineWidth(1.0)
+        prop.LightingOff()
+        self.actor.PickableOff()
+        renderer.AddActor(self.actor)
+
+    def set_bounds(self, bounds) -> None:
+        self.source.SetBounds(*bounds)
+
+    def set_visible(self, on: bool) -> None:
+        self.actor.SetVisibility(bool(on))
+
+    def remove(self) -> None:
+        self.renderer.RemoveActor(self.actor)
+
+
+def cube_bounds(limit: float) -> tuple[float, ...]:
+    """(xmin, xmax, ymin, ymax, zmin, zmax) of the cube [-limit, limit]^3."""
+    c = float(limit)
+    return (-c, c, -c, c, -c, c)

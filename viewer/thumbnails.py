@@ -1,8 +1,8 @@
 """Small off-screen renders of point clouds (Flow AM compare view and sanity strip).
 
-One off-screen VTK window is kept and reused: a 220 px render of a 1,024-point cloud takes a few
-milliseconds, so thumbnails are redrawn on the GUI thread from the result arrays (no VTK object
-ever crosses the thread line). The layer -> actor mapping is ``render.ViewContent``'s, so a
+One off-screen view (``render.OffscreenView``) is kept and reused: a 220 px render of a
+1,024-point cloud takes a few milliseconds, so thumbnails are redrawn on the GUI thread from the
+result arrays (no VTK object ever crosses the thread line); this module makes no VTK call itself. The layer -> actor mapping is ``render.ViewContent``'s, so a
 thumbnail looks like the viewport.
 
 Several thumbnails that are to be compared get the SAME camera: ``shared_bounds`` of all their
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .render import ViewContent, fit, grab, view_direction
+from .render import CubeOutline, OffscreenView, cube_bounds, set_camera
 from .scene import PointsLayer, Scene
 
 NAME = "thumb"
@@ -37,58 +37,31 @@ def shared_bounds(clouds, pad: float = 0.02, include=None) -> tuple[float, ...]:
 
 
 class Thumbnailer:
-    """Render clouds to (size, size, 3) uint8 images with one reusable off-screen window."""
+    """Render clouds to (size, size, 3) uint8 images with one reusable off-screen view."""
 
     def __init__(self, size: int = 220, view: str = "iso", up_axis: str = "z"):
-        from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow
-
         self.size, self.view, self.up_axis = int(size), view, up_axis
-        self.window = vtkRenderWindow()
-        self.window.SetOffScreenRendering(1)
-        self.window.SetMultiSamples(0)
-        self.window.SetSize(self.size, self.size)
-        self.renderer = vtkRenderer()
-        self.window.AddRenderer(self.renderer)
         self.scene = Scene()
-        self.content = ViewContent(self.renderer, self.scene, 0)
-        self.outline = None
+        self.offscreen = OffscreenView(self.scene, 0, (self.size, self.size))
+        self.offscreen.content.show_caption(False)     # titles are drawn by the widget, in Qt text
+        self.outline: CubeOutline | None = None
         self.renders = 0
 
     def _set_outline(self, limit: float | None) -> None:
         if limit is None:
             if self.outline is not None:
-                self.outline.SetVisibility(False)
+                self.outline.set_visible(False)
             return
         if self.outline is None:
-            from vtkmodules.vtkFiltersSources import vtkCubeSource
-            from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
-
-            self._cube = vtkCubeSource()
-            mapper = vtkPolyDataMapper()
-            mapper.SetInputConnection(self._cube.GetOutputPort())
-            self.outline = vtkActor()
-            self.outline.SetMapper(mapper)
-            prop = self.outline.GetProperty()
-            prop.SetRepresentationToWireframe()
-            prop.SetColor(0.72, 0.72, 0.72)
-            prop.SetLineWidth(1.0)
-            prop.LightingOff()
-            self.outline.PickableOff()
-            self.renderer.AddActor(self.outline)
-        self._cube.SetBounds(-limit, limit, -limit, limit, -limit, limit)
-        self.outline.SetVisibility(True)
+            self.outline = CubeOutline(self.offscreen.renderer, cube_bounds(limit))
+        self.outline.set_bounds(cube_bounds(limit))
+        self.outline.set_visible(True)
 
     def _camera(self, bounds) -> None:
         """Look along the preset and fit ``bounds`` to 90 % of the square, centred (the viewport's
         fit lifts the picture to clear a colour bar; a thumbnail has none)."""
-        cam = self.renderer.GetActiveCamera()
-        d, up = view_direction(self.view, self.up_axis)
-        cam.SetFocalPoint(0.0, 0.0, 0.0)
-        cam.SetPosition(*d)
-        cam.SetViewUp(*up)
-        self.renderer.ResetCamera(*bounds)
-        fit(self.renderer, width=0.9, height=0.9, lift=0.0, bounds=bounds)
-        self.renderer.ResetCameraClippingRange()
+        set_camera(self.offscreen.renderer, self.view, self.up_axis, bounds=bounds,
+                   width=0.9, height=0.9, lift=0.0)
 
     def render(self, points: np.ndarray, bounds=None, color: str = "#0072B2", point_size: float = 4.0,
                legal_limit: float | None = None, up_axis: str | None = None) -> np.ndarray:
@@ -99,20 +72,18 @@ class Thumbnailer:
         layer = PointsLayer(NAME, points=pts, color=color, point_size=point_size, style="spheres",
                             pickable=False)
         self.scene.add(layer)      # same shape: the actor's arrays are updated in place
-        self.content.sync()
-        self.content.caption.SetInput("")     # titles are drawn by the widget, in Qt text
+        self.offscreen.sync()
         self._set_outline(legal_limit)
         b = bounds if bounds is not None else shared_bounds([pts])
         self._camera(b)
-        self.window.Render()
         self.renders += 1
-        return grab(self.window)
+        return self.offscreen.capture()      # through the camera just set
 
     def close(self) -> None:
         """Release the GL window NOW (its X connection must close while the display is up)."""
-        if self.window is not None:
-            self.window.Finalize()
-        self.scene = self.content = self.renderer = self.outline = self.window = None
+        if self.offscreen is not None:
+            self.offscreen.close()
+        self.scene = self.outline = self.offscreen = None
 
 
 class LazyThumbnailer:

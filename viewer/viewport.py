@@ -233,6 +233,21 @@ class ViewportGrid(QWidget):
         self._remember()
         self.request_render()
 
+    def view_size(self, view: int = 0) -> tuple[int, int]:
+        """Pixel size of one view (movies default to it)."""
+        return tuple(self.views[view].renderer.GetSize())
+
+    def on_interaction(self, start, end, rendered=None) -> None:
+        """Call ``start()`` / ``end()`` when the user starts / ends a mouse interaction in the
+        views, and ``rendered()`` after each frame (undo records a camera move at its end)."""
+        iren = self.window.GetInteractor()
+        style = iren.GetInteractorStyle()
+        for src in {id(x): x for x in (iren, style) if x is not None}.values():
+            src.AddObserver("StartInteractionEvent", lambda *a: start())
+            src.AddObserver("EndInteractionEvent", lambda *a: end())
+        if rendered is not None:
+            self.window.AddObserver("EndEvent", lambda *a: rendered())
+
     def camera_states(self) -> list[dict]:
         """Every view's camera as plain values (sessions save them; undo restores them)."""
         return [{"position": list(c.GetPosition()), "focal_point": list(c.GetFocalPoint()),
