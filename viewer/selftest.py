@@ -15,7 +15,6 @@ code 0 only if every method passed (1: some failed, 3: the overall timeout hit).
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -295,8 +294,3 @@ def install(win, screenshot: str | None, timeout: float) -> SelfTest:
     win.sample_drawn.connect(test.start)
     return test
 
-
-if __name__ == "__main__":  # pragma: no cover
-    from .app import main
-
-    sys.exit(main(["--self-test", *sys.argv[1:]]))

@@ -50,6 +50,8 @@ from typing import Any, Callable
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
                                QWidget)
 
+from ..session import CLOUD
+
 
 @dataclass
 class PanelContext:
@@ -138,3 +140,15 @@ def params_form(params_cls: type, values: dict | None = None) -> tuple[QFormLayo
             w.setToolTip(d["help"])
         form.addRow(d["name"].replace("_", " "), w)
     return form, (lambda: {k: r() for k, r in readers.items()})
+
+
+def show_views(panel: "MethodPanel", count: int) -> None:
+    """Switch to ``count`` viewports (through the window, so its toolbar agrees) and hide the
+    sample's own cloud: the panel's layers draw the same points (greyed ones would mislead)."""
+    win = panel.window()
+    if hasattr(win, "set_layout"):
+        win.set_layout(count)
+    else:
+        panel.ctx.viewports.set_layout(count)
+    if CLOUD in panel.scene:
+        panel.scene.set_style(CLOUD, visible=False)

@@ -296,7 +296,7 @@ class BiasLabBox(QGroupBox):
         pts, bias = clouds[row], is_bias[row]
         p = self.panel
         p.scene.clear("pointmask.")
-        from .pointmask import show_views
+        from .base import show_views
 
         show_views(p, 1)
         title = self.gallery_title(level, row)

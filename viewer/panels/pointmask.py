@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from ..result_layers import layers_for, mask_categories
 from ..scene import ArrowsLayer
-from ..session import CLOUD, with_points
-from .base import MethodPanel
+from ..session import with_points
+from .base import MethodPanel, show_views
 from .bias_lab_box import LAB_MODELS, MODEL_COLOURS, BiasLabBox, write_csv  # noqa: F401 - re-exported
 from .train_box import TrainBox
 
@@ -45,18 +45,6 @@ def letter_anchor(c: int, num_classes: int, distance: float = 1.5) -> np.ndarray
     lives in the torch-importing methods package, so the two lines are repeated here)."""
     a = 2.0 * math.pi * int(c) / max(int(num_classes), 1)
     return np.array([distance * math.cos(a), distance * math.sin(a), 0.0], np.float32)
-
-
-def show_views(panel: MethodPanel, count: int) -> None:
-    """Switch to ``count`` viewports (through the window, so its toolbar agrees) and hide the
-    sample's own cloud: the panel's layers draw the same points (greyed ones would mislead)."""
-    win = panel.window()
-    if hasattr(win, "set_layout"):
-        win.set_layout(count)
-    else:
-        panel.ctx.viewports.set_layout(count)
-    if CLOUD in panel.scene:
-        panel.scene.set_style(CLOUD, visible=False)
 
 
 class PointMaskPanel(MethodPanel):

@@ -28,7 +28,7 @@ from ..session import with_points
 from ..work import Request
 from .base import MethodPanel
 from .inspect import TopBars
-from .pointmask import show_views
+from .base import show_views
 from .robustness_box import RobustnessBox
 from .train_box import TrainBox
 
