@@ -13,7 +13,25 @@ checkpoints.
 Options for demos: ``classes`` keeps a subset of the classes (renumbered in the order given;
 ``limit`` then applies to the subset), ``keep_checkpoints`` keeps the trained models in a folder
 (their paths in ``runs``), and each PointMask run reports ``letter_kept`` / ``object_kept``: the
-fraction of letter and of object points its mask keeps on the biased test split.
+fraction of letter and of object points its mask keeps on the biased test split (at eps = 0),
+and ``letter_keep_prob`` / ``object_keep_prob``: the mean probability that a sampled mask keeps them.
+
+PointMask's settings here (threshold t = 0.8, alpha = 0.5) differ from the model's defaults (t =
+0.5 of the paper's Listing 1, alpha = 0.01) on purpose, from the experiments logged in
+/work/briefs/s11/pmresearch_log.md (builtin, 4 classes, 256 points + 32 letter points):
+the paper gives no alpha and varies t; with its Listing 1 values PointMask's unbiased-test accuracy
+was within seed noise of PointNet's (its mask keeps the letter: eps = 0 keeps ~95 % of letter vs
+~60 % of object points). A strong KL (alpha = 0.5; the public Keras code uses beta = 0.5 on the
+KL summed over points) holds every point's J near the prior N(0, 1), and t = 0.8 then keeps each
+point with probability P(J > logit 0.8) ~ 8 %: the classifier trains on sparse RANDOM subsets
+(of 256 + 32 points, ~21 object points and ~3 letter points, the letter gone in ~6 % of draws),
+so the letter is a weak cue and it must learn the objects (paper section 4.2: "the KL term
+enforces the masks to have a minimum amount of information"). Over 8 seeds at 40 epochs this
+gave 55 % vs PointNet's 40 % unbiased (chance 25 %), PointMask ahead in 7 of 8. The mask is then
+not selective (letter and object kept alike, ~9 % vs ~8 %), and a RandMask dropping 90-95 % of
+the points did as well (20 epochs, 4 seeds): the resistance comes from sparse random masking
+that the strong KL enforces, not from a mask that learns to drop the letter. The price: clean
+(k = 0) accuracy fell to 68 % where PointNet reached 88 % (seed 0, 40 epochs).
 
 Result: arrays ``levels`` (L,), ``accuracy_unbiased`` / ``accuracy_biased`` (M, L) in model
 order, a biased sample per class at the largest level (``gallery`` (K, N + k, 3),
@@ -119,26 +137,36 @@ def predict(model, x: np.ndarray, batch: int = 64) -> np.ndarray:
 
 def mask_kept_fractions(model, x: np.ndarray, n_object: int, batch: int = 64) -> dict:
     """PointMask on biased clouds (n, n_object + k, 3): the fraction of letter points and of
-    object points it keeps (sigmoid(mu) > t, eps = 0, as pointmask-explain shows them)."""
+    object points it keeps at eps = 0 (sigmoid(mu) > t, as pointmask-explain shows them), and the
+    mean probability that a SAMPLED mask keeps them, P(sigmoid(mu + sigma * eps) > t) =
+    Phi((mu - logit t) / sigma) (the masks the classifier was trained on)."""
     import torch
 
     from .model_input import model_device
 
     dev, t = model_device(model), float(model.threshold)
-    kept = []
+    logit_t = math.log(t / (1.0 - t)) if t > 0 else -math.inf
+    kept, prob = [], []
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for i in range(0, len(x), batch):
-                mu, _ = model.encoder(torch.as_tensor(x[i:i + batch], device=dev))
+                mu, logvar = model.encoder(torch.as_tensor(x[i:i + batch], device=dev))
                 kept.append((torch.sigmoid(mu) > t).cpu().numpy())
+                z = (mu - logit_t) / torch.exp(0.5 * logvar)
+                prob.append((0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))).cpu().numpy())
     finally:
         model.train(was_training)
     kept = np.concatenate(kept) if kept else np.zeros((0, x.shape[1]), bool)
-    letter = kept[:, n_object:]
-    return {"letter_kept": float(letter.mean()) if letter.size else None,
-            "object_kept": float(kept[:, :n_object].mean()) if kept.size else None}
+    prob = np.concatenate(prob) if prob else np.zeros((0, x.shape[1]), np.float32)
+
+    def share(a, letter):
+        part = a[:, n_object:] if letter else a[:, :n_object]
+        return float(part.mean()) if part.size else None
+
+    return {"letter_kept": share(kept, True), "object_kept": share(kept, False),
+            "letter_keep_prob": share(prob, True), "object_keep_prob": share(prob, False)}
 
 
 @METHODS.register("bias-lab")
@@ -161,9 +189,15 @@ class BiasLab(Method):
                                help="per-class: each class's letter at its own place; fixed: one place")
         distance: float = param(1.5, lo=0.0, hi=100.0, help="letter centre's distance from the object centre")
         scale: float = param(0.5, lo=0.0, lo_open=True, hi=100.0, help="letter size (unit-sphere objects)")
-        pointmask_alpha: float = param(0.01, lo=0.0, hi=1e6, help="PointMask: KL weight alpha")
+        pointmask_alpha: float = param(0.5, lo=0.0, hi=1e6, help="PointMask: KL weight alpha (KL summed "
+                                                                  "over points; see the module docstring)")
         pointmap_alpha: float = param(0.001, lo=0.0, hi=1e6, help="PointMap: KL weight alpha")
-        threshold: float = param(0.5, lo=0.0, hi=1.0, hi_open=True, help="PointMask: mask threshold t")
+        threshold: float = param(0.8, lo=0.0, hi=1.0, hi_open=True,
+                                 help="PointMask: mask threshold t (0.8: sparse masks; see the module docstring)")
+        pointmask_options: str = param("", help="PointMask: further model options as JSON, e.g. "
+                                                '{"kl_reduce": "mean"} (\'\' = the defaults)')
+        randmask_options: str = param("", help="RandMask: model options as JSON, e.g. "
+                                               '{"min_drop": 0.9, "max_drop": 0.95} (\'\' = 10-70 %)')
         augmentations: str = param("none", help="training augmentations (comma list, or none)")
         device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
         classes: str = param("", help="comma list of class names or indices to keep, renumbered 0..K-1 "
@@ -259,7 +293,11 @@ class BiasLab(Method):
 
     @staticmethod
     def _train_params(p, key: str, out: Path) -> dict:
-        options = {"pointmask": {"alpha": p.pointmask_alpha, "threshold": p.threshold},
+        from ..train import parse_options
+
+        extra = parse_options(p.pointmask_options, "bias-lab pointmask_options")
+        options = {"pointmask": {"alpha": p.pointmask_alpha, "threshold": p.threshold, **extra},
+                   "randmask": parse_options(p.randmask_options, "bias-lab randmask_options"),
                    "pointmap": {"alpha": p.pointmap_alpha}}.get(key, {})
         return {"model": key, "epochs": p.epochs, "lr": p.lr, "batch_size": p.batch_size,
                 "points": p.points, "width": p.width, "seed": p.seed, "augmentations": p.augmentations,

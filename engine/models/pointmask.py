@@ -22,6 +22,13 @@ Departures from the public Keras code (REFERENCES.md section 2), on purpose:
   sigmoid(0) - t (at t = 0.5: to the origin); measured on builtin, eps = 0 prediction fell to
   25 % where sampling gave 64 %. The Keras code samples at inference too (one draw).
   eps = 0 (``deterministic=True``) gives the mask the explain view shows.
+
+Options for experiments (defaults as above): ``kl_reduce`` "sum" | "mean" (KL per latent, so
+alpha does not grow with N), ``head_input`` "point" | "global" (mu / log-variance from the
+max-pooled feature only: one distribution per cloud, drawn per point), ``predict`` "sample" |
+"zero" (eps = 0 at test). The bias lab runs PointMask with t = 0.8 and alpha = 0.5: at these
+defaults the mask learns to KEEP a bias letter; see engine/methods/bias_lab.py for why the
+lab's values resist the bias and what that costs.
 """
 from __future__ import annotations
 
@@ -65,12 +72,14 @@ def mask_relu(j: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.clamp(torch.relu(torch.sigmoid(j) - threshold), 0.0, 1.0)
 
 
-def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)), SUMMED over every latent of a sample (all points, and the
     three coordinates for PointMap), then MEANED over the batch: -0.5 * sum(1 + logvar - mu^2 -
-    exp(logvar)), as the paper's Listing 1 (sum over axis -1, mean over the batch)."""
+    exp(logvar)), as the paper's Listing 1 (sum over axis -1, mean over the batch).
+    ``reduce="mean"`` averages over the latents instead (a KL weight independent of N)."""
     per_entry = -0.5 * (1.0 + logvar - mu * mu - torch.exp(logvar))
-    return per_entry.flatten(1).sum(1).mean()
+    per_sample = per_entry.flatten(1).sum(1) if reduce == "sum" else per_entry.flatten(1).mean(1)
+    return per_sample.mean()
 
 
 class PointLatentEncoder(nn.Module):
@@ -81,15 +90,16 @@ class PointLatentEncoder(nn.Module):
     permutes the output the same way (BatchNorm statistics are over batch and points together).
     """
 
-    def __init__(self, dim: int = 1, width: float = 1.0, init_logvar: float = 0.0):
+    def __init__(self, dim: int = 1, width: float = 1.0, init_logvar: float = 0.0,
+                 head_input: str = "point"):
         super().__init__()
-        self.dim = dim
+        self.dim, self.head_input = dim, head_input
         c1, c2, c3 = scaled(64, width), scaled(128, width), scaled(1024, width)
         h1, h2 = scaled(256, width), scaled(128, width)
         self.conv1, self.bn1 = nn.Conv1d(3, c1, 1), nn.BatchNorm1d(c1)
         self.conv2, self.bn2 = nn.Conv1d(c1, c2, 1), nn.BatchNorm1d(c2)
         self.conv3, self.bn3 = nn.Conv1d(c2, c3, 1), nn.BatchNorm1d(c3)
-        self.head1, self.hbn1 = nn.Conv1d(c2 + c3, h1, 1), nn.BatchNorm1d(h1)
+        self.head1, self.hbn1 = nn.Conv1d(c3 if head_input == "global" else c2 + c3, h1, 1), nn.BatchNorm1d(h1)
         self.head2, self.hbn2 = nn.Conv1d(h1, h2, 1), nn.BatchNorm1d(h2)
         self.mu = nn.Conv1d(h2, dim, 1)
         self.logvar = nn.Conv1d(h2, dim, 1)
@@ -108,7 +118,10 @@ class PointLatentEncoder(nn.Module):
         x = torch.relu(self.bn1(self.conv1(x)))
         local = torch.relu(self.bn2(self.conv2(x)))
         glob = torch.amax(torch.relu(self.bn3(self.conv3(local))), dim=2, keepdim=True)
-        h = torch.cat([local, glob.expand(-1, -1, local.shape[2])], dim=1)
+        if self.head_input == "global":
+            h = glob.expand(-1, -1, local.shape[2])
+        else:
+            h = torch.cat([local, glob.expand(-1, -1, local.shape[2])], dim=1)
         h = torch.relu(self.hbn1(self.head1(h)))
         h = torch.relu(self.hbn2(self.head2(h)))
         mu, logvar = self.mu(h).transpose(1, 2), self.logvar(h).transpose(1, 2)
@@ -130,17 +143,26 @@ class _Variational(PointModel):
 
     def __init__(self, num_classes: int = 10, width: float = 1.0, alpha: float | None = None,
                  threshold: float = 0.5, feature_transform: bool = True, dropout: float = 0.4,
-                 eval_samples: int = 8, **extra):
+                 eval_samples: int = 8, kl_reduce: str = "sum", head_input: str = "point",
+                 predict: str = "sample", **extra):
         alpha = self.default_alpha if alpha is None else alpha
+        for name, value, allowed in (("kl_reduce", kl_reduce, ("sum", "mean")),
+                                     ("head_input", head_input, ("point", "global")),
+                                     ("predict", predict, ("sample", "zero"))):
+            if value not in allowed:
+                raise ParameterError(f"model '{self.key}': {name} = {value!r} must be one of "
+                                     f"{', '.join(allowed)}.")
         alpha, threshold = check_alpha_threshold(alpha, threshold, f"model '{self.key}'")
         if int(eval_samples) != eval_samples or eval_samples < 1:
             raise ParameterError(f"model '{self.key}': eval_samples = {eval_samples} must be a "
                                  "whole number >= 1 (draws of eps averaged per prediction).")
         super().__init__(num_classes=num_classes, width=width, alpha=alpha, threshold=threshold,
                          feature_transform=feature_transform, dropout=dropout,
-                         eval_samples=int(eval_samples), **extra)
+                         eval_samples=int(eval_samples), kl_reduce=kl_reduce, head_input=head_input,
+                         predict=predict, **extra)
         self.alpha, self.threshold, self.eval_samples = alpha, threshold, int(eval_samples)
-        self.encoder = PointLatentEncoder(self.latent_dim, width, self.init_logvar)
+        self.kl_reduce, self.predict_mode = kl_reduce, predict
+        self.encoder = PointLatentEncoder(self.latent_dim, width, self.init_logvar, head_input)
         self.classifier = PointNetClassifier(num_classes=num_classes, width=width,
                                              feature_transform=feature_transform, dropout=dropout)
         # Taps reach the classifier's layers under the same names as a plain PointNet's.
@@ -171,6 +193,8 @@ class _Variational(PointModel):
         eval mode by default: log of the softmax averaged over ``eval_samples`` seeded draws."""
         if deterministic is not None or self.training:
             return self.forward_all(points, deterministic)["logits"]
+        if self.predict_mode == "zero":
+            return self.forward_all(points, True)["logits"]
         return self.predict_sampled(points, self.eval_samples)
 
     def predict_sampled(self, points: torch.Tensor, samples: int, seed: int = 0) -> torch.Tensor:
@@ -193,7 +217,7 @@ class _Variational(PointModel):
         logits = out["logits"]
         ce = (soft_cross_entropy(logits, soft_labels) if soft_labels is not None
               else nn.functional.cross_entropy(logits, labels))
-        kl = kl_to_standard_normal(out["mu"], out["logvar"])
+        kl = kl_to_standard_normal(out["mu"], out["logvar"], self.kl_reduce)
         # The classifier keeps PointNet's feature-transform regulariser so that "pointnet" and
         # the classifier inside PointMask train under the same objective apart from eq. 3.
         reg = feature_transform_regulariser(out["trans_feat"])

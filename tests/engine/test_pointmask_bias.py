@@ -127,3 +127,36 @@ def test_cli_bias_lab_json(tmp_path, capsys):
                "--epochs", "1", "--width", "0.0625", "--points", "24", "--batch-size", "8"])
     text = capsys.readouterr().out
     assert rc == 0 and "unbiased test accuracy" in text and "pointnet" in text
+
+
+def test_sampled_keep_probability_matches_monte_carlo():
+    """letter_keep_prob / object_keep_prob = Phi((mu - logit t) / sigma), checked against the share
+    of sampled masks M > 0 over many draws of eps (an independent count)."""
+    import math
+
+    import torch
+
+    from engine.methods.bias_lab import mask_kept_fractions
+    from engine.models import build_model
+    from engine.models.pointmask import mask_relu
+
+    torch.manual_seed(0)
+    model = build_model("pointmask", num_classes=3, width=0.125, threshold=0.7).eval()
+    torch.nn.init.normal_(model.encoder.mu.weight, std=2.0)
+    torch.nn.init.normal_(model.encoder.logvar.weight, std=0.3)
+    x = np.random.default_rng(0).normal(size=(3, 24, 3)).astype(np.float32)
+    with torch.no_grad():     # centre mu on logit 0.7, so that eps = 0 keeps some points, not all
+        mu0, _ = model.encoder(torch.as_tensor(x))
+        model.encoder.mu.bias.add_(math.log(0.7 / 0.3) - mu0.median())
+    got = mask_kept_fractions(model, x, n_object=20)
+    with torch.no_grad():
+        mu, logvar = model.encoder(torch.as_tensor(x))
+        g = torch.Generator().manual_seed(0)
+        draws = 4000
+        kept = sum((mask_relu(mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g), 0.7) > 0)
+                   .float() for _ in range(draws)) / draws
+    assert got["letter_keep_prob"] == pytest.approx(float(kept[:, 20:].mean()), abs=0.02)
+    assert got["object_keep_prob"] == pytest.approx(float(kept[:, :20].mean()), abs=0.02)
+    assert 0.05 < got["object_keep_prob"] < 0.95 and 0 < got["object_kept"] < 1
+    assert got["letter_kept"] == pytest.approx(float((torch.sigmoid(mu[:, 20:]) > 0.7).float().mean()))
+    assert got["object_kept"] == pytest.approx(float((torch.sigmoid(mu[:, :20]) > 0.7).float().mean()))

@@ -154,6 +154,8 @@ def test_eval_prediction_averages_sampled_masks_and_ignores_batch_mates():
     ({"threshold": 1.0}, "threshold"), ({"threshold": -0.1}, "threshold"),
     ({"threshold": float("nan")}, "threshold"), ({"alpha": -0.5}, "alpha"),
     ({"alpha": float("inf")}, "alpha"), ({"eval_samples": 0}, "eval_samples"),
+    ({"kl_reduce": "max"}, "kl_reduce"), ({"head_input": "index"}, "head_input"),
+    ({"predict": "mode"}, "predict"),
 ])
 @pytest.mark.parametrize("key", ["pointmask", "pointmap"])
 def test_bad_parameters_are_clear_errors(key, kw, field):
@@ -203,3 +205,39 @@ def test_taps_reach_the_inner_classifier():
         model(_cloud(), deterministic=True)
     assert acts["global"].shape[0] == 2 and "fT1.fc1" in acts
     assert np.isfinite(acts["global"].numpy()).all()
+
+
+def test_kl_mean_reduction_divides_the_sum_by_the_latent_count():
+    """kl_reduce="mean": the KL per latent (alpha then does not grow with N); training_loss uses it."""
+    mu, logvar = torch.randn(3, 7, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64)
+    assert float(kl_to_standard_normal(mu, logvar, "mean")) == pytest.approx(
+        float(kl_to_standard_normal(mu, logvar)) / 7, rel=1e-12)
+    model = _model(alpha=0.3, kl_reduce="mean").train()
+    x = _cloud(2, 32)
+    torch.manual_seed(1)
+    loss, stats = model.training_loss(x, torch.tensor([0, 1]))
+    torch.manual_seed(1)
+    out = model.forward_all(x)
+    assert stats["kl"] == pytest.approx(float(kl_to_standard_normal(out["mu"], out["logvar"]).detach()) / 32,
+                                        rel=1e-5)
+
+
+def test_global_head_gives_every_point_of_a_cloud_the_same_distribution():
+    """head_input="global": mu and log-variance from the max-pooled feature alone (equivariant
+    trivially: one distribution per cloud, independent draws per point)."""
+    model = _model(head_input="global")
+    torch.nn.init.normal_(model.encoder.mu.weight, std=0.5)
+    model.eval()
+    with torch.no_grad():
+        mu, logvar = model.encoder(_cloud(2, 40))
+    assert torch.allclose(mu, mu[:, :1].expand_as(mu)) and torch.allclose(logvar, logvar[:, :1].expand_as(logvar))
+    assert abs(float(mu[0, 0] - mu[1, 0])) > 1e-4       # but it depends on the cloud
+
+
+def test_predict_zero_uses_the_eps_zero_mask():
+    model = _model(threshold=0.3, predict="zero").eval()
+    x = _cloud(2)
+    with torch.no_grad():
+        mu, _ = model.encoder(x)
+        want = model.classifier(x * mask_relu(mu, 0.3)[..., None])
+        assert torch.allclose(model(x), want, atol=1e-6)
