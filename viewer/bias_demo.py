@@ -36,7 +36,7 @@ from .work import Request
 
 # Measured on this project's 2-core CPU (see the presenter helper's report): ~1 min, PointNet
 # 100 % with the letter and under 45 % without it (chance 25 %).
-DEFAULTS = {"classes": ("chair", "desk", "sofa", "table"), "k": 32, "epochs": 20, "per_class": 40,
+DEFAULTS = {"classes": ("chair", "desk", "sofa", "table"), "k": 32, "epochs": 40, "per_class": 40,
             "points": 256, "width": 0.125, "seed": 0}
 OBJECT, LETTER = "#0072B2", "#D55E00"        # the PointMask panel's kept (blue) and bias (red)
 STEPS = ("Pick the classes", "Add the letters", "Train on the biased data", "The reveal",
@@ -439,7 +439,10 @@ class BiasDemo(QWidget):
             self.session.add_result("bias demo: PointMask's mask", saved, show=False)
             self.scene.clear(LAYERS)
             self._show_views()
-            kept = np.asarray(res.arrays["kept"], bool)
+            # One noise draw of the mask, as the classifier sees it in training and testing (the
+            # bias lab's PointMask samples its mask; at t = 0.8 the noise-free mask keeps nothing).
+            kept = np.asarray(res.arrays.get("kept_sampled", res.arrays["kept"]), bool)
+            keep_p = np.asarray(res.arrays.get("keep_probability", kept), np.float64)
             for layer in layers_for(saved):
                 layer = replace(layer, name=LAYERS + layer.name.split(".", 1)[-1])
                 if "category" in layer.scalars:       # the question here: is the LETTER kept?
@@ -450,7 +453,8 @@ class BiasDemo(QWidget):
                 self.scene.add(layer)
             self.mask_label.setText(mask_text(self.accuracy(), self.result.metrics["runs"], res.metrics,
                                               int(is_bias.sum()), int(kept[is_bias].sum()), n,
-                                              int(kept[~is_bias].sum())))
+                                              int(kept[~is_bias].sum()),
+                                              keep_p=(float(keep_p[is_bias].mean()), float(keep_p[~is_bias].mean()))))
 
         return self.session.run_method("pointmask-explain", {"points": pts, "checkpoint": self.checkpoint(),
                                                              "label": c}, {"model_threshold": True},

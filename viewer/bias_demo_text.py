@@ -77,14 +77,18 @@ def reveal_text(acc: dict, models: list[str], chance: float) -> str:
 
 
 def mask_text(acc: dict, runs: list[dict], res_metrics: dict, n_letter: int, kept_letter: int,
-              n_object: int, kept_object: int) -> str:
+              n_object: int, kept_object: int, keep_p: tuple[float, float] | None = None) -> str:
     """What the mask did on this sample and on the whole biased test split, and how PointMask
-    compares with PointNet in this run (honest: phrased from the numbers)."""
-    lines = [f"On this {res_metrics.get('label_name', '')} PointMask keeps <b>{kept_letter} of {n_letter}</b> "
-             f"letter points (red) and {kept_object} of {n_object} object points; it predicts "
-             f"<b>{res_metrics.get('predicted_model_name', '?')}</b>."]
+    compares with PointNet in this run (honest: phrased from the numbers). ``kept_*``: one noise
+    draw of the mask; ``keep_p``: the mean chance a draw keeps a letter / an object point."""
+    lines = [f"On this {res_metrics.get('label_name', '')}, one draw of PointMask's mask keeps "
+             f"<b>{kept_letter} of {n_letter}</b> letter points (red) and {kept_object} of {n_object} object "
+             f"points; it predicts <b>{res_metrics.get('predicted_model_name', '?')}</b>."]
+    if keep_p is not None:
+        lines.append(f"A draw keeps each letter point with probability {pct(keep_p[0])} and each object point "
+                     f"with {pct(keep_p[1])}: a new random mask every time.")
     run = next((r for r in runs if r.get("model") == "pointmask"), {})
-    lk, ok = run.get("letter_kept"), run.get("object_kept")
+    lk, ok = run.get("letter_keep_prob", run.get("letter_kept")), run.get("object_keep_prob", run.get("object_kept"))
     if lk is not None and ok is not None:
         how = ("its mask drops the letter more often than the object" if lk < ok - 0.1 else
                "its mask keeps the letter MORE often than the object: the mask itself learnt to look at the "

@@ -32,8 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--distance", type=float, default=None, help="letter distance from the centre (default 1.5)")
     p.add_argument("--scale", type=float, default=None, help="letter size (default 0.5)")
     p.add_argument("--alpha", type=float, default=None,
-                   help="KL weight of PointMask and PointMap (default 0.01 and 0.001)")
-    p.add_argument("--threshold", type=float, default=None, help="PointMask threshold t (default 0.5)")
+                   help="KL weight of PointMask and PointMap (default 0.5 and 0.001)")
+    p.add_argument("--threshold", type=float, default=None, help="PointMask threshold t (default 0.8: a sparse, near-prior random mask; see engine/methods/bias_lab.py)")
     p.add_argument("--augmentations", default=None, help="training augmentations (default none)")
     p.add_argument("--out", default=None, help="write the result (tables, gallery) to this .h5 file")
     add_device(p)

@@ -16,6 +16,8 @@ kept from the saved probability (the viewer's slider uses it).
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +77,8 @@ class PointMaskExplain:
                                  help="mask threshold t: a point is kept when sigmoid(J) > t")
         model_threshold: bool = param(True, help="use the threshold the model was trained with "
                                                  "(off: use 'threshold')")
+        sample_seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the one noise draw shown as "
+                                 "'kept_sampled' (the mask as the classifier sees it in training)")
 
     def run(self, params, points=None, model=None, checkpoint=None, device="cpu", label=None,
             data=None, index=0, split="test", n_points=None):
@@ -104,7 +108,14 @@ class PointMaskExplain:
                     kept = m > 0
                     clouds["predicted_masked"] = x * m[None, :, None]
                     clouds["predicted_kept_only"] = x[:, kept] if bool(kept.any()) else None
-                    arrays = {"mask_probability": prob, "mask": m, "kept": kept, "mu": mu[0], "sigma": sigma[0]}
+                    # J = mu + sigma eps is kept when sigmoid(J) > t, i.e. with probability
+                    # Phi((mu - logit t) / sigma); one seeded draw shows a mask as training sees it.
+                    logit_t = math.log(t / (1.0 - t)) if t > 0 else -math.inf
+                    keep_p = torch.special.ndtr((mu[0] - logit_t) / sigma[0])
+                    eps = torch.randn(mu[0].shape, generator=torch.Generator().manual_seed(params.sample_seed))
+                    sampled = torch.sigmoid(mu[0] + sigma[0] * eps.to(mu.device)) > t
+                    arrays = {"mask_probability": prob, "mask": m, "kept": kept, "mu": mu[0], "sigma": sigma[0],
+                              "keep_probability": keep_p, "kept_sampled": sampled}
                 else:
                     clouds["predicted_masked"] = x + mu
                     arrays = {"mapped": (x + mu)[0], "displacement": mu[0],
@@ -128,6 +139,9 @@ class PointMaskExplain:
         metrics = {"model": key, "threshold": t, "kept": int(kept.sum()), "total": len(pts),
                    **preds, **{f"{k}_name": _name(classes, v) for k, v in preds.items()},
                    "classes": classes, "definitions": dict(DEFINITIONS)}
+        if key == "pointmask":
+            metrics["kept_sampled"] = int(out["kept_sampled"].sum())
+            metrics["mean_keep_probability"] = float(out["keep_probability"].mean())
         if key == "pointmap":
             metrics["mean_displacement"] = float(out["displacement_norm"].mean())
         if label is not None:
@@ -135,7 +149,8 @@ class PointMaskExplain:
             metrics["label_name"] = _name(classes, int(label))
         metrics.update(source)
         return Result("pointmask-explain", arrays=out, metrics=metrics,
-                      params={"threshold": t, "model_threshold": params.model_threshold},
+                      params={"threshold": t, "model_threshold": params.model_threshold,
+                              "sample_seed": params.sample_seed},
                       provenance={"checkpoint": str(checkpoint or ""), **source})
 
 

@@ -53,6 +53,26 @@ def test_explain_arrays_follow_the_mask_formula():
     assert m["label"] == 2 and a["probabilities"].shape == (4,)
 
 
+def test_keep_probability_is_the_chance_a_noise_draw_keeps_the_point():
+    # P(sigmoid(mu + sigma eps) > t) = Phi((mu - logit t) / sigma): against scipy and a sampling count
+    from scipy.stats import norm
+
+    model, pts = _model(), _points()
+    model.threshold = 0.8
+    res = run_sync(Job("pointmask-explain", {"model": model, "points": pts}, {"sample_seed": 3}))
+    a = res.arrays
+    with torch.no_grad():
+        mu, logvar = model.encoder(torch.from_numpy(pts)[None])
+    mu, sigma = mu[0].double().numpy(), torch.exp(0.5 * logvar)[0].double().numpy()
+    want = norm.cdf((mu - np.log(0.8 / 0.2)) / sigma)
+    np.testing.assert_allclose(a["keep_probability"], want, atol=1e-5)
+    draws = 1 / (1 + np.exp(-(mu + sigma * np.random.default_rng(0).normal(size=(4000, len(pts)))))) > 0.8
+    np.testing.assert_allclose(draws.mean(0), want, atol=0.03)
+    eps = torch.randn(len(pts), generator=torch.Generator().manual_seed(3)).double().numpy()
+    assert (a["kept_sampled"] == (1 / (1 + np.exp(-(mu + sigma * eps))) > 0.8)).all()
+    assert res.metrics["kept_sampled"] == int(a["kept_sampled"].sum())
+
+
 def test_threshold_override_and_nothing_kept():
     model, pts = _model(threshold=0.45), _points()
     res = run_sync(Job("pointmask-explain", {"model": model, "points": pts},

@@ -132,7 +132,7 @@ def test_demo_walks_every_step_and_reveals_the_engine_numbers(win, qapp, qtbot):
 
     demo.next.click()                                          # step 5: PointMask's mask
     qtbot.waitUntil(lambda: demo.explained is not None and "demo.mask" in win.scene, timeout=20000)
-    kept = np.asarray(demo.explained.arrays["kept"], bool)
+    kept = np.asarray(demo.explained.arrays["kept_sampled"], bool)      # one noise draw, as training sees it
     layer = win.scene.get("demo.mask")
     is_bias = np.arange(layer.n) >= TINY["points"]
     assert layer.n == TINY["points"] + 8
