@@ -107,8 +107,9 @@ class Train(Method):
         resume: bool = param(False, help="continue from the resume state next to 'out'")
         fast: bool = param(True, help="fused optimiser step; channels-last PointNet training forward")
         precision: str = param("fp32", choices=("fp32", "bf16"),
-                               help="bf16: mixed precision (autocast) for the forward pass; about 1.6x "
-                                    "faster on CPUs with native bf16 (AVX512-BF16/AMX), weights stay fp32")
+                               help="bf16: mixed precision (autocast) for the forward pass, weights stay "
+                                    "fp32; PointNet's fused fp32 layers are not used then, so on a CPU it is "
+                                    "about 2x slower than fp32 (make bench); meant for GPUs")
 
     def run(self, params, data=None, test=None, command: str = "") -> JobGenerator:
         from .device import resolve_device
