@@ -47,8 +47,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit,
+                               QSpinBox, QWidget)
 
 from ..session import CLOUD
 
@@ -152,3 +152,22 @@ def show_views(panel: "MethodPanel", count: int) -> None:
         panel.ctx.viewports.set_layout(count)
     if CLOUD in panel.scene:
         panel.scene.set_style(CLOUD, visible=False)
+
+
+def two_columns(*rows: tuple[str, QWidget]) -> QHBoxLayout:
+    """(label, widget) rows laid out in two form columns, filled left, right, left ... (the side
+    tab is narrow; short numeric fields sit side by side)."""
+    grid = QHBoxLayout()
+    cols = (QFormLayout(), QFormLayout())
+    for k, (label, widget) in enumerate(rows):
+        cols[k % 2].addRow(label, widget)
+    for c in cols:
+        grid.addLayout(c)
+    return grid
+
+
+def button_row(*buttons: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for b in buttons:
+        row.addWidget(b)
+    return row

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QSpinBox, QToolButton)
 
 from ..provenance import describe
+from .base import button_row, two_columns
 from .compare_table import Column, CompareTable
 
 METHOD = "finetune-compare"
@@ -95,21 +96,9 @@ class FinetuneBox(QGroupBox):
         row.addWidget(browse)
         form.addRow("pre-trained", row)
         form.addRow("data", self.data)
-        grid = QHBoxLayout()
-        left, right = QFormLayout(), QFormLayout()
-        left.addRow("epochs", self.epochs)
-        right.addRow("points", self.points)
-        left.addRow("limit per split", self.limit)
-        right.addRow("batch size", self.batch)
-        left.addRow("seed", self.seed)
-        grid.addLayout(left)
-        grid.addLayout(right)
-        form.addRow(grid)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_btn)
-        buttons.addWidget(self.cancel_btn)
-        buttons.addWidget(self.show_btn)
-        form.addRow(buttons)
+        form.addRow(two_columns(("epochs", self.epochs), ("points", self.points), ("limit per split", self.limit),
+                                ("batch size", self.batch), ("seed", self.seed)))
+        form.addRow(button_row(self.run_btn, self.cancel_btn, self.show_btn))
         form.addRow(self.status)
 
         self.run_btn.clicked.connect(self.start)

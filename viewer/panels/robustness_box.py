@@ -24,6 +24,7 @@ from engine.errors import EngineError
 
 from ..provenance import describe
 from ..work import Request
+from .base import button_row, two_columns
 from .compare_table import Column, CompareTable
 from .finetune_box import checkpoint_problem
 
@@ -127,21 +128,10 @@ class RobustnessBox(QGroupBox):
         row.addWidget(add)
         row.addWidget(remove)
         form.addRow(row)
-        grid = QHBoxLayout()
-        left, right = QFormLayout(), QFormLayout()
-        left.addRow("points", self.n_points)
-        right.addRow("test clouds", self.limit)
-        left.addRow("seed", self.seed)
-        right.addRow("split", self.split)
-        grid.addLayout(left)
-        grid.addLayout(right)
-        form.addRow(grid)
+        form.addRow(two_columns(("points", self.n_points), ("test clouds", self.limit), ("seed", self.seed),
+                                ("split", self.split)))
         form.addRow("corruptions", self.corruptions)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_btn)
-        buttons.addWidget(self.cancel_btn)
-        buttons.addWidget(self.show_btn)
-        form.addRow(buttons)
+        form.addRow(button_row(self.run_btn, self.cancel_btn, self.show_btn))
         form.addRow(self.status)
         self.run_btn.clicked.connect(self.start)
         self.show_btn.clicked.connect(self.show_table)
