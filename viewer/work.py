@@ -56,6 +56,9 @@ class JobHandle:
     id: int = field(default_factory=lambda: next(_ids))
     state: str = QUEUED
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    # set = may run; cleared by pause(). A paused job waits between two progress steps and holds
+    # the engine thread (jobs submitted meanwhile wait behind it); cancel also releases it.
+    run_event: threading.Event = field(default_factory=lambda: _set(threading.Event()))
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
@@ -80,6 +83,24 @@ class JobHandle:
     def cancel(self) -> None:
         """Ask the work to stop (thread-safe). The handle turns CANCELLED when the engine lets go."""
         self.cancel_event.set()
+        self.run_event.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self.run_event.is_set()
+
+    def pause(self) -> None:
+        """Hold the work at its next progress step (thread-safe); ``resume`` lets it go on."""
+        if not self.cancel_event.is_set():
+            self.run_event.clear()
+
+    def resume(self) -> None:
+        self.run_event.set()
+
+
+def _set(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 def error_text(exc: BaseException) -> str:
@@ -115,6 +136,7 @@ def execute(handle: JobHandle, on_progress: Callable[[Progress], None] | None = 
                 return (CANCELLED, None) if cancel.is_set() else (DONE, stop.value)
             if on_progress is not None and isinstance(step, Progress):
                 on_progress(step)
+            handle.run_event.wait()            # paused: wait here (cancel sets it too)
     except BaseException as exc:  # noqa: BLE001 - the one broad catch at the thread boundary
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise

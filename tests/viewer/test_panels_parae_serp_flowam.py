@@ -283,3 +283,34 @@ def test_parae_on_a_classifier_says_so_in_the_panel_and_a_dialog(win, qtbot, cla
     qtbot.waitUntil(lambda: len(win.error_dialogs) > n_dialogs, timeout=5000)
     for d in list(win.error_dialogs):
         d.close()
+
+
+def test_flowam_pause_holds_the_run_and_resume_finishes_it(win, qtbot, classifier):
+    import time
+
+    panel = panel_named(win, "flowam")
+    win.session.open_checkpoint(classifier)
+    qtbot.waitUntil(lambda: win.session.checkpoint is not None and panel.run_btn.isEnabled(), timeout=20000)
+    panel.cls.setCurrentText("chair")
+    panel.method.setCurrentText("flow")
+    panel.steps.setValue(400)
+    panel.points.setValue(64)
+    panel.layer_weights.setText("fc2=1")
+    panel.extra_params = {"preview_every": 1, "stats_per_class": 2, "fid_reals": 2, "init_objects": 2}
+    handle = panel.run()
+    qtbot.waitUntil(lambda: panel.previews >= 1, timeout=40000)
+    panel.pause_btn.click()
+    assert handle.paused and panel.pause_btn.text() == "Resume"
+    qtbot.wait(300)                                   # a preview already on its way may still land
+    frozen = handle.progress.done if handle.progress is not None else 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 0.8:
+        qtbot.wait(100)
+    assert handle.active and panel.result is None
+    assert (handle.progress.done if handle.progress is not None else 0) == frozen   # no step while paused
+    row = win.jobs.row_of(handle)
+    assert row is not None and win.jobs.item(row, 1).text() == "paused"
+    panel.pause_btn.click()
+    assert not handle.paused
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60000)
+    assert panel.result.params["layer_weights"] == "fc2=1"

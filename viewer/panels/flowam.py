@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
-                               QPushButton, QSlider, QSpinBox, QVBoxLayout)
+                               QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
 from ..scene import PointsLayer, Scalar
 from .base import MethodPanel
@@ -74,7 +74,13 @@ class FlowAMPanel(MethodPanel):
         self.points.setRange(16, 16384)
         self.points.setValue(1024)
         self.points.setToolTip("points in the explanation")
+        self.layer_weights = QLineEdit()
+        self.layer_weights.setPlaceholderText("the paper's layers and weights")
+        self.layer_weights.setToolTip("L_LA layers and weights, e.g. 'fT1.fc1=N*1, fc2=N*2' ('N*' multiplies "
+                                      "by the layer size); empty = the paper's choice")
         self.run_btn = QPushButton("Run")
+        self.pause_btn = QPushButton("Pause")
+        self.pause_btn.setToolTip("hold the optimisation at its current step (the engine waits); again to go on")
         self.cancel_btn = QPushButton("Cancel")
         self.status = QLabel(NOT_READY)
         self.status.setWordWrap(True)
@@ -108,8 +114,10 @@ class FlowAMPanel(MethodPanel):
         form.addRow("beta", self.beta)
         form.addRow("steps", self.steps)
         form.addRow("points", self.points)
+        form.addRow("layer weights", self.layer_weights)
         row = QHBoxLayout()
         row.addWidget(self.run_btn)
+        row.addWidget(self.pause_btn)
         row.addWidget(self.cancel_btn)
         ex = QHBoxLayout()
         ex.addWidget(self.export_btn)
@@ -133,6 +141,7 @@ class FlowAMPanel(MethodPanel):
 
         self.run_btn.clicked.connect(self.run)
         self.cancel_btn.clicked.connect(self.cancel)
+        self.pause_btn.clicked.connect(self.toggle_pause)
         self.method.currentTextChanged.connect(lambda m: self.beta.setEnabled(m == "flow"))
         self.timeline.valueChanged.connect(self.show_frame)
         self.export_btn.clicked.connect(self._export_clicked)
@@ -168,6 +177,8 @@ class FlowAMPanel(MethodPanel):
         ready = self.session.checkpoint is not None and self.session.current is not None and self.cls.count() > 0
         self.run_btn.setEnabled(ready)
         self.cancel_btn.setEnabled(self.handle is not None)
+        self.pause_btn.setEnabled(self.handle is not None)
+        self.pause_btn.setText("Resume" if self.handle is not None and self.handle.paused else "Pause")
         has = self.result is not None
         self.export_btn.setEnabled(has)
         self.save_btn.setEnabled(has)
@@ -184,8 +195,24 @@ class FlowAMPanel(MethodPanel):
 
     # ---- run ---------------------------------------------------------------------------------
     def params(self) -> dict:
-        return {"method": self.method.currentText(), "beta": float(self.beta.value()),
-                "steps": int(self.steps.value()), "points": int(self.points.value()), **self.extra_params}
+        out = {"method": self.method.currentText(), "beta": float(self.beta.value()),
+               "steps": int(self.steps.value()), "points": int(self.points.value())}
+        if self.layer_weights.text().strip():       # the engine checks it (one message if wrong)
+            out["layer_weights"] = self.layer_weights.text().strip()
+        return {**out, **self.extra_params}
+
+    def toggle_pause(self) -> None:
+        """Pause holds the run at its current step (the cloud and the timeline stay as they are);
+        Resume goes on from there."""
+        if self.handle is None:
+            return
+        if self.handle.paused:
+            self.handle.resume()
+            self.status.setText("running…")
+        else:
+            self.handle.pause()
+            self.status.setText("paused: Resume goes on from this step; Cancel stops")
+        self._update_buttons()
 
     def run(self):
         ds = self.session.current

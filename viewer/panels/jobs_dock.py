@@ -84,7 +84,7 @@ class JobsView(QTableWidget):
                 self._add_row(handle)
             return
         row = self.rows[handle.id]
-        self.item(row, 1).setText(handle.state)
+        self.item(row, 1).setText("paused" if handle.state == RUNNING and handle.paused else handle.state)
         bar: QProgressBar = self.cellWidget(row, 2)
         p = handle.progress
         if handle.state == DONE:
