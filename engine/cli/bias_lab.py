@@ -1,6 +1,7 @@
 """`pointlens bias-lab --data PATH|builtin [--levels 1,50,100,256]
 [--models pointnet,randmask,pointmap,pointmask] [--epochs N] [--width W] [--points N] [--limit N]
-[--placement per-class|fixed] [--alpha A] [--threshold T] [--seed S] [--out R.h5] [--json]`.
+[--placement per-class|fixed] [--alpha A] [--threshold T] [--classes a,b,...] [--seed S] [--out R.h5]
+[--json]`.
 
 The PointMask paper's Fig. 4 experiment (METHOD "bias-lab"): train every model on the letter-
 biased train split, test on the unbiased and on the biased test split. Prints the accuracy table;
@@ -11,7 +12,7 @@ from __future__ import annotations
 from .common import add_device, add_json, emit, run_job
 
 FLAGS = ("levels", "models", "epochs", "width", "points", "limit", "batch_size", "lr", "seed",
-         "placement", "distance", "scale", "threshold", "augmentations", "device")
+         "placement", "distance", "scale", "threshold", "augmentations", "device", "classes")
 
 
 def register(subparsers) -> None:
@@ -35,6 +36,8 @@ def register(subparsers) -> None:
                    help="KL weight of PointMask and PointMap (default 0.5 and 0.001)")
     p.add_argument("--threshold", type=float, default=None, help="PointMask threshold t (default 0.8: a sparse, near-prior random mask; see engine/methods/bias_lab.py)")
     p.add_argument("--augmentations", default=None, help="training augmentations (default none)")
+    p.add_argument("--classes", default=None,
+                   help="keep only these classes, comma list of names or indices (e.g. chair,desk,sofa,table)")
     p.add_argument("--out", default=None, help="write the result (tables, gallery) to this .h5 file")
     add_device(p)
     add_json(p)

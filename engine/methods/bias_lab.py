@@ -18,7 +18,7 @@ and ``letter_keep_prob`` / ``object_keep_prob``: the mean probability that a sam
 
 PointMask's settings here (threshold t = 0.8, alpha = 0.5) differ from the model's defaults (t =
 0.5 of the paper's Listing 1, alpha = 0.01) on purpose, from the experiments logged in
-/work/briefs/s11/pmresearch_log.md (builtin, 4 classes, 256 points + 32 letter points):
+the closing note of issue 4, stop 11 (builtin, 4 classes, 256 points + 32 letter points):
 the paper gives no alpha and varies t; with its Listing 1 values PointMask's unbiased-test accuracy
 was within seed noise of PointNet's (its mask keeps the letter: eps = 0 keeps ~95 % of letter vs
 ~60 % of object points). A strong KL (alpha = 0.5; the public Keras code uses beta = 0.5 on the

@@ -127,6 +127,11 @@ def test_cli_bias_lab_json(tmp_path, capsys):
                "--epochs", "1", "--width", "0.0625", "--points", "24", "--batch-size", "8"])
     text = capsys.readouterr().out
     assert rc == 0 and "unbiased test accuracy" in text and "pointnet" in text
+    rc = main(["bias-lab", "--data", str(tmp_path / "d"), "--levels", "3", "--models", "pointnet",
+               "--epochs", "1", "--width", "0.0625", "--points", "24", "--batch-size", "8",
+               "--classes", "c,a", "--json"])
+    js = json.loads(capsys.readouterr().out)
+    assert rc == 0 and js["classes"] == ["c", "a"] and js["params"]["classes"] == "c,a"
 
 
 def test_sampled_keep_probability_matches_monte_carlo():

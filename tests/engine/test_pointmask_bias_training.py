@@ -5,7 +5,7 @@ classes (chance 25 %), 40 training clouds per class. One bias-lab job trains Poi
 (seeded, deterministic on CPU) with the lab's PointMask settings (t = 0.8, alpha = 0.5; why: the
 bias_lab module docstring) and the tests read it. Over 8 seeds of this setting PointMask's
 unbiased accuracy was 55 % on average vs PointNet's 40 % (ahead in 7 of 8, by >= 10 points in 6);
-/work/briefs/s11/pmresearch_log.md has every run.
+the per-seed table is in the closing note of issue 4 (stop 11).
 """
 from __future__ import annotations
 
