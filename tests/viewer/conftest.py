@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+BUILTIN_CLASSES = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
+
 
 def make_window(tmp_path, data="builtin"):
     """The real main window with its own settings file, shown at a fixed size."""
@@ -18,6 +20,38 @@ def make_window(tmp_path, data="builtin"):
     win.resize(1300, 800)
     win.show()
     return win
+
+
+def panel_named(win, name):
+    """The window's method panel ``name``, brought to the front (its tab selected)."""
+    panel = next((p for p in win.method_panels if p.name == name), None)
+    assert panel is not None, f"panel '{name}' is not in the window (see viewer/panels/__init__.py)"
+    win.tabs.setCurrentIndex(win.method_panels.index(panel))
+    return panel
+
+
+def save_tiny_checkpoint(path, key="pointnet", *, width=0.125, points=128, classes=BUILTIN_CLASSES, seed=0,
+                         **config) -> str:
+    """A small untrained model saved as a checkpoint (classifiers get the built-in class names)."""
+    import torch
+
+    import engine.models  # noqa: F401 - registers the models
+    from engine.models.base import build_model
+    from engine.models.checkpoints import save_checkpoint
+
+    torch.manual_seed(seed)
+    meta = {"normalisation": {"points": points, "sampling": "random"}}
+    if classes:
+        config.setdefault("num_classes", len(classes))
+        meta["classes"] = list(classes)
+    save_checkpoint(path, build_model(key, width=width, **config), meta)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A tiny untrained PointNet for the 10 built-in classes (128 points)."""
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("cls") / "tiny_pointnet.safetensors")
 
 
 @pytest.fixture(scope="module")

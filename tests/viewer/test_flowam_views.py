@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from .conftest import save_tiny_checkpoint
+
 pytestmark = pytest.mark.gui
 
 SMALL = {"stats_per_class": 2, "fid_reals": 2, "init_objects": 2, "preview_every": 1}
@@ -16,18 +18,8 @@ SMALL = {"stats_per_class": 2, "fid_reals": 2, "init_objects": 2, "preview_every
 
 @pytest.fixture(scope="module")
 def tiny_classifier(tmp_path_factory):
-    import torch
-
-    import engine.models.pointnet  # noqa: F401
-    from engine.models.base import build_model
-    from engine.models.checkpoints import save_checkpoint
-
-    classes = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
-    torch.manual_seed(0)
-    model = build_model("pointnet", num_classes=10, width=0.0625)
-    path = tmp_path_factory.mktemp("flowam_views") / "tiny_pointnet.safetensors"
-    save_checkpoint(path, model, {"classes": classes, "normalisation": {"points": 64, "sampling": "random"}})
-    return str(path)
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("flowam_views") / "tiny_pointnet.safetensors",
+                                width=0.0625, points=64)
 
 
 def flowam_panel(win, qtbot, checkpoint, steps=4):

@@ -271,21 +271,6 @@ def movie_dialog_sources():
     return SOURCES
 
 
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    import torch
-
-    import engine.models.pointnet  # noqa: F401
-    from engine.models.base import build_model
-    from engine.models.checkpoints import save_checkpoint
-
-    classes = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
-    torch.manual_seed(0)
-    model = build_model("pointnet", num_classes=10, width=0.125)
-    path = tmp_path_factory.mktemp("cls") / "tiny_pointnet.safetensors"
-    save_checkpoint(path, model, {"classes": classes, "normalisation": {"points": 128, "sampling": "random"}})
-    return str(path)
-
 
 def test_flowam_replay_gif_has_one_frame_per_recorded_step(win, qtbot, classifier, tmp_path):
     """The real Flow AM panel: run a short vanilla AM, then record its timeline (the replay)."""

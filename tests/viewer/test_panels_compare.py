@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pytest
 
+from .conftest import panel_named
+
 pytestmark = pytest.mark.gui
 TINY = {"width": 0.0625, "points": 64, "limit": 40}
 
@@ -44,12 +46,6 @@ def tiny(tmp_path_factory):
             "a": _save("pointnet", d / "base_a.safetensors", 1, **meta_classes),
             "b": _save("pointnet", d / "base_b.safetensors", 2, **meta_classes),
             "first": _save("pointnet", d / "base_first.safetensors", 3, sampling="first", **meta_classes)}
-
-
-def _panel(win, name):
-    panel = next(p for p in win.method_panels if p.name == name)
-    win.tabs.setCurrentIndex(win.method_panels.index(panel))
-    return panel
 
 
 def _percent(x: float) -> str:
@@ -122,7 +118,7 @@ def test_column_titles_and_the_gui_imports_no_torch():
 def test_serp_finetune_compare_fills_table_and_curves(win, qtbot, tiny, tmp_path):
     from viewer.provenance import read_csv
 
-    panel = _panel(win, "serp")
+    panel = panel_named(win, "serp")
     box = panel.finetune
     box.add_checkpoint(tiny["serp"])
     box.epochs.setValue(1)
@@ -165,7 +161,7 @@ def test_serp_finetune_compare_fills_table_and_curves(win, qtbot, tiny, tmp_path
 
 
 def test_serp_finetune_missing_checkpoint_is_one_message(win, tmp_path):
-    panel = _panel(win, "serp")
+    panel = panel_named(win, "serp")
     box = panel.finetune
     missing = str(tmp_path / "nowhere.safetensors")
     box.ckpt.setCurrentText(missing)
@@ -180,7 +176,7 @@ def test_serp_finetune_missing_checkpoint_is_one_message(win, tmp_path):
 
 
 def test_serp_finetune_cancel_leaves_the_box_usable(win, qtbot, tiny):
-    panel = _panel(win, "serp")
+    panel = panel_named(win, "serp")
     box = panel.finetune
     box.ckpt.setCurrentText(tiny["serp"])
     box.epochs.setValue(50)                   # long enough to be cancelled in the scratch run
@@ -200,8 +196,8 @@ def test_serp_finetune_cancel_leaves_the_box_usable(win, qtbot, tiny):
     assert box.table.row_names() == []         # no row got numbers, none is left pending
 
 
-def test_serp_uses_a_checkpoint_pretrained_from_the_panel(win, qtbot, tiny):
-    panel = _panel(win, "serp")
+def test_serp_uses_a_checkpoint_pretrained_from_thepanel_named(win, qtbot, tiny):
+    panel = panel_named(win, "serp")
     assert panel.train_box.models == ["serp-pointnet", "serp-transformer"]
     before = len(win.session.results)
     panel.train_box.trained.emit(tiny["serp"])           # what the box emits after a pre-training run
@@ -216,7 +212,7 @@ def test_serp_uses_a_checkpoint_pretrained_from_the_panel(win, qtbot, tiny):
 def test_mix_trained_model_joins_the_robustness_table_rows_equal_the_engine(win, qtbot, tiny, tmp_path):
     from viewer.provenance import read_csv
 
-    panel = _panel(win, "sagemix")
+    panel = panel_named(win, "sagemix")
     tb = panel.train_box
     for k, v in {"epochs": 1, "width": TINY["width"], "points": TINY["points"], "limit": TINY["limit"],
                  "batch_size": 8}.items():
@@ -301,7 +297,7 @@ def _reference(rb, specs):
 
 
 def test_robustness_mixed_samplings_run_as_one_job(win, qtbot, tiny):
-    panel = _panel(win, "sagemix")
+    panel = panel_named(win, "sagemix")
     rb = panel.robustness
     rb.list.clear()
     for spec in (tiny["a"], tiny["first"]):      # trained with random vs first points
@@ -321,7 +317,7 @@ def test_robustness_mixed_samplings_run_as_one_job(win, qtbot, tiny):
 
 
 def test_robustness_missing_checkpoint_is_one_clear_message(win, tmp_path, tiny):
-    panel = _panel(win, "sagemix")
+    panel = panel_named(win, "sagemix")
     rb = panel.robustness
     before = rb.table.row_names()
     missing = str(tmp_path / "gone" / "model.safetensors")

@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pytest
 
+from .conftest import panel_named
+
 from viewer.session import CLOUD
 
 pytestmark = pytest.mark.gui
@@ -29,13 +31,6 @@ def parae_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("parae") / "tiny_parae.safetensors"
     save_checkpoint(path, model, {"normalisation": {"points": 256, "sampling": "random"}})
     return str(path)
-
-
-def panel_named(win, name):
-    panel = next((p for p in win.method_panels if p.name == name), None)
-    assert panel is not None, f"panel '{name}' is not in the window (see viewer/panels/__init__.py)"
-    win.tabs.setCurrentIndex(win.method_panels.index(panel))
-    return panel
 
 
 def test_parae_panel_parts_ellipsoids_isosurface_slider_and_pick(win, qtbot, parae_checkpoint):
@@ -193,21 +188,6 @@ def test_serp_transformer_colours_patches(win, qtbot):
     assert s.kind == "categorical" and len(s.names) == g and rec.n == g * panel.result.metrics["patch_size"]
     assert "cover" in panel.metrics.text()
 
-
-@pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    import torch
-
-    import engine.models.pointnet  # noqa: F401
-    from engine.models.base import build_model
-    from engine.models.checkpoints import save_checkpoint
-
-    classes = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
-    torch.manual_seed(0)
-    model = build_model("pointnet", num_classes=10, width=0.125)
-    path = tmp_path_factory.mktemp("cls") / "tiny_pointnet.safetensors"
-    save_checkpoint(path, model, {"classes": classes, "normalisation": {"points": 128, "sampling": "random"}})
-    return str(path)
 
 
 def test_flowam_panel_live_cloud_loss_plot_timeline_and_ply(win, qtbot, classifier, tmp_path):

@@ -5,14 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .conftest import panel_named
+
 pytestmark = pytest.mark.gui
 TINY = {"width": 0.0625, "points": 64, "limit": 40, "batch_size": 8, "epochs": 1}
-
-
-def _panel(win, name):
-    panel = next(p for p in win.method_panels if p.name == name)
-    win.tabs.setCurrentIndex(win.method_panels.index(panel))
-    return panel
 
 
 def _tiny(box, model, out):
@@ -23,7 +19,7 @@ def _tiny(box, model, out):
 
 
 def test_pointmask_panel_uses_the_checkpoint_it_trained(win, qtbot, tmp_path):
-    panel = _panel(win, "pointmask")
+    panel = panel_named(win, "pointmask")
     box = panel.train_box
     assert [box.model.itemText(i) for i in range(box.model.count())] == ["pointmask", "pointmap", "randmask"]
     box.load_options()          # asked on first show; these boxes are not shown
@@ -44,7 +40,7 @@ def test_pointmask_panel_uses_the_checkpoint_it_trained(win, qtbot, tmp_path):
 
 
 def test_parae_panel_trains_loss_only_and_switches_checkpoint(win, qtbot, tmp_path):
-    panel = _panel(win, "parae")
+    panel = panel_named(win, "parae")
     box = panel.train_box
     box.load_options()          # asked on first show; these boxes are not shown
     qtbot.waitUntil(lambda: "parae" in box.options, timeout=20000)
@@ -84,7 +80,7 @@ def parae_ckpt(tmp_path_factory):
 def test_clicking_an_embedding_dot_shows_that_sample(win, qtbot, parae_ckpt):
     from PySide6.QtCore import QPointF, Qt
 
-    panel = _panel(win, "parae")
+    panel = panel_named(win, "parae")
     panel.ckpt.setText(parae_ckpt)
     panel.probe_limit.setValue(20)
     panel.probe_points.setValue(128)
@@ -115,7 +111,7 @@ def test_clicking_an_embedding_dot_shows_that_sample(win, qtbot, parae_ckpt):
 
 
 def test_bias_lab_gallery_shows_every_level(win, qtbot, tmp_path):
-    panel = _panel(win, "pointmask")
+    panel = panel_named(win, "pointmask")
     lab = panel.lab
     lab.levels.setText("5,20")
     for m, c in lab.model_checks.items():

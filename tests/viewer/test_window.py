@@ -12,12 +12,11 @@ from engine.registry import METHODS
 from engine.types import Progress, Result
 from viewer import colormaps, selection
 from viewer.session import CLOUD
-
-from .conftest import make_window
 from viewer.work import CANCELLED, DONE, RUNNING
 
+from .conftest import BUILTIN_CLASSES, make_window
+
 pytestmark = pytest.mark.gui
-BUILTIN_CLASSES = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from engine.errors import DataError
 from engine.types import Result
 from viewer import workspace
 
+from .conftest import save_tiny_checkpoint
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -192,22 +194,9 @@ def test_sigkill_while_saving_leaves_the_previous_file(tmp_path):
 
 # ---- the real window ---------------------------------------------------------------------------------
 
-BUILTIN_CLASSES = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
-
-
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> str:
-    import torch
-
-    import engine.models.pointnet  # noqa: F401
-    from engine.models.base import build_model
-    from engine.models.checkpoints import save_checkpoint
-
-    torch.manual_seed(0)
-    model = build_model("pointnet", num_classes=10, width=0.125)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(path, model, {"classes": BUILTIN_CLASSES, "normalisation": {"points": 256, "sampling": "random"}})
-    return str(path)
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors", points=256)
 
 
 def _panel(win, name):
