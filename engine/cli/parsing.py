@@ -53,21 +53,19 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"'{text}' is not true or false")
 
 
-def positive_int(text: str) -> int:
+def _whole(text: str, lo: int, words: str) -> int:
     try:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} must be at least 1")
+    if v < lo:
+        raise argparse.ArgumentTypeError(f"{v} must be {words}")
     return v
+
+
+def positive_int(text: str) -> int:
+    return _whole(text, 1, "at least 1")
 
 
 def nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v} must be 0 or more")
-    return v
+    return _whole(text, 0, "0 or more")
