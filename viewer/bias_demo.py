@@ -24,10 +24,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
+from engine.data.alphabet import class_letter
 from engine.data.builtin_shapes import CLASSES
 
 from .bias_demo_chart import RevealChart
-from .bias_demo_text import (MASK_NAMES, MODELS, NAMES, class_letter, inject, letter_categories, load_samples,
+from .bias_demo_text import (MASK_NAMES, MODELS, NAMES, inject, letter_categories, load_samples,
                              mask_text, reveal_text)
 from .result_layers import layers_for
 from .scene import PointsLayer, Scalar, replace

@@ -20,22 +20,15 @@ def letter_categories(kept: np.ndarray, is_bias: np.ndarray) -> np.ndarray:
     return cat
 
 
-def class_letter(c: int) -> str:
-    return chr(ord("A") + int(c) % 26)
-
-
 def inject(points: np.ndarray, c: int, num_classes: int, k: int, seed: int) -> np.ndarray:
     """One cloud with class c's letter appended as k points, placed as bias_lab places it
     ('per-class', distance 1.5, scale 0.5)."""
-    from engine.data.alphabet import place_letter
+    from engine.data.alphabet import class_letter, letter_anchor, place_letter
 
     if k <= 0:
         return np.asarray(points, np.float32)
-    # engine/methods/bias_inject.letter_anchor ('per-class'); that module's package imports torch,
-    # which the GUI thread never does, so the two lines are repeated (the tests compare them).
-    a = 2.0 * math.pi * int(c) / max(int(num_classes), 1)
-    anchor = np.array([1.5 * math.cos(a), 1.5 * math.sin(a), 0.0], np.float32)
-    return place_letter(points, class_letter(c), k, anchor, 0.5, np.random.default_rng([int(seed), int(c)]))
+    return place_letter(points, class_letter(c), k, letter_anchor(c, num_classes), 0.5,
+                        np.random.default_rng([int(seed), int(c)]))
 
 
 def load_samples(classes: list[str], points: int, seed: int, per_class: int = 5) -> dict:

@@ -9,6 +9,8 @@ unit box [-0.5, 0.5]^3. Points are spread uniformly along the stroke length.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ParameterError
@@ -103,3 +105,23 @@ def place_letter(points: np.ndarray, letter: str, n: int, position=(0.0, 0.0, 0.
     pos = np.asarray(position, np.float32).reshape(3)
     letter_pts = letter_points(letter, n, rng) * np.float32(scale) + pos
     return np.concatenate([pts, letter_pts.astype(np.float32)], axis=0)
+
+
+# Where the bias lab (PointMask paper Fig. 5) puts each class's letter; here, not under
+# engine.methods, so the GUI thread can place letters without importing torch.
+PLACEMENTS = ("per-class", "fixed")
+
+
+def class_letter(c: int) -> str:
+    return chr(ord("A") + int(c) % 26)
+
+
+def letter_anchor(c: int, num_classes: int, placement: str = "per-class",
+                  distance: float = 1.5) -> np.ndarray:
+    """Centre of class ``c``'s letter (3,) float32."""
+    if placement == "per-class":
+        a = 2.0 * math.pi * int(c) / max(int(num_classes), 1)
+        return np.array([distance * math.cos(a), distance * math.sin(a), 0.0], np.float32)
+    if placement == "fixed":
+        return np.array([distance, 0.0, 0.0], np.float32)
+    raise ParameterError(f"letter placement '{placement}' is unknown; use one of {', '.join(PLACEMENTS)}.")

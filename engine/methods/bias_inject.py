@@ -21,25 +21,8 @@ import math
 
 import numpy as np
 
+from ..data.alphabet import PLACEMENTS, class_letter, letter_anchor  # noqa: F401 - re-exported
 from ..errors import ParameterError
-
-PLACEMENTS = ("per-class", "fixed")
-
-
-def class_letter(c: int) -> str:
-    return chr(ord("A") + int(c) % 26)
-
-
-def letter_anchor(c: int, num_classes: int, placement: str = "per-class",
-                  distance: float = 1.5) -> np.ndarray:
-    """Centre of class ``c``'s letter (3,) float32."""
-    if placement == "per-class":
-        a = 2.0 * math.pi * int(c) / max(int(num_classes), 1)
-        return np.array([distance * math.cos(a), distance * math.sin(a), 0.0], np.float32)
-    if placement == "fixed":
-        return np.array([distance, 0.0, 0.0], np.float32)
-    raise ParameterError(f"letter placement '{placement}' is unknown; use one of {', '.join(PLACEMENTS)}.")
-
 
 def check_bias_settings(level: int, num_classes: int, placement: str, distance: float,
                         scale: float) -> None:

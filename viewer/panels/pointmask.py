@@ -20,7 +20,6 @@ biased training samples; CSV and PNG export with provenance.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +37,6 @@ from .train_box import TrainBox
 KEPT, MASKED, BIAS = 0, 1, 2
 OPEN = "the open checkpoint"
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-
-
-def letter_anchor(c: int, num_classes: int, distance: float = 1.5) -> np.ndarray:
-    """Class c's letter centre, 'per-class' placement of engine/methods/bias_inject.py (that module
-    lives in the torch-importing methods package, so the two lines are repeated here)."""
-    a = 2.0 * math.pi * int(c) / max(int(num_classes), 1)
-    return np.array([distance * math.cos(a), distance * math.sin(a), 0.0], np.float32)
 
 
 class PointMaskPanel(MethodPanel):
@@ -168,11 +160,10 @@ class PointMaskPanel(MethodPanel):
         is_bias = None
         k = self.letter.value()
         if k > 0 and s.label is not None and s.label >= 0:
-            from engine.data.alphabet import place_letter
+            from engine.data.alphabet import class_letter, letter_anchor, place_letter
 
             nclass = max(len(s.dataset.classes), 1)
-            letter = chr(ord("A") + int(s.label) % 26)
-            pts = place_letter(pts, letter, k, letter_anchor(s.label, nclass), 0.5,
+            pts = place_letter(pts, class_letter(s.label), k, letter_anchor(s.label, nclass), 0.5,
                                np.random.default_rng((0, s.index)))
             is_bias = np.zeros(len(pts), bool)
             is_bias[-k:] = True
