@@ -201,29 +201,28 @@ class Train(Method):
             correct = seen = 0
             has_logits = False
             batches = epoch_batches(len(td.y_train), per_rank, p.seed, epoch, dist.rank, dist.world)
-            # Preparing the next batch's mix work (SageMix's assignment) overlaps it with this
-            # batch's step only when torch leaves a core free: with every core busy it competes
-            # (measured on 2 cores, 1 torch thread: 2.21 -> 1.69 s per SageMix step; slower at 2).
-            prefetch = (mix is not None and hasattr(mix, "prepare")
-                        and torch.get_num_threads() < (os.cpu_count() or 1))
+            # The mix's data-only work (SageMix: partners and assignment) is prepared one batch
+            # ahead, always, so the generator's draws come in one order whatever the machine. The
+            # assignment STARTS at once only when torch leaves a core free to run it during this
+            # batch's step; with every core busy it would compete (measured on 2 cores, 1 torch
+            # thread: 2.21 -> 1.69 s per SageMix step; slower at 2).
+            prepares = mix is not None and hasattr(mix, "prepare")
+            overlap = torch.get_num_threads() < (os.cpu_count() or 1)
 
             def load(idx):
-                """A batch, augmented, with the mix's data-only work started (see below)."""
                 x, y = gather(td.x_train, td.y_train, idx, device)
                 x = augment(x, gen)
-                return x, y, (mix.prepare(x, gen) if prefetch else False)
+                return x, y, (mix.prepare(x, gen, start=overlap) if prepares else None)
 
             upcoming = load(batches[0]) if len(batches) else None
             for step_in_epoch, idx in enumerate(batches, start=1):
                 t0, c0 = time.perf_counter(), time.process_time()
                 x, y, prepared = upcoming
                 if step_in_epoch < len(batches):
-                    # Start the next batch's data-only mix work (SageMix's assignment, in a thread
-                    # pool) now, so it runs while this batch trains.
                     upcoming = load(batches[step_in_epoch])
                 soft = None
                 if mix is not None:
-                    x, soft = (mix(model, x, y, td.num_classes, gen, prepared=prepared) if prefetch
+                    x, soft = (mix(model, x, y, td.num_classes, gen, prepared=prepared) if prepares
                                else mix(model, x, y, td.num_classes, gen))
                     model.train()
                 optimizer.zero_grad(set_to_none=True)

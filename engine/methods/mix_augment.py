@@ -75,15 +75,18 @@ class SageMixAugment:
         self.assignment = _check_assignment(assignment, "sagemix")
         self.partner = _check_partner(partner, "sagemix")
 
-    def prepare(self, points: torch.Tensor, generator: torch.Generator):
-        """The data-only part of SageMix: whether to mix, the partners, and the optimal assignment
-        started in the thread pool. The training loop prepares the NEXT batch before it trains on
-        this one, so the assignment (which does not depend on the model) runs on the spare cores
-        while the model trains, as a data-loader worker would."""
+    def prepare(self, points: torch.Tensor, generator: torch.Generator, start: bool = True):
+        """The data-only part of SageMix: whether to mix, the partners, and the optimal assignment.
+        The training loop prepares the NEXT batch before it trains on this one; with ``start`` the
+        assignment (which does not depend on the model) begins in the thread pool at once and runs
+        on a spare core while the model trains, as a data-loader worker would; without it, it runs
+        when needed. Either way the generator draws are the same, so results do not depend on it."""
         if _skip(self.mix_prob, generator):
             return None
         partner = sagemix.random_partner(points.shape[0], generator, self.partner)
-        return partner, sagemix.start_partner_assignment(points, partner, self.assignment)
+        if start:
+            return partner, sagemix.start_partner_assignment(points, partner, self.assignment)
+        return partner, lambda: sagemix.start_partner_assignment(points, partner, self.assignment)()
 
     def __call__(self, model, points: torch.Tensor, labels: torch.Tensor, num_classes: int,
                  generator: torch.Generator, prepared=False):
