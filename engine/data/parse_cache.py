@@ -46,8 +46,8 @@ def cached_cloud(path: str | os.PathLike, parse) -> Geometry:
         table = np.load(entry, allow_pickle=False)
         if table.ndim == 2 and table.shape[1] in (3, 6) and np.isfinite(table).all():
             return Geometry(table[:, :3], normals=table[:, 3:] if table.shape[1] == 6 else None)
-    except (OSError, ValueError):
-        pass                                   # not cached yet, or a damaged entry: parse again
+    except (OSError, ValueError, EOFError):
+        pass                                   # not cached yet, or a damaged / empty entry: parse again
     geom = parse(path)
     if geom.is_mesh or geom.part_ids is not None:
         return geom                            # only plain clouds are cached

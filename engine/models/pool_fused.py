@@ -1,4 +1,4 @@
-"""PointNet's last shared layer fused with its batch norm and the max over points (training only).
+"""PointNet's last shared layer fused with its batch norm and the max over points.
 
 PointNet ends each shared MLP with ``max_points(relu?(BN(X W^T + b)))`` on a wide layer (1,024
 channels). Done layer by layer, that layer costs three big matrix products (forward, and two in
@@ -32,7 +32,8 @@ def usable(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> bool:
     """``linear_bn_max`` reproduces BatchNorm1d in training mode with running statistics and an
     affine transform; anything else keeps the layer-by-layer path."""
     return (bn.training and bn.affine and bn.track_running_stats and bn.momentum is not None
-            and conv.kernel_size == (1,))
+            and conv.kernel_size == (1,)
+            and conv.weight.device.type != "mps")   # its batch statistics are float64; mps has none
 
 
 def _batch_stats(x: torch.Tensor, weight: torch.Tensor, bias64: torch.Tensor):

@@ -57,6 +57,9 @@ def test_an_edited_file_is_parsed_again_and_a_damaged_entry_is_rewritten(counted
     again = cached_cloud(f, parse)
     assert len(calls) == 3
     np.testing.assert_array_equal(again.vertices, got.vertices)
+    for entry in cache_root().glob("*.npy"):
+        entry.write_bytes(b"")                 # left empty by a crash mid-write
+    assert cached_cloud(f, parse).vertices.shape == (30, 3) and len(calls) == 4
 
 
 def test_normal_resampled_layout_reads_through_the_cache(counted, tmp_path, monkeypatch):
