@@ -144,8 +144,9 @@ def mask_kept_fractions(model, x: np.ndarray, n_object: int, batch: int = 64) ->
 
     from .model_input import model_device
 
+    from ..models.pointmask import keep_probability
+
     dev, t = model_device(model), float(model.threshold)
-    logit_t = math.log(t / (1.0 - t)) if t > 0 else -math.inf
     kept, prob = [], []
     was_training = model.training
     model.eval()
@@ -154,8 +155,7 @@ def mask_kept_fractions(model, x: np.ndarray, n_object: int, batch: int = 64) ->
             for i in range(0, len(x), batch):
                 mu, logvar = model.encoder(torch.as_tensor(x[i:i + batch], device=dev))
                 kept.append((torch.sigmoid(mu) > t).cpu().numpy())
-                z = (mu - logit_t) / torch.exp(0.5 * logvar)
-                prob.append((0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))).cpu().numpy())
+                prob.append(keep_probability(mu, torch.exp(0.5 * logvar), t).cpu().numpy())
     finally:
         model.train(was_training)
     kept = np.concatenate(kept) if kept else np.zeros((0, x.shape[1]), bool)

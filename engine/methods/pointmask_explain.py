@@ -16,8 +16,6 @@ kept from the saved probability (the viewer's slider uses it).
 """
 from __future__ import annotations
 
-import math
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +82,7 @@ class PointMaskExplain:
             data=None, index=0, split="test", n_points=None):
         import torch
 
+        from ..models.pointmask import keep_probability
         from .model_input import resolve_model
 
         source = {}
@@ -110,8 +109,7 @@ class PointMaskExplain:
                     clouds["predicted_kept_only"] = x[:, kept] if bool(kept.any()) else None
                     # J = mu + sigma eps is kept when sigmoid(J) > t, i.e. with probability
                     # Phi((mu - logit t) / sigma); one seeded draw shows a mask as training sees it.
-                    logit_t = math.log(t / (1.0 - t)) if t > 0 else -math.inf
-                    keep_p = torch.special.ndtr((mu[0] - logit_t) / sigma[0])
+                    keep_p = keep_probability(mu[0], sigma[0], t)
                     eps = torch.randn(mu[0].shape, generator=torch.Generator().manual_seed(params.sample_seed))
                     sampled = torch.sigmoid(mu[0] + sigma[0] * eps.to(mu.device)) > t
                     arrays = {"mask_probability": prob, "mask": m, "kept": kept, "mu": mu[0], "sigma": sigma[0],

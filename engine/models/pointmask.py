@@ -72,6 +72,14 @@ def mask_relu(j: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.clamp(torch.relu(torch.sigmoid(j) - threshold), 0.0, 1.0)
 
 
+def keep_probability(mu: torch.Tensor, sigma: torch.Tensor, threshold: float) -> torch.Tensor:
+    """P(sigmoid(mu + sigma * eps) > t) = Phi((mu - logit t) / sigma): how often a sampled mask
+    keeps each point (eps ~ N(0, 1))."""
+    t = float(threshold)
+    logit_t = math.log(t / (1.0 - t)) if t > 0 else -math.inf
+    return torch.special.ndtr((mu - logit_t) / sigma)
+
+
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor, reduce: str = "sum") -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)), SUMMED over every latent of a sample (all points, and the
     three coordinates for PointMap), then MEANED over the batch: -0.5 * sum(1 + logvar - mu^2 -
