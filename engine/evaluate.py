@@ -15,7 +15,7 @@ from . import corruptions, metrics
 from .data.dataset import SAMPLINGS
 from .errors import DataError, ParameterError
 from .jobs import JobGenerator, Method, Ticker
-from .params import param
+from .params import as_dict, param
 from .registry import METHODS
 from .types import Progress, Result
 from .train_data import spread_indices
@@ -101,7 +101,7 @@ class Evaluate(Method):
         arrays = {"logits": logits, "labels": y, "indices": np.asarray(idx, np.int64),
                   "confusion": np.asarray(summary["confusion"], np.int64)}
         return Result(kind="evaluation", arrays=arrays, metrics=summary,
-                      params={k_: getattr(params, k_) for k_ in params.__dataclass_fields__},
+                      params=as_dict(params),
                       provenance={"checkpoint": loaded.path, "data": source,
                                   "training_data_fingerprint": loaded.meta.get("data_fingerprint")})
 

@@ -9,7 +9,7 @@ biased train split, test on the unbiased and on the biased test split. Prints th
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, run_job
+from .common import add_device, add_json, emit, given_options, run_job
 
 FLAGS = ("levels", "models", "epochs", "width", "points", "limit", "batch_size", "lr", "seed",
          "placement", "distance", "scale", "threshold", "augmentations", "device", "classes")
@@ -49,11 +49,9 @@ def bias_lab_command(args) -> int:
     from ..methods.bias_lab import format_table
     from ..results import save_result
 
-    params = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    params = given_options(args, FLAGS)
     if args.alpha is not None:
         params.update(pointmask_alpha=args.alpha, pointmap_alpha=args.alpha)
-    if args.device == "cpu":
-        params.pop("device", None)
     result = run_job(Job("bias-lab", {"data": args.data}, params))
     if args.out:
         save_result(result, args.out)

@@ -25,7 +25,7 @@ import torch
 from ..errors import DataError, ParameterError
 from ..jobs import JobGenerator, Method
 from ..ops.assignment import _pool, assign_pair, assignment_cost, is_bijection
-from ..params import param
+from ..params import as_dict, param
 from ..registry import METHODS
 from ..types import Progress, Result
 from . import pointmixup, rsmix, sagemix
@@ -158,7 +158,7 @@ class Mix(Method):
         if "radius" in result:
             metrics["radius"] = result["radius"]
             metrics["case"] = result["case"]
-        used = {k: getattr(params, k) for k in params.__dataclass_fields__}
+        used = as_dict(params)
         used.update(pi=result.get("pi") if result.get("pi") is not None else params.pi, theta=theta)
         if "radius" in result:
             used["radius"] = result["radius"]

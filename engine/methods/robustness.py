@@ -19,7 +19,7 @@ from ..data.dataset import SAMPLINGS
 from ..errors import DataError, ParameterError
 from ..evaluate import Evaluate
 from ..jobs import JobGenerator, Method
-from ..params import param
+from ..params import as_dict, param
 from ..registry import METHODS
 from ..types import Progress, Result
 
@@ -108,5 +108,5 @@ class Robustness(Method):
         metrics = {"columns": cols, "table": table, "n": int(len(y)), "points": int(x.shape[1]),
                    "data": str(ds.path), "split": params.split, "seed": params.seed}
         return Result(kind="robustness", arrays={"accuracy": acc, "ece": ece},
-                      metrics=metrics, params={k: getattr(params, k) for k in params.__dataclass_fields__},
+                      metrics=metrics, params=as_dict(params),
                       provenance={"checkpoints": [ld.path for ld in loaded], "data": str(ds.path)})
