@@ -230,7 +230,11 @@ class BiasLab(Method):
         bias_kw = dict(placement=params.placement, distance=params.distance, scale=params.scale)
         keep = Path(params.keep_checkpoints) if params.keep_checkpoints else None
         if keep is not None:
-            keep.mkdir(parents=True, exist_ok=True)
+            try:
+                keep.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ParameterError(f"bias-lab keep_checkpoints {keep}: cannot create the folder "
+                                     f"({e.strerror or e}).", hint="Choose a folder you can write to.") from None
         tmp = keep or Path(tempfile.mkdtemp(prefix="pointlens-bias-lab-"))
         try:
             for li, level in enumerate(levels):

@@ -79,17 +79,14 @@ def _key(kind: str, **fields) -> str:
 
 
 def cache_dir() -> Path:
-    """POINTLENS_FLOWAM_CACHE if set, else POINTLENS_CACHE_DIR (the app's cache folder, as the
-    built-in dataset uses it) or the platform's user cache folder, + /flowam."""
+    """POINTLENS_FLOWAM_CACHE if set, else the app's cache folder (as the built-in dataset uses
+    it; POINTLENS_CACHE_DIR overrides it) + /flowam."""
     own = os.environ.get("POINTLENS_FLOWAM_CACHE")
     if own:
         return Path(own)
-    root = os.environ.get("POINTLENS_CACHE_DIR")
-    if not root:
-        import platformdirs
+    from ..data.builtin import cache_dir as app_cache_dir
 
-        root = platformdirs.user_cache_dir("pointlens", appauthor=False)
-    return Path(root) / "flowam"
+    return app_cache_dir() / "flowam"
 
 
 def drain(gen):

@@ -165,3 +165,11 @@ def test_sampled_keep_probability_matches_monte_carlo():
     assert 0.05 < got["object_keep_prob"] < 0.95 and 0 < got["object_kept"] < 1
     assert got["letter_kept"] == pytest.approx(float((torch.sigmoid(mu[:, 20:]) > 0.7).float().mean()))
     assert got["object_kept"] == pytest.approx(float((torch.sigmoid(mu[:, :20]) > 0.7).float().mean()))
+
+
+def test_bias_lab_unwritable_checkpoint_folder_is_one_clear_message(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(ParameterError, match="keep_checkpoints .*a_file"):
+        run_sync(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet",
+                                                      keep_checkpoints=str(blocker / "sub"))))
