@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 
     holder: dict = {}
     install_exception_hook(lambda: holder.get("win"))
+    if args.timeout is None:                   # the self-test runs every method: give it longer
+        args.timeout = 600.0 if args.self_test else 60.0
     if args.self_test and not args.settings:   # leave the user's settings alone
         from .selftest import scratch_settings
 
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from .selftest import install
 
-        selftest = install(win, args.screenshot, args.timeout or 600.0)
+        selftest = install(win, args.screenshot, args.timeout)
     elif args.screenshot:
         path = args.screenshot
 
@@ -192,12 +194,12 @@ def main(argv: list[str] | None = None) -> int:
 
         def give_up():
             if win.isVisible():
-                log.error("screenshot: nothing drawn within %.0f s; saving what is there", args.timeout or 60.0)
+                log.error("screenshot: nothing drawn within %.0f s; saving what is there", args.timeout)
                 ok = win.save_window_screenshot(path)
                 status["code"] = 3 if ok else 1
                 win.close()
 
-        QTimer.singleShot(int((args.timeout or 60.0) * 1000), give_up)
+        QTimer.singleShot(int(args.timeout * 1000), give_up)
     app.exec()
     if selftest is not None:
         status["code"] = 1 if selftest.code is None else selftest.code

@@ -206,9 +206,8 @@ class EngineClient(QObject):
         finish(handle, state, value)
         self.job_changed.emit(handle)
         if state == FAILED:
+            log.error("job '%s' failed: %s", handle.name, handle.error)
+            if handle.details:
+                log.info("details:\n%s", handle.details.rstrip())
             if not handle.request.quiet:
-                self.job_failed.emit(handle)       # the window logs it and shows a dialog
-            else:
-                log.error("job '%s' failed: %s", handle.name, handle.error)
-                if getattr(handle, "details", None):
-                    log.info("details:\n%s", handle.details.rstrip())
+                self.job_failed.emit(handle)       # the window shows a dialog

@@ -83,25 +83,18 @@ class ViewportStyle:
     def __init__(self, viewports):
         self.viewports = viewports
         self.saved: list | None = None
-        self.text_scale = 1.0
-        self.dark = False
 
     def apply(self, text_scale: float, dark: bool) -> None:
         if self.saved is None:     # the first change remembers the original look
             self.saved = [v.look() for v in self.viewports.views]
-        self.text_scale, self.dark = text_scale, dark
         for v, look in zip(self.viewports.views, self.saved):
             v.set_look(look, text_scale, background=DARK if dark else None, text_colour=WHITE if dark else None)
             # the legend box fits its text to its size: font sizes alone would not enlarge it;
             # refilling it also passes the new text colour to its entries
-            if hasattr(v, "set_legend_scale"):
-                v.set_legend_scale(text_scale)
+            v.set_legend_scale(text_scale)
         if text_scale == 1.0 and not dark:
             self.saved = None
         self.viewports.request_render()
-
-    def is_default(self) -> bool:
-        return self.text_scale == 1.0 and not self.dark
 
 
 class Presenter(QObject):

@@ -368,9 +368,6 @@ class MainWindow(QMainWindow):
                             + (f"; {vals}" if vals else ""))
 
     def _job_failed(self, handle) -> None:
-        log.error("job '%s' failed: %s", handle.name, handle.error)
-        if handle.details:
-            log.info("details:\n%s", handle.details.rstrip())
         if not self._closing:
             self.show_error(f"{handle.name} failed", handle.error or "unknown error")
 

@@ -107,7 +107,7 @@ def test_pointmask_threshold_recolours_without_a_job(win, qtbot, ckpts):
 def test_bias_lab_csv_is_written_from_the_table(win, tmp_path):
     panel = _panel(win, "pointmask")
     levels = np.array([1.0, 50.0])
-    panel._lab_draw(levels, ["pointnet", "pointmask"], np.array([[0.5, np.nan], [0.25, 0.75]]),
+    panel.lab.draw(levels, ["pointnet", "pointmask"], np.array([[0.5, np.nan], [0.25, 0.75]]),
                     np.array([[0.9, np.nan], [0.3, 0.8]]))
     assert len(win.plots.items["pointmask.bias"].listDataItems()) == 2
     path = tmp_path / "lab.csv"

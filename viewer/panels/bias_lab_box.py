@@ -19,9 +19,9 @@ import numpy as np
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
+from .. import provenance
 from ..scene import PointsLayer
 from ..work import Request
-from .train_box import raise_plots
 
 LAB_MODELS = ("pointnet", "randmask", "pointmap", "pointmask")
 MODEL_COLOURS = {"pointnet": "#E69F00", "randmask": "#56B4E9", "pointmap": "#009E73", "pointmask": "#0072B2"}
@@ -37,23 +37,9 @@ def table_rows(levels, models, unbiased: np.ndarray, biased: np.ndarray) -> list
             for mi, m in enumerate(models) for li, lv in enumerate(levels)]
 
 
-def write_csv(path: str, levels, models, unbiased: np.ndarray, biased: np.ndarray, prov: dict | None = None) -> None:
-    """The accuracy table; atomic. With ``prov`` (and viewer.provenance present) it is stamped."""
-    rows = table_rows(levels, models, unbiased, biased)
-    if prov is not None:
-        try:
-            from .. import provenance
-        except ImportError:
-            provenance = None
-        if provenance is not None:
-            provenance.write_csv(path, CSV_HEADER, rows, prov)
-            return
-    from engine.atomic import atomic_path
-
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(",".join(CSV_HEADER) + "\n")
-        for r in rows:
-            f.write(",".join(r) + "\n")
+def write_csv(path: str, levels, models, unbiased: np.ndarray, biased: np.ndarray, prov: dict) -> None:
+    """The accuracy table, atomic, with its provenance line first."""
+    provenance.write_csv(path, CSV_HEADER, table_rows(levels, models, unbiased, biased), prov)
 
 
 def oblique(points: np.ndarray, up: str = "z", azimuth: float = 35.0, elevation: float = 25.0) -> np.ndarray:
@@ -175,7 +161,7 @@ class BiasLabBox(QGroupBox):
         plot.clear()
         self.data = None
         self.update_buttons()
-        raise_plots(p.plots)
+        p.plots.raise_dock()
         self.status.setText("starting…")
 
         def progress(pr) -> None:
@@ -312,13 +298,9 @@ class BiasLabBox(QGroupBox):
                 "epochs": self.epochs.value(), "points": self.points.value(), "limit": self.limit.value(),
                 "width": self.width_box.value(), "placement": self.placement.currentText()}
 
-    def provenance(self) -> dict | None:
+    def provenance(self) -> dict:
         """What made the table: the lab's params and data (the open checkpoint and sample play no
-        part in it, so they are left out); None until viewer.provenance exists."""
-        try:
-            from .. import provenance
-        except ImportError:
-            return None
+        part in it, so they are left out)."""
         res = self.result
         sess = {k: v for k, v in self.panel.session.provenance().items()
                 if k in ("device", "dataset", "dataset_fingerprint")}
@@ -344,8 +326,4 @@ class BiasLabBox(QGroupBox):
             tmp_png = str(tmp) + ".png"           # the exporter picks the format from the suffix
             exporter.export(tmp_png)
             os.replace(tmp_png, tmp)
-        prov = self.provenance()
-        if prov is not None:
-            from .. import provenance
-
-            provenance.stamp_png(path, prov)
+        provenance.stamp_png(path, self.provenance())

@@ -31,7 +31,7 @@ from ..result_layers import layers_for, mask_categories
 from ..scene import ArrowsLayer
 from ..session import with_points
 from .base import MethodPanel, show_views
-from .bias_lab_box import LAB_MODELS, MODEL_COLOURS, BiasLabBox, write_csv  # noqa: F401 - re-exported
+from .bias_lab_box import BiasLabBox
 from .train_box import TrainBox
 
 KEPT, MASKED, BIAS = 0, 1, 2
@@ -279,20 +279,6 @@ class PointMaskPanel(MethodPanel):
         self.log(f"PointMask: using the new checkpoint {path}")
         if self.sample is not None:
             self.explain()
-
-    @property
-    def lab_data(self):
-        return self.lab.data
-
-    @property
-    def lab_handle(self):
-        return self.lab.handle
-
-    def run_lab(self, **extra):
-        return self.lab.run(**extra)
-
-    def _lab_draw(self, levels, models, unbiased, biased) -> None:
-        self.lab.draw(levels, models, unbiased, biased)
 
     def export_csv(self, path: str) -> None:
         self.lab.export_csv(path)

@@ -103,18 +103,6 @@ def _alive(widget) -> bool:
     return shiboken6.isValid(widget)
 
 
-def raise_plots(plots) -> None:
-    """Bring the Plots dock to the front (it shares a tab bar with Jobs and Log)."""
-    from PySide6.QtWidgets import QDockWidget
-
-    w = plots
-    while w is not None and not isinstance(w, QDockWidget):
-        w = w.parentWidget()
-    if w is not None:
-        w.show()
-        w.raise_()
-
-
 def _spin(kind, value, lo, hi, tip):
     w = QSpinBox() if kind is int else QDoubleSpinBox()
     if kind is float:
@@ -355,7 +343,7 @@ class TrainBox(QGroupBox):
         self._steps_per_epoch = 1
         self._title = f"Training {params['model']} on {self.data_spec()}"
         self._reset_plot()
-        raise_plots(self.panel.plots)
+        self.panel.plots.raise_dock()
         self.status.setText(f"training {params['model']} on {self.data_spec()}…")
         self.handle = self.panel.run_method(
             "train", {"data": self.data_spec()}, params, target=self.plot_key,
