@@ -223,7 +223,7 @@ class Session:
     # ---- jobs ----------------------------------------------------------------------------------
     def run_method(self, method: str, inputs: dict, params: dict | None = None, *, name: str | None = None,
                    target: str | None = None, on_result=None, on_progress=None, on_error=None,
-                   with_model: bool = True):
+                   on_cancel=None, quiet: bool = False, with_model: bool = True):
         """Submit a registered method as a job. The open checkpoint and the device are added to
         the inputs (the device only if the method takes one) unless ``with_model`` is off."""
         extra: dict[str, Any] = {}
@@ -234,7 +234,8 @@ class Session:
         return self.client.submit(Request(name or method,
                                           lambda: tasks.start_method(method, extra, params or {}, device),
                                           target=target, on_result=on_result, on_progress=on_progress,
-                                          on_error=on_error or self._fail(name or method)))
+                                          on_error=on_error or self._fail(name or method),
+                                          on_cancel=on_cancel, quiet=quiet))
 
     def predict_split(self, split: str | None = None):
         """Predicted labels of every sample of the current split (for the browser's filters)."""

@@ -80,13 +80,8 @@ class MethodPanel(QWidget):
     def run_method(self, method: str, inputs: dict, params: dict | None = None, **kw):
         """Submit ``method`` (see the module docstring). With ``on_error`` the job is quiet: the
         window shows no dialog for it, ``on_error`` tells the user (``self.failed``)."""
-        handle = self.session.run_method(method, inputs, params, **kw)
-        request = getattr(handle, "request", None)
-        if kw.get("on_error") is not None and request is not None:
-            # Set before the job can finish: results reach the GUI thread as queued signals,
-            # after this returns, and the client reads ``quiet`` only then.
-            request.quiet = True
-        return handle
+        kw.setdefault("quiet", kw.get("on_error") is not None)
+        return self.session.run_method(method, inputs, params, **kw)
 
     def log(self, text: str) -> None:
         self.ctx.log(text)

@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QToolButton)
 
@@ -105,9 +104,6 @@ class FinetuneBox(QGroupBox):
         self.cancel_btn.clicked.connect(self.cancel)
         self.show_btn.clicked.connect(self.show_table)
         self.session.listen(self._on_session)
-        self._watch = QTimer(self)       # a cancelled job ends later, without a callback
-        self._watch.setInterval(200)
-        self._watch.timeout.connect(self._update_buttons)
         self._show_data()
         self._update_buttons()
 
@@ -158,10 +154,6 @@ class FinetuneBox(QGroupBox):
     def _update_buttons(self) -> None:
         self.run_btn.setEnabled(not self.running)
         self.cancel_btn.setEnabled(self.running)
-        if self.running:
-            self._watch.start()
-        else:
-            self._watch.stop()
 
     def params(self) -> dict:
         return {"epochs": self.epochs.value(), "points": self.points.value(), "limit": self.limit.value(),
@@ -196,7 +188,8 @@ class FinetuneBox(QGroupBox):
         self.handle = self.panel.run_method(
             METHOD, {"checkpoint": spec, "data": self.data_spec()}, params, target=self.plot_key,
             name=f"Scratch vs pre-trained ({spec}, {params['epochs']} epochs)", with_model=False,
-            on_progress=self._progress, on_result=self._done, on_error=self._failed)
+            on_progress=self._progress, on_result=self._done, on_error=self._failed,
+            on_cancel=self._update_buttons)
         self._update_buttons()
         return self.handle
 

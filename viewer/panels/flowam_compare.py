@@ -244,11 +244,7 @@ class CompareView(QWidget):
                 target=f"flowam.compare.{m}", name=f"Flow AM compare {cls}: {NAMES[m]}",
                 on_result=lambda res, m=m: self.on_result(m, res),
                 on_progress=lambda prog, m=m: self.on_progress(m, prog),
-                on_error=lambda msg, m=m: self.on_error(m, msg))
-            # The window shows a dialog per failed job; five jobs failing for one reason would
-            # give five. They are quiet (Jobs dock and log still list each) and on_error shows one.
-            if hasattr(self.handles[m], "request"):
-                self.handles[m].request.quiet = True
+                on_error=lambda msg, m=m: self.on_error(m, msg))   # quiet: on_error shows one dialog
         self._update_buttons()
         return dict(self.handles)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QSpinBox, QToolButton)
 
@@ -139,9 +139,6 @@ class RobustnessBox(QGroupBox):
         self.used_data = ""
         self.session.listen(self._on_session)
         self._show_splits()
-        self._watch = QTimer(self)       # a cancelled job ends later, without a callback
-        self._watch.setInterval(200)
-        self._watch.timeout.connect(self._update_buttons)
         self._update_buttons()
 
     # ---- the list -------------------------------------------------------------------------------
@@ -205,10 +202,6 @@ class RobustnessBox(QGroupBox):
     def _update_buttons(self) -> None:
         self.run_btn.setEnabled(not self.running)
         self.cancel_btn.setEnabled(self.running)
-        if self.running:
-            self._watch.start()
-        else:
-            self._watch.stop()
 
     def params(self) -> dict:
         cols = [c.strip() for c in self.corruptions.text().split(",") if c.strip()]
@@ -260,7 +253,7 @@ class RobustnessBox(QGroupBox):
         self.handle = self.session.client.submit(Request(
             "Robustness: read checkpoints", lambda: read_samplings(specs), target=f"{self.panel.name}.robustness",
             on_result=lambda samplings: self._plan(specs, samplings), quiet=True, listed=False,
-            on_error=lambda msg: self._failed_all(specs, msg)))
+            on_error=lambda msg: self._failed_all(specs, msg), on_cancel=self._update_buttons))
         self._update_buttons()
 
     def _plan(self, specs: list[str], samplings: list[str]) -> None:
@@ -305,7 +298,7 @@ class RobustnessBox(QGroupBox):
             name=f"Robustness: {names}", with_model=False,
             on_progress=lambda p: self.status.setText(f"{p.message} ({100 * p.fraction:.0f} %)"),
             on_result=lambda res, ss=specs: self._rows_done(ss, res),
-            on_error=lambda msg, ss=specs: self._rows_failed(ss, msg))
+            on_error=lambda msg, ss=specs: self._rows_failed(ss, msg), on_cancel=self._update_buttons)
         self._update_buttons()
 
     def _rows_done(self, specs: list[str], res) -> None:

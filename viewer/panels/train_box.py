@@ -180,9 +180,6 @@ class TrainBox(QGroupBox):
         self.train_btn.clicked.connect(self.start)
         self.cancel_btn.clicked.connect(self.cancel)
         self.model.currentTextChanged.connect(self._model_changed)
-        self._poll = QTimer(self)        # notices a job that ended without a result (cancel, error)
-        self._poll.setInterval(150)
-        self._poll.timeout.connect(self._check_job)
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(400)
@@ -349,9 +346,8 @@ class TrainBox(QGroupBox):
             "train", {"data": self.data_spec()}, params, target=self.plot_key,
             name=f"Train {params['model']} ({params['epochs']} epochs)", with_model=False,
             on_progress=self._progress, on_result=self._done,
-            on_error=self._failed)
+            on_error=self._failed, on_cancel=self._check_job)
         self._new_auto_out(params["model"])     # the next run must not overwrite this one's file
-        self._poll.start()
         self._update_buttons()
 
     def cancel(self) -> None:
@@ -362,13 +358,14 @@ class TrainBox(QGroupBox):
     def _failed(self, msg: str) -> None:
         if _alive(self):
             self.panel.failed(self.status, "Train", msg)
+            self._update_buttons()
         else:
             self.session.emit("error", f"Train: {msg}")
 
     def _check_job(self) -> None:
-        if self.running:
+        """A run that ended without a result (cancelled): say so and free the buttons."""
+        if not _alive(self):
             return
-        self._poll.stop()
         if self.handle is not None and self.handle.state == "cancelled":
             ep = int(self.history.get("current_epoch", 0) or 0)
             self.status.setText(f"cancelled (in epoch {ep}); no checkpoint from this run" if ep
