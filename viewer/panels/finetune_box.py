@@ -249,12 +249,13 @@ class FinetuneBox(QGroupBox):
         self._update_buttons()
 
     # ---- curves ---------------------------------------------------------------------------------
-    def _plot(self):
+    def _plot(self, front: bool = True):
         return self.panel.plots.plot(self.plot_key, "Test accuracy per epoch: from scratch vs pre-trained",
-                                     "epoch", "test accuracy (%)", tab=f"{self.panel.title} fine-tuning")
+                                     "epoch", "test accuracy (%)", tab=f"{self.panel.title} fine-tuning",
+                                     front=front)
 
     def redraw(self) -> None:
-        item = self._plot()
+        item = self._plot(front=False)        # live: the run's start brought the tab forward
         item.clear()
         for i, run in enumerate(RUNS):
             pv = self._last.get(i)

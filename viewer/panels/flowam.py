@@ -306,10 +306,7 @@ class FlowAMPanel(MethodPanel):
 
         from .. import colormaps
 
-        # The item made by run(); plots.plot() per preview would re-set the axis labels and
-        # re-layout the plot each time (~10-30 ms of GUI time per preview on software GL).
-        plot = self.plots.items.get("flowam.loss") or self.plots.plot("flowam.loss", "", "step", "loss",
-                                                                       tab="Flow AM")
+        plot = self.plots.plot("flowam.loss", "", "step", "loss", front=False, tab="Flow AM")
         items = {it.name(): it for it in plot.listDataItems()}
         cols = colormaps.categorical_colors(len(TERM_NAMES))
         for i, (k, (xs, ys)) in enumerate(self.curves.items()):

@@ -22,10 +22,14 @@ class PlotsDock(QWidget):
         self.tabs.addTab(self.placeholder, "plots")
         self.items: dict[str, object] = {}
         self.widgets: dict[str, QWidget] = {}
+        self._texts: dict[str, tuple[str, str, str]] = {}     # title, x and y label last set per key
 
-    def plot(self, key: str, title: str = "", x_label: str = "", y_label: str = "", tab: str = ""):
-        """A pyqtgraph PlotItem for ``key`` (created on first use, brought to the front).
-        ``tab``: the short tab text (default: the key)."""
+    def plot(self, key: str, title: str = "", x_label: str = "", y_label: str = "", tab: str = "",
+             front: bool = True):
+        """A pyqtgraph PlotItem for ``key`` (created on first use; brought to the front unless
+        ``front`` is off, which live redraws use so they do not take the tab from the user).
+        ``tab``: the short tab text (default: the key). Titles and labels are set only when they
+        change (setting one re-lays the plot out)."""
         import pyqtgraph as pg
 
         if key not in self.items:
@@ -38,13 +42,16 @@ class PlotsDock(QWidget):
             self.items[key], self.widgets[key] = item, w
             self._add_tab(w, tab or key)
         item = self.items[key]
-        if title:
+        old = self._texts.get(key, ("", "", ""))
+        if title and title != old[0]:
             item.setTitle(title)
-        if x_label:
+        if x_label and x_label != old[1]:
             item.setLabel("bottom", x_label)
-        if y_label:
+        if y_label and y_label != old[2]:
             item.setLabel("left", y_label)
-        self.tabs.setCurrentWidget(self.widgets[key])
+        self._texts[key] = (title or old[0], x_label or old[1], y_label or old[2])
+        if front:
+            self.tabs.setCurrentWidget(self.widgets[key])
         return item
 
     def widget_tab(self, key: str, title: str, widget: QWidget) -> QWidget:

@@ -420,9 +420,9 @@ class TrainBox(QGroupBox):
             self.trained.emit(str(path))
 
     # ---- curves ---------------------------------------------------------------------------------
-    def _plot(self):
+    def _plot(self, front: bool = False):
         item = self.panel.plots.plot(self.plot_key, self._title, "epoch (loss: one point per training step)",
-                                     "training loss", tab=f"{self.panel.title} training")
+                                     "training loss", tab=f"{self.panel.title} training", front=front)
         if not hasattr(item, "_right_vb"):
             import pyqtgraph as pg
 
@@ -439,7 +439,7 @@ class TrainBox(QGroupBox):
         return item
 
     def _reset_plot(self) -> None:
-        item = self._plot()
+        item = self._plot(front=True)           # a new run shows its tab; live redraws leave it
         item.clear()
         item._right_vb.clear()
         if item.legend is not None:
