@@ -30,9 +30,9 @@ from engine.data.builtin_shapes import CLASSES
 from .bias_demo_chart import RevealChart
 from .bias_demo_text import (MASK_NAMES, MODELS, NAMES, inject, letter_categories, load_samples,
                              mask_text, reveal_text)
+from .panels.base import show_views
 from .result_layers import layers_for
 from .scene import PointsLayer, Scalar, replace
-from .session import CLOUD
 from .work import Request
 
 # Measured on this project's 2-core CPU (see the presenter helper's report): ~1 min, PointNet
@@ -271,10 +271,7 @@ class BiasDemo(QWidget):
 
     # ---- step 2: inject ------------------------------------------------------------------------
     def _show_views(self) -> None:
-        win = self.window_
-        (win.set_layout if hasattr(win, "set_layout") else win.viewports.set_layout)(2)
-        if CLOUD in self.scene:
-            self.scene.set_style(CLOUD, visible=False)
+        show_views(self.window_, self.scene, 2)
 
     def _load_samples(self, then, classes=None, points=None) -> None:
         """The clean clouds of ``classes`` (default: the ticked ones) on the engine thread, then ``then()``."""

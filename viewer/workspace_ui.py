@@ -267,21 +267,16 @@ class Restore:
     def _tell(self) -> None:
         """One dialog (and the log) saying which files could not be opened and why."""
         n = len(self.problems)
-        box = QMessageBox(QMessageBox.Warning, "Session opened without some files",
-                          (f"{n} file{'s' if n != 1 else ''} of this session moved or changed and "
-                           f"{'were' if n != 1 else 'was'} not opened." if n else "The session was opened with changes."),
-                          QMessageBox.Ok, self.window)
+        box = self.window.show_error(
+            "Session opened without some files",
+            (f"{n} file{'s' if n != 1 else ''} of this session moved or changed and "
+             f"{'were' if n != 1 else 'was'} not opened." if n else "The session was opened with changes."))
         lines = [f"• {p.what.capitalize()}, {p.reason}:\n      {p.path}" for p in self.problems]
         lines += [f"• {t}" for t in self.notes]
         box.setInformativeText("\n".join(lines) + f"\n\nEverything else in {Path(self.path).name} is restored. "
                                "Open the files from their new place (File > Open), then save the session again.")
-        box.setModal(False)
         # long paths fit on one line where possible (the names are QMessageBox's own labels)
         box.setStyleSheet("QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel { min-width: 600px; }")
-        win = self.window
-        box.finished.connect(lambda _=0, b=box: win.error_dialogs.remove(b) if b in win.error_dialogs else None)
-        win.error_dialogs.append(box)
-        box.show()
         self.dialog = box
         for t in self.notes:
             log.warning("session %s: %s", self.path, t)

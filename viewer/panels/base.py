@@ -137,16 +137,13 @@ def params_form(params_cls: type, values: dict | None = None) -> tuple[QFormLayo
     return form, (lambda: {k: r() for k, r in readers.items()})
 
 
-def show_views(panel: "MethodPanel", count: int) -> None:
-    """Switch to ``count`` viewports (through the window, so its toolbar agrees) and hide the
-    sample's own cloud: the panel's layers draw the same points (greyed ones would mislead)."""
-    win = panel.window()
-    if hasattr(win, "set_layout"):
-        win.set_layout(count)
-    else:
-        panel.ctx.viewports.set_layout(count)
-    if CLOUD in panel.scene:
-        panel.scene.set_style(CLOUD, visible=False)
+def show_views(window, scene, count: int) -> None:
+    """Switch the main window to ``count`` viewports (through the window, so its toolbar agrees)
+    and hide the sample's own cloud: the caller's layers draw the same points (greyed ones would
+    mislead)."""
+    window.set_layout(count)
+    if CLOUD in scene:
+        scene.set_style(CLOUD, visible=False)
 
 
 def two_columns(*rows: tuple[str, QWidget]) -> QHBoxLayout:

@@ -284,7 +284,7 @@ class BiasLabBox(QGroupBox):
         p.scene.clear("pointmask.")
         from .base import show_views
 
-        show_views(p, 1)
+        show_views(p.window(), p.scene, 1)
         title = self.gallery_title(level, row)
         p.scene.add(PointsLayer("pointmask.gallery.object", points=pts[~bias], color=OBJECT, point_size=6.0,
                                 style="spheres", title=f"{title}: object points"))

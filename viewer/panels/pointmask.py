@@ -188,7 +188,7 @@ class PointMaskPanel(MethodPanel):
         self.session.add_result(f"pointmask {self.sample.name}", saved, show=False)
         self.scene.clear("pointmask.")
         m = res.metrics
-        show_views(self, max(2, self.ctx.viewports.count))
+        show_views(self.window(), self.scene, max(2, self.ctx.viewports.count))
         for layer in layers_for(saved):
             self.scene.add(layer)
         self.slider.setEnabled(m.get("model") != "pointmap")      # PointMap has no threshold

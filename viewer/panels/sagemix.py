@@ -242,7 +242,7 @@ class SageMixPanel(MethodPanel):
         self.session.add_result(f"mix {res.metrics.get('method')}",
                                 with_points(res, a["source_a"], self.session.provenance()), show=False)
         self.scene.clear("sagemix.")
-        show_views(self, 4)
+        show_views(self.window(), self.scene, 4)
         for layer in layers_for(res):
             self.scene.add(layer)
         for view in (2, 3):          # new views start at the default iso camera, like 0 and 1
