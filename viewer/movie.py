@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QSlider
 
+from engine.atomic import replace_durably, temp_beside
 from engine.errors import DataError, ParameterError
 
 from . import provenance, render
@@ -76,11 +76,7 @@ class MovieSink:
         self.fps = float(fps)
         self.size = size
         self.count = 0
-        target = Path(self.path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{target.suffix}",
-                                   dir=target.parent if str(target.parent) else ".")
-        os.close(fd)
-        self.tmp = tmp
+        self.tmp = str(temp_beside(self.path, f".part{Path(self.path).suffix}"))
         self._gif: list[Any] = []
         self._writer = None
         if self.fmt == "mp4":
@@ -124,9 +120,7 @@ class MovieSink:
                 first, rest = self._gif[0], self._gif[1:]
                 first.save(self.tmp, format="GIF", save_all=True, append_images=rest, duration=ms, loop=0)
                 self._gif = []
-            with open(self.tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(self.tmp, self.path)
+            replace_durably(self.tmp, self.path)
         except Exception as e:
             self.abort()
             raise DataError(f"{self.path}: could not write the movie: {type(e).__name__}: {e}",

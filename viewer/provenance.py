@@ -93,20 +93,35 @@ def dumps(prov: dict) -> str:
 
 
 # ---- PNG ---------------------------------------------------------------------------------------
+def _png_info(prov: dict, keep: dict | None = None):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for k, v in (keep or {}).items():
+        if k not in (KEY, "Software"):
+            info.add_itxt(k, str(v))
+    info.add_text("Software", TOOL)
+    info.add_itxt(KEY, dumps(prov))
+    return info
+
+
+def write_png(path: str, rgb, prov: dict) -> None:
+    """An (H, W, 3|4) uint8 image as a PNG carrying ``prov``: encoded once, written atomically."""
+    from PIL import Image
+
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(rgb).save(tmp, format="PNG", pnginfo=_png_info(prov))
+
+
 def stamp_png(path: str, prov: dict) -> None:
     """Rewrite the PNG at ``path`` with the provenance as an iTXt chunk (UTF-8; keeps other text
     chunks the file had). Pixels are unchanged (PNG is lossless)."""
-    from PIL import Image, PngImagePlugin
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
             im.load()
-            info = PngImagePlugin.PngInfo()
-            for k, v in (getattr(im, "text", None) or {}).items():
-                if k not in (KEY, "Software"):
-                    info.add_itxt(k, str(v))
-            info.add_text("Software", TOOL)
-            info.add_itxt(KEY, dumps(prov))
+            info = _png_info(prov, getattr(im, "text", None))
             if im.format != "PNG":
                 raise DataError(f"{path}: is a {im.format} image, not a PNG",
                                 hint="save screenshots with a .png name to carry provenance")

@@ -45,15 +45,11 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"{args.result}: the result ({result.kind}) holds nothing drawable "
                             f"(arrays: {', '.join(result.arrays) or 'none'}).",
                             hint="Results need a 'points' (N,3) array or ellipsoids/surfaces to draw.")
-        import imageio.v3 as iio
-
         from .render import render_layers
 
         image = render_layers(layers, (w, h), view, up_axis=args.up, parallel=args.parallel,
                               transparent=args.transparent)
-        from engine.atomic import atomic_path
-
-        from .provenance import describe, layers_shown, stamp_png
+        from .provenance import describe, layers_shown, write_png
         from .scene import Scene
 
         shown = Scene()
@@ -63,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                         export="pointlens render", source=str(args.result), view=view, size=[w, h],
                         layers=layers_shown(shown))
         try:
-            with atomic_path(args.out) as tmp:
-                iio.imwrite(tmp, image, extension=".png")
-                stamp_png(str(tmp), prov)
+            write_png(args.out, image, prov)
         except OSError as e:
             raise DataError(f"--out {args.out}: could not write the image: {e}",
                             hint="choose a writable folder and a .png name") from e

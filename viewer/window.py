@@ -466,21 +466,16 @@ class MainWindow(QMainWindow):
 
     def save_viewport_screenshot(self, path: str, view: int = 0, transparent: bool | None = None,
                                  scale: int | None = None) -> None:
-        import imageio.v3 as iio
+        from . import provenance
 
         if transparent is None:
             transparent = bool(self.settings.get("screenshot/transparent"))
-        from engine.atomic import atomic_path
-
-        from . import provenance
 
         img = self.viewports.view_image(view, scale or self.settings.get("screenshot/scale"), transparent)
         try:
-            with atomic_path(path) as tmp:
-                iio.imwrite(tmp, img, extension=".png")
-                provenance.stamp_png(str(tmp), provenance.for_window(
-                    self, "viewport screenshot", view=min(view, self.viewports.count - 1),
-                    size=[int(img.shape[1]), int(img.shape[0])], transparent=bool(transparent)))
+            provenance.write_png(path, img, provenance.for_window(
+                self, "viewport screenshot", view=min(view, self.viewports.count - 1),
+                size=[int(img.shape[1]), int(img.shape[0])], transparent=bool(transparent)))
         except OSError as e:
             from engine.errors import DataError
 
