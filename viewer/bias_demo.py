@@ -16,6 +16,8 @@ collapse in about a minute on a laptop CPU (see DEFAULTS).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import tempfile
 import time
 
@@ -336,8 +338,6 @@ class BiasDemo(QWidget):
         return all(str(done.get(k)) == str(now[k]) for k in now if k not in ("keep_checkpoints", "device"))
 
     def train(self):
-        from . import tasks
-
         params = self.params()
         if not params["models"]:
             self.train_status.setText("<b>Tick at least one model.</b>")
@@ -363,11 +363,11 @@ class BiasDemo(QWidget):
             self.train_status.setText(text)
             self._finished()
 
-        self.handle = self.session.client.submit(Request(
-            "Demo: training on biased data", lambda: tasks.start_method("bias-lab", {"data": "builtin"}, params, None),
-            target="demo.train", on_result=done, on_progress=progress,
+        self.handle = self.session.run_method(
+            "bias-lab", {"data": "builtin"}, params, name="Demo: training on biased data", with_model=False,
+            target="demo.train", on_result=done, on_progress=progress, quiet=True,
             on_error=lambda msg: (stopped(f"<b>failed:</b> {msg}"), self.session.emit("error", f"demo: {msg}")),
-            on_cancel=lambda: stopped("Cancelled. Change the settings or press <b>Train</b> again.")))
+            on_cancel=lambda: stopped("Cancelled. Change the settings or press <b>Train</b> again."))
         self.train_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
         self._update_nav()
@@ -432,8 +432,7 @@ class BiasDemo(QWidget):
 
             self.explained = res
             saved = with_points(res, pts, self.session.provenance())
-            saved = type(saved)(saved.kind, {**saved.arrays, "is_bias": is_bias}, saved.metrics, saved.params,
-                                saved.provenance)
+            saved = dataclasses.replace(saved, arrays={**saved.arrays, "is_bias": is_bias})
             self.session.add_result("bias demo: PointMask's mask", saved, show=False)
             self.scene.clear(LAYERS)
             self._show_views()
