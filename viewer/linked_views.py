@@ -41,7 +41,6 @@ class LinkedViews(QObject):
         self.up_axis, self.color, self.point_size = up_axis, color, float(point_size)
         self.points: list[np.ndarray | None] = [None] * len(self.holders)
         self.legal: float | None = None
-        self.union = None                       # the bounds of the last fit
         self.grids: list = []
         self._camera = None
         self._cam_state: tuple = ()
@@ -175,7 +174,7 @@ class LinkedViews(QObject):
     def fit(self, bounds=None) -> tuple[float, ...]:
         """Fit the shared camera to ``bounds`` (default: the union), keeping its direction."""
         b = tuple(bounds) if bounds is not None else self.bounds()
-        self.union = b
+
         if self.grids:
             # 90 % of the view, centred: no colour bar to clear here (unlike the viewport's fit);
             # no clipping either: each view clips to the union before it draws (_clip)

@@ -45,7 +45,6 @@ class Thumbnailer:
         self.offscreen = OffscreenView(self.scene, 0, (self.size, self.size))
         self.offscreen.content.show_caption(False)     # titles are drawn by the widget, in Qt text
         self.outline: CubeOutline | None = None
-        self.renders = 0
 
     def _set_outline(self, limit: float | None) -> None:
         if limit is None:
@@ -76,7 +75,6 @@ class Thumbnailer:
         self._set_outline(legal_limit)
         b = bounds if bounds is not None else shared_bounds([pts])
         self._camera(b)
-        self.renders += 1
         return self.offscreen.capture()      # through the camera just set
 
     def close(self) -> None:

@@ -37,14 +37,15 @@ def flowam_panel(win, qtbot, checkpoint, steps=4):
 
 
 def test_paper_layer_names_and_best_rows():
-    from viewer.panels.flowam_compare import best_rows
+    from viewer.panels.compare_table import Column, best_rows
     from viewer.panels.flowam_flow import paper_name
 
     assert [paper_name(n) for n in ("feat.stn.conv1", "feat.stn.fc2", "feat.fstn.conv3", "feat.fstn.fc1",
                                     "feat.conv2", "fc3")] == ["fT1.c1", "fT1.fc2", "fT2.c3", "fT2.fc1", "f.c2", "fc3"]
-    assert best_rows([1.0, 3.0, float("nan"), 3.0], +1) == {1, 3}
-    assert best_rows([1.0, 3.0, None, 0.5], -1) == {3}
-    assert best_rows([None, float("nan")], -1) == set()
+    high, low = Column("a", "", better="high"), Column("b", "", better="low")
+    assert best_rows(high, [1.0, 3.0, float("nan"), 3.0]) == {1, 3}
+    assert best_rows(low, [1.0, 3.0, None, 0.5]) == {3}
+    assert best_rows(low, [None, float("nan")]) == set()
 
 
 def test_replay_slider_is_named_for_the_movie_recorder(win):

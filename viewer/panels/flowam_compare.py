@@ -13,13 +13,13 @@ its GL buffer) and CSV of the table, both stamped with provenance (viewer.proven
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QImage, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .compare_table import Column, best_rows
 
 ORDER = ("vanilla", "l2", "blur", "tv", "flow")      # Table I's order, left to right
 NAMES = {"vanilla": "Vanilla AM", "l2": "L2-norm", "blur": "Gaussian blur", "tv": "Total variation",
@@ -52,15 +52,6 @@ def legal_box(clouds, limit: float) -> float | None:
     camera fits the clouds alone and small shapes stay readable)."""
     outside = any(np.any(np.abs(np.asarray(c)) > limit) for c in clouds)
     return float(limit) if outside else None
-
-
-def best_rows(values: list[float], better: int) -> set[int]:
-    """Indices of the best finite value(s) of a column (ties all count)."""
-    finite = [(i, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]
-    if not finite:
-        return set()
-    target = max(v for _, v in finite) if better > 0 else min(v for _, v in finite)
-    return {i for i, v in finite if v == target}
 
 
 class ViewTile(QFrame):
@@ -342,7 +333,7 @@ class CompareView(QWidget):
     def _fill_table(self) -> None:
         for j, (key, _h, better, scale, fmt) in enumerate(COLUMNS):
             vals = [float(self.results[m].metrics[key]) if m in self.results else None for m in ORDER]
-            best = best_rows(vals, better) if len(self.results) > 1 else set()
+            best = best_rows(Column(key, "", better="high" if better > 0 else "low"), vals)
             for i, v in enumerate(vals):
                 item = QTableWidgetItem("" if v is None else fmt.format(v * scale))
                 item.setTextAlignment(Qt.AlignCenter)

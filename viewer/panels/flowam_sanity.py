@@ -63,14 +63,6 @@ class ThumbTile(QFrame):
     def set_image(self, image: np.ndarray) -> None:
         self.image.setPixmap(to_pixmap(image))
 
-    def clear(self, text: str = "waiting…") -> None:
-        self.points = None
-        self.image.clear()
-        self.image.setText(text)
-        self.caption.setText("")
-        self.progress.setValue(0)
-        self.progress.setVisible(True)
-
     def mousePressEvent(self, event) -> None:   # noqa: N802 - Qt name
         if event.button() == Qt.LeftButton and self.points is not None:
             self.clicked.emit(self.key)
