@@ -302,12 +302,9 @@ class Train(Method):
         loss_sum = 0.0
         n = 0
         bs = max(p.batch_size, 32)
-        forward = model
-        if p.fast:
-            from .models import pointnet_fast
+        from .models import pointnet_fast
 
-            if pointnet_fast.applies_to(model):
-                forward = lambda pts: pointnet_fast.forward_all(model, pts)["logits"]  # noqa: E731
+        forward = (pointnet_fast.logits_fn(model) if p.fast else None) or model
         try:
             with torch.no_grad():
                 for x, y in tensor_batches(td.x_test, td.y_test, bs, device):

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
+from ..models import pointnet_fast
 
 SALIENCY_FLOOR = 1e-12
 _PAIRS = ((nn.Conv1d, nn.BatchNorm1d), (nn.Conv2d, nn.BatchNorm2d), (nn.Linear, nn.BatchNorm1d))
@@ -102,16 +103,6 @@ def folded_view(model: nn.Module) -> nn.Module:
     return model if view is None else view.refresh()
 
 
-def _fast_logits(model: nn.Module):
-    """PointNet's channels-last forward (its widest layers fused with the max over points, whose
-    input gradient is a scatter to the arg-max points), or None for other models."""
-    from ..models import pointnet_fast
-
-    if not pointnet_fast.applies_to(model):
-        return None
-    return lambda x: pointnet_fast.forward_all(model, x)["logits"]
-
-
 def _logits(model, x: torch.Tensor) -> torch.Tensor:
     out = model(x)
     if isinstance(out, dict):
@@ -129,7 +120,8 @@ def point_saliency(model: torch.nn.Module, points: torch.Tensor, labels: torch.T
     (computed in the model's precision).
 
     ``points`` (B, N, 3) on the model's device, ``labels`` (B,) class indices; ``fold``: run on
-    the BatchNorm-folded view (same values up to rounding, faster).
+    PointNet's fused forward or, for other models, the BatchNorm-folded view (same values up to
+    rounding, faster).
     """
     if getattr(model, "task", "classification") != "classification":
         raise ModelError(f"model '{getattr(model, 'key', '?')}' is self-supervised; saliency needs class logits.",
@@ -141,7 +133,9 @@ def point_saliency(model: torch.nn.Module, points: torch.Tensor, labels: torch.T
         model.eval()
         for p in params:
             p.requires_grad_(False)
-        net = _fast_logits(model) if fold else model
+        # fold: PointNet's fused channels-last forward (its widest layers' input gradient is a
+        # scatter to the arg-max points), else the BatchNorm-folded view; off: the plain module
+        net = pointnet_fast.logits_fn(model) if fold else model
         if net is None:
             net = folded_view(model)
         dtype = params[0].dtype if params and params[0].is_floating_point() else torch.float32

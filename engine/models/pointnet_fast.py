@@ -118,3 +118,11 @@ def applies_to(model: nn.Module) -> bool:
             and cls.training_loss is PointNetClassifier.training_loss
             and type(model.feat) is PointNetEncoder and type(model.feat.stn) is TNet
             and (model.feat.fstn is None or type(model.feat.fstn) is TNet))
+
+
+def logits_fn(model: nn.Module):
+    """``points -> logits`` through this module's forward where it applies (PointNetClassifier and
+    subclasses that keep its forward and loss), else None: callers fall back to ``model``."""
+    if not applies_to(model):
+        return None
+    return lambda points: forward_all(model, points)["logits"]
