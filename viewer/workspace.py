@@ -76,7 +76,7 @@ def dataset_path(spec: str) -> Path | None:
 def checkpoint_path(spec: str) -> Path | None:
     """The file a checkpoint spec names (``demo:<key>`` -> the bundled file); None if unknown."""
     if spec.startswith("demo:"):
-        from engine.models.checkpoints import demo_path
+        from engine.assets import demo_path
 
         return demo_path(spec[5:])
     return Path(spec).expanduser().resolve()

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..atomic import atomic_path
+from ..assets import demo_path, package_root  # noqa: F401 - re-exported
 from ..errors import CheckpointError, EngineError
 from . import checkpoint_adapters as adapters
 from .base import PointModel, build_model
@@ -48,17 +49,6 @@ class Loaded:
 
 
 # --- where a spec points -------------------------------------------------------------------------
-
-def package_root() -> Path:
-    """The folder holding ``engine/`` and ``assets/`` (the checkout or the unpacked app)."""
-    import engine
-
-    return Path(engine.__file__).resolve().parent.parent
-
-
-def demo_path(key: str) -> Path:
-    return package_root() / "assets" / f"demo_{key}.safetensors"
-
 
 def resolve_spec(spec: str | os.PathLike) -> Path:
     """A checkpoint path, or ``demo:<key>`` for a bundled demo model; must exist."""

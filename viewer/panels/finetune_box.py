@@ -11,11 +11,12 @@ them), so there is no width control here.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QToolButton)
+
+from engine.assets import checkpoint_problem
 
 from ..provenance import describe
 from .base import button_row, two_columns
@@ -32,17 +33,6 @@ COLUMNS = [
 COLOURS = {"scratch": "#0072B2", "pretrained": "#D55E00"}
 
 
-def checkpoint_problem(spec: str, assets: Path) -> str:
-    """'' if ``spec`` names an existing checkpoint, else what is wrong and what to do."""
-    if not spec:
-        return "choose a pre-trained SeRP checkpoint (demo:serp-pointnet, demo:serp-transformer or a file)."
-    if spec.startswith("demo:"):
-        path = assets / f"demo_{spec[5:]}.safetensors"
-        return "" if path.is_file() else (f"{spec}: assets/{path.name} is missing: build it with "
-                                          "`make demo-models`, or give another checkpoint.")
-    return "" if Path(spec).expanduser().is_file() else f"checkpoint {spec} does not exist: fix the path."
-
-
 def run_summary(test_acc, loss) -> dict:
     """Table values of one run from its per-epoch curves (as the engine's ``_final`` does)."""
     acc = np.asarray(test_acc, np.float64)
@@ -53,9 +43,9 @@ def run_summary(test_acc, loss) -> dict:
 
 
 class FinetuneBox(QGroupBox):
-    def __init__(self, panel, demos: tuple[str, ...], assets: Path):
+    def __init__(self, panel, demos: tuple[str, ...]):
         super().__init__("Scratch vs pre-trained (fine-tuning, paper Tables 1–2)")
-        self.panel, self.session, self.assets = panel, panel.session, assets
+        self.panel, self.session = panel, panel.session
         self.plot_key = f"{panel.name}.finetune"
         self.handle = None
         self.result = None
@@ -169,7 +159,7 @@ class FinetuneBox(QGroupBox):
         if self.running:
             return None
         spec = self.ckpt.currentText().strip()
-        problem = checkpoint_problem(spec, self.assets)
+        problem = checkpoint_problem(spec)
         if problem:
             self.panel.failed(self.status, "Scratch vs pre-trained", problem)
             return None

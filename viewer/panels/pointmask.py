@@ -20,12 +20,12 @@ biased training samples; CSV and PNG export with provenance.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSlider, QSpinBox, QVBoxLayout)
+
+from engine.assets import demo_path
 
 from ..result_layers import layers_for, mask_categories
 from ..scene import ArrowsLayer
@@ -36,7 +36,6 @@ from .train_box import TrainBox
 
 KEPT, MASKED, BIAS = 0, 1, 2
 OPEN = "the open checkpoint"
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 class PointMaskPanel(MethodPanel):
@@ -120,7 +119,7 @@ class PointMaskPanel(MethodPanel):
         cur = self.checkpoint.currentText()
         self.checkpoint.clear()
         for key in ("pointmask", "pointmap"):
-            if (ASSETS / f"demo_{key}.safetensors").is_file():
+            if demo_path(key).is_file():
                 self.checkpoint.addItem(f"demo:{key}")
         self.checkpoint.addItem(OPEN)
         i = self.checkpoint.findText(cur)

@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
                                QListWidgetItem, QPushButton, QSpinBox, QToolButton)
 
 from engine import corruptions        # numpy only (a test checks the GUI still starts without torch)
+from engine.assets import checkpoint_problem
 from engine.errors import EngineError
 
 from ..provenance import describe
 from ..work import Request
 from .base import button_row, two_columns
 from .compare_table import Column, CompareTable
-from .finetune_box import checkpoint_problem
 
 METHOD = "robustness"
 KIND_TITLES = {"noise": "noise σ {}", "rotate-x": "rotate x {}°", "rotate-y": "rotate y {}°",
@@ -70,9 +70,9 @@ def columns_for(specs: list[str]) -> list[Column]:
 
 
 class RobustnessBox(QGroupBox):
-    def __init__(self, panel, assets: Path, initial: tuple[str, ...] = ("demo:pointnet",)):
+    def __init__(self, panel, initial: tuple[str, ...] = ("demo:pointnet",)):
         super().__init__("Robustness and calibration (paper Table 3)")
-        self.panel, self.session, self.assets = panel, panel.session, assets
+        self.panel, self.session = panel, panel.session
         self.queue: list[list[str]] = []        # jobs to come, each a list of checkpoints
         self.handle = None
         self.results: dict[str, object] = {}     # spec -> Result of its row
@@ -229,7 +229,7 @@ class RobustnessBox(QGroupBox):
             self.panel.failed(self.status, "Robustness table", "the checkpoint list is empty: add a classifier "
                               "checkpoint (a path or demo:pointnet).")
             return
-        problems = [p for p in (checkpoint_problem(s, self.assets) for s in specs) if p]
+        problems = [p for p in (checkpoint_problem(s) for s in specs) if p]
         if problems:      # nothing runs: one message naming every bad entry
             self.panel.failed(self.status, "Robustness table",
                               "; ".join(problems) + " Remove it from the list or fix it, then run again.")

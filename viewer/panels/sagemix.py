@@ -21,19 +21,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout)
 
-from .. import tasks
 from engine.numeric.mix_blend import blend
+
+from .. import tasks
 from ..result_layers import MIX_TITLES as METHOD_TITLES, layers_for
 from ..session import with_points
 from ..work import Request
-from .base import MethodPanel
+from .base import MethodPanel, show_views
 from .inspect import TopBars
-from .base import show_views
 from .robustness_box import RobustnessBox
 from .train_box import TrainBox
 
 METHODS = ("sagemix", "pointmixup", "rsmix")
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def sigma_of(v: int) -> float:
@@ -113,7 +112,7 @@ class SageMixPanel(MethodPanel):
         self.train_box = TrainBox(self, ("pointnet",), title="Train with augmentation", allow_init=False,
                                   augment_choices=("pointmixup", "rsmix", "sagemix"),
                                   defaults={"epochs": 10, "width": 0.25, "points": 1024})
-        self.robustness = RobustnessBox(self, ASSETS)
+        self.robustness = RobustnessBox(self)
         self.train_box.trained.connect(self._trained)
         lay.addWidget(self.train_box)
         lay.addWidget(self.robustness)

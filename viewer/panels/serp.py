@@ -17,12 +17,12 @@ Engine methods: ``serp-explain``, ``train``, ``finetune-compare``.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout)
+
+from engine.assets import checkpoint_problem
 
 from .. import tasks
 from ..result_layers import layers_for
@@ -32,18 +32,13 @@ from .finetune_box import FinetuneBox
 from .focus import hide_others
 from .train_box import TrainBox
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEMOS = ("demo:serp-pointnet", "demo:serp-transformer")
 MODES = ("per-point", "per-patch")   # engine.methods.perturb.MODES (that module imports torch; a test checks)
 
 
 def demo_missing(spec: str) -> str:
     """A line saying how to build a missing demo checkpoint ('' if present or not a demo)."""
-    if not spec.startswith("demo:"):
-        return ""
-    path = ASSETS / f"demo_{spec[5:]}.safetensors"
-    return "" if path.is_file() else (f"assets/{path.name} is missing: build it with `make demo-models` "
-                                      f"(assets/make_demo_models.sh), or give another SeRP checkpoint.")
+    return checkpoint_problem(spec) if spec.startswith("demo:") else ""
 
 
 class SerpPanel(MethodPanel):
@@ -120,7 +115,7 @@ class SerpPanel(MethodPanel):
                                   defaults={"epochs": 10, "width": 0.25, "points": 512})
         self.train_box.trained.connect(self.use_checkpoint)
         lay.addWidget(self.train_box)
-        self.finetune = FinetuneBox(self, DEMOS, ASSETS)
+        self.finetune = FinetuneBox(self, DEMOS)
         lay.addWidget(self.finetune)
         lay.addStretch(1)
 
