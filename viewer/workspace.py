@@ -27,7 +27,8 @@ import numpy as np
 
 from engine.atomic import atomic_path
 from engine.errors import DataError
-from engine.results import to_json
+from engine.jobs import drive
+from engine.results import read_result_group, to_json, write_result_group
 from engine.types import Progress, Result
 
 FORMAT = "pointlens-session/1"
@@ -149,14 +150,6 @@ def check(ws: Workspace, session_file: str | os.PathLike) -> list[Problem]:
 
 # ---- writing --------------------------------------------------------------------------------------
 
-def _array_for_hdf5(arr) -> tuple[np.ndarray, bool]:
-    """HDF5 has no unicode arrays: store text as UTF-8 bytes and mark it."""
-    a = np.asarray(arr)
-    if a.dtype.kind in "UO":
-        return np.char.encode(a.astype(str), "utf-8"), True
-    return a, False
-
-
 def save_steps(manifest: dict, results: list[tuple[str, Result]], path: str | os.PathLike,
                describe: bool = True) -> Iterator[Progress]:
     """Generator: write a session file atomically, yielding Progress between arrays.
@@ -188,26 +181,14 @@ def save_steps(manifest: dict, results: list[tuple[str, Result]], path: str | os
             for i, (title, res) in enumerate(results):
                 g = group.create_group(f"{i:03d}")
                 g.attrs["title"] = title
-                g.attrs["kind"] = res.kind
-                g.attrs["metrics"] = to_json(res.metrics)
-                g.attrs["params"] = to_json(res.params)
-                g.attrs["provenance"] = to_json(res.provenance)
-                for name, arr in res.arrays.items():
-                    a, text = _array_for_hdf5(arr)
-                    d = g.create_dataset(name, data=a, compression="gzip" if a.size > 65536 else None)
-                    d.attrs["text"] = text
+                for name in write_result_group(g, res):
                     done += 1
                     yield Progress(done, total, f"result {i + 1}/{len(results)}: {name}")
     return str(path)
 
 
 def save(manifest: dict, results: list[tuple[str, Result]], path: str | os.PathLike, describe: bool = True) -> str:
-    gen = save_steps(manifest, results, path, describe)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return drive(save_steps(manifest, results, path, describe))
 
 
 # ---- reading --------------------------------------------------------------------------------------
@@ -235,14 +216,7 @@ def load(path: str | os.PathLike) -> Workspace:
             group = f.get("results")
             for key in sorted(group.keys()) if group is not None else []:
                 g = group[key]
-                arrays = {}
-                for name, d in g.items():
-                    a = d[()]
-                    arrays[name] = np.char.decode(a, "utf-8") if d.attrs.get("text", False) else a
-                results.append((str(g.attrs["title"]),
-                                Result(kind=str(g.attrs["kind"]), arrays=arrays,
-                                       metrics=json.loads(g.attrs["metrics"]), params=json.loads(g.attrs["params"]),
-                                       provenance=json.loads(g.attrs["provenance"]))))
+                results.append((str(g.attrs["title"]), read_result_group(g)))
     except DataError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as e:
