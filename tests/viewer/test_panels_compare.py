@@ -339,3 +339,25 @@ def test_robustness_missing_checkpoint_is_one_clear_message(win, tmp_path, tiny)
     rb.start()
     assert "blur:3" in rb.status.text() and rb.table.row_names() == before and not rb.running
     rb.corruptions.setText("noise:0.01")
+
+
+def test_robustness_rows_failing_for_one_reason_give_one_dialog(win, qtbot, tmp_path):
+    # two self-supervised checkpoints: each row's job fails ("needs a classifier"); the user gets
+    # one dialog for the run, and every row says why in its tooltip
+    from .conftest import save_tiny_checkpoint
+
+    panel = panel_named(win, "sagemix")
+    rb = panel.robustness
+    specs = [save_tiny_checkpoint(tmp_path / f"parae{i}.safetensors", "parae", classes=(), parts=4, seed=i)
+             for i in range(2)]
+    while rb.specs():
+        rb.list.takeItem(0)
+    for s in specs:
+        rb.add_checkpoint(s)
+    rb.limit.setValue(8)
+    dialogs = len(win.error_dialogs)
+    rb.start()
+    qtbot.waitUntil(lambda: not rb.running, timeout=60000)
+    assert len(win.error_dialogs) == dialogs + 1
+    tips = {name: tip for name, _vals, tip in rb.table._rows}
+    assert all("failed" in tips[rb.row_label(s)] for s in specs)

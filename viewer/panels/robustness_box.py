@@ -72,6 +72,7 @@ def columns_for(specs: list[str]) -> list[Column]:
 class RobustnessBox(QGroupBox):
     def __init__(self, panel, initial: tuple[str, ...] = ("demo:pointnet",)):
         super().__init__("Robustness and calibration (paper Table 3)")
+        self._told = False
         self.panel, self.session = panel, panel.session
         self.queue: list[list[str]] = []        # jobs to come, each a list of checkpoints
         self.handle = None
@@ -242,6 +243,7 @@ class RobustnessBox(QGroupBox):
         self._params = dict(self.params(), corruptions=",".join(cols))
         self.used_data = self.data_spec()
         self.results, self.points = {}, int(self._params["points"])
+        self._told = False                 # one dialog per run, however many rows fail
         self.table.clear()
         self.table.set_columns(columns_for(cols))
         for s in specs:
@@ -324,5 +326,10 @@ class RobustnessBox(QGroupBox):
     def _rows_failed(self, specs: list[str], msg: str) -> None:
         for spec in specs:
             self.table.set_row(self.row_label(spec), {}, tooltip=f"{spec} failed: {msg}")
-        self.panel.failed(self.status, f"Robustness: {', '.join(self.row_label(s) for s in specs)}", msg)
+        what = f"Robustness: {', '.join(self.row_label(s) for s in specs)}"
+        if self._told:                     # later rows: the panel line and the row's tooltip say it
+            self.status.setText(f"failed: {what}: {msg}")
+        else:
+            self._told = True
+            self.panel.failed(self.status, what, msg)
         self._next()
