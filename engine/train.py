@@ -289,6 +289,11 @@ class Train(Method):
                    "samples_per_second": (per_rank * dist.world / float(np.median(warm))) if warm else None,
                    "task": "classification" if supervised else "self-supervised",
                    "init": init_text, "world_size": dist.world, "rank": dist.rank}
+        tally = getattr(mix, "tally", None)
+        if tally and tally.get("lower", 0) > 0:
+            # Certified: the assignments' total cost is at most this far above the optimum.
+            metrics["assignment_gap_bound"] = tally["cost"] / tally["lower"] - 1.0
+            metrics["assignment_solver"] = mix.assignment
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
         return Result(kind="train", arrays=arrays, metrics=metrics, params=pdict,
                       provenance={"seed": p.seed, "data": td.source, "data_fingerprint": td.fingerprint,

@@ -114,7 +114,23 @@ def _check_ffmpeg(win, results: dict) -> str:
     return os.path.basename(exe)
 
 
-VIEWER_CHECKS = {"viewer:plots": _check_plot, "viewer:image": _check_export, "viewer:ffmpeg": _check_ffmpeg}
+def _check_auction(win, results: dict) -> str:
+    """The compiled assignment kernel training batches use (numba; a bundle must carry it, or
+    SageMix/PointMixup training silently falls back to the slower exact solver)."""
+    from engine.ops import auction
+
+    if not auction.available():
+        raise RuntimeError("numba could not compile the auction kernel")
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(64, 3)), rng.normal(size=(64, 3)) * [1.5, 0.5, 0.5]
+    perm, cost, lower = auction.auction_assign(a, b)
+    if sorted(perm.tolist()) != list(range(64)) or not lower <= cost <= 1.01 * lower + 1e-9:
+        raise RuntimeError(f"auction result is wrong (cost {cost}, bound {lower})")
+    return f"64-point pair within {100 * (cost / lower - 1):.2f} % of the optimum"
+
+
+VIEWER_CHECKS = {"viewer:plots": _check_plot, "viewer:image": _check_export, "viewer:ffmpeg": _check_ffmpeg,
+                 "engine:auction": _check_auction}
 
 
 def registered_methods() -> list[str]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import torch
 
 from ..errors import ParameterError
+from ..ops.assignment import SOLVERS
 from ..registry import AUGMENTATIONS
 from . import pointmixup, rsmix, sagemix
 from .saliency import point_saliency
 
-_ASSIGN_HELP = "optimal assignment solver: fast (the same optimum, warm-started) or exact"
+_ASSIGN_HELP = ("assignment solver: auction (certified within 1 % of the optimum; the fastest), warm "
+                "(the exact optimum, warm-started) or exact (plain scipy)")
 # Shared flag names: the help (and the shown default) must be right for every mix that has them.
 _THETA_HELP = ("Beta(theta, theta) shape: SageMix prior pi (default 0.2), PointMixup ratio (1.0), "
                "RSMix ball radius (1.0)")
@@ -31,8 +33,8 @@ def _check_prob(prob: float, name: str) -> float:
 
 
 def _check_assignment(solver: str, name: str) -> str:
-    if solver not in ("fast", "exact"):
-        raise ParameterError(f"{name}: assignment '{solver}' is not fast or exact.")
+    if solver not in SOLVERS:
+        raise ParameterError(f"{name}: assignment '{solver}' is not one of {', '.join(SOLVERS)}.")
     return solver
 
 
@@ -60,12 +62,12 @@ class SageMixAugment:
                                "PointNet, 0.3 otherwise"),
         "theta": (float, None, _THETA_HELP),
         "mix_prob": (float, None, _PROB_HELP),
-        "assignment": (str, "fast", _ASSIGN_HELP),
+        "assignment": (str, "auction", _ASSIGN_HELP),
         "partner": (str, "pairs", _PARTNER_HELP),
     }
 
     def __init__(self, sigma: float = -1.0, theta: float = sagemix.DEFAULT_THETA, mix_prob: float = 1.0,
-                 assignment: str = "fast", partner: str = "pairs"):
+                 assignment: str = "auction", partner: str = "pairs"):
         if not (sigma == -1.0 or sigma > 0):
             raise ParameterError(f"sagemix: sigma = {sigma!r} must be positive (or -1 for automatic).")
         if not theta > 0:
@@ -73,6 +75,7 @@ class SageMixAugment:
         self.sigma, self.theta = float(sigma), float(theta)
         self.mix_prob = _check_prob(mix_prob, "sagemix")
         self.assignment = _check_assignment(assignment, "sagemix")
+        self.tally: dict = {}                 # assignment cost and its lower bound, summed (train reports it)
         self.partner = _check_partner(partner, "sagemix")
 
     def prepare(self, points: torch.Tensor, generator: torch.Generator, start: bool = True):
@@ -85,8 +88,8 @@ class SageMixAugment:
             return None
         partner = sagemix.random_partner(points.shape[0], generator, self.partner)
         if start:
-            return partner, sagemix.start_partner_assignment(points, partner, self.assignment)
-        return partner, lambda: sagemix.start_partner_assignment(points, partner, self.assignment)()
+            return partner, sagemix.start_partner_assignment(points, partner, self.assignment, self.tally)
+        return partner, lambda: sagemix.start_partner_assignment(points, partner, self.assignment, self.tally)()
 
     def __call__(self, model, points: torch.Tensor, labels: torch.Tensor, num_classes: int,
                  generator: torch.Generator, prepared=False):
@@ -115,17 +118,18 @@ class PointMixupAugment:
     cli_options = {
         "theta": (float, None, _THETA_HELP),
         "mix_prob": (float, None, _PROB_HELP),
-        "assignment": (str, "fast", _ASSIGN_HELP),
+        "assignment": (str, "auction", _ASSIGN_HELP),
         "partner": (str, "pairs", _PARTNER_HELP),
     }
 
-    def __init__(self, theta: float = pointmixup.DEFAULT_ALPHA, mix_prob: float = 1.0, assignment: str = "fast",
+    def __init__(self, theta: float = pointmixup.DEFAULT_ALPHA, mix_prob: float = 1.0, assignment: str = "auction",
                  partner: str = "pairs"):
         if not theta > 0:
             raise ParameterError(f"pointmixup: theta = {theta!r} must be positive.")
         self.theta = float(theta)
         self.mix_prob = _check_prob(mix_prob, "pointmixup")
         self.assignment = _check_assignment(assignment, "pointmixup")
+        self.tally: dict = {}
         self.partner = _check_partner(partner, "pointmixup")
 
     def __call__(self, model, points, labels, num_classes, generator):
@@ -133,7 +137,7 @@ class PointMixupAugment:
             return points, _one_hot(labels, num_classes, points.device)
         mixed, soft, _ = pointmixup.pointmixup_batch(points, labels, num_classes, generator,
                                                      alpha=self.theta, solver=self.assignment,
-                                                     partner_mode=self.partner)
+                                                     partner_mode=self.partner, tally=self.tally)
         return mixed, soft
 
 

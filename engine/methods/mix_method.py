@@ -39,7 +39,7 @@ DEFAULT_THETA = {"sagemix": sagemix.DEFAULT_THETA, "pointmixup": pointmixup.DEFA
 
 def _wait_assignment(a: np.ndarray, b: np.ndarray, exact: bool) -> JobGenerator:
     """Solve in the pool while yielding progress every 0.1 s (a 2,048-point pair takes ~1 s)."""
-    future = _pool().submit(assign_pair, a, b, "exact" if exact else "fast")
+    future = _pool().submit(assign_pair, a, b, "exact" if exact else "warm")
     while True:
         try:
             perm, cost = future.result(timeout=0.1)

@@ -38,17 +38,18 @@ def mix_pair(a: Any, b_matched: Any, lam: float) -> Any:
 def pointmixup_batch(points: torch.Tensor, labels: torch.Tensor, num_classes: int,
                      generator: torch.Generator | None = None, alpha: float = DEFAULT_ALPHA,
                      partner: torch.Tensor | None = None, assignment: Any = None,
-                     ratio: float | None = None, solver: str = "fast",
-                     partner_mode: str = "perm") -> tuple[torch.Tensor, torch.Tensor, dict]:
+                     ratio: float | None = None, solver: str = "auction",
+                     partner_mode: str = "perm", tally: dict | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(mixed (B, N, 3), soft labels (B, K), details); ``partner``, ``assignment`` (B, N) and
-    ``ratio`` (the partner's share r) may be injected."""
+    ``ratio`` (the partner's share r) may be injected; ``tally`` as in start_partner_assignment."""
     b = points.shape[0]
     if partner is None:
         partner = random_partner(b, generator, partner_mode)
     partner = torch.as_tensor(partner, dtype=torch.long)
     r = draw_ratio(alpha, generator) if ratio is None else float(ratio)
     if assignment is None:
-        assignment = start_partner_assignment(points, partner, solver)()
+        assignment = start_partner_assignment(points, partner, solver, tally)()
     assignment = torch.as_tensor(np.asarray(assignment), dtype=torch.long)
     b_matched = gather_matched(points, partner, assignment)
     lam = 1.0 - r

@@ -171,9 +171,12 @@ def random_partner(b: int, generator: torch.Generator | None, mode: str = "perm"
     return partner
 
 
-def start_partner_assignment(points: torch.Tensor, partner: torch.Tensor, solver: str = "fast"):
-    """Start the optimal assignments of every cloud to its partner in the background; returns a
-    function giving (B, N) int64. Two clouds that are each other's partner share one solve."""
+def start_partner_assignment(points: torch.Tensor, partner: torch.Tensor, solver: str = "auction",
+                             tally: dict | None = None):
+    """Start the assignments of every cloud to its partner in the background; returns a function
+    giving (B, N) int64. Two clouds that are each other's partner share one solve. ``tally``
+    (optional) accumulates "cost" and "lower" (a lower bound on the optimum) over the solves, so
+    a caller can report how far from the optimum the solver's assignments were at most."""
     from ..ops.assignment import assign_batch_async
 
     part = partner.cpu().numpy()
@@ -183,7 +186,10 @@ def start_partner_assignment(points: torch.Tensor, partner: torch.Tensor, solver
                               points[torch.as_tensor(part[solve], device=points.device)], solver)
 
     def result() -> np.ndarray:
-        perms, _ = wait()
+        perms, costs, lower = wait()
+        if tally is not None:
+            tally["cost"] = tally.get("cost", 0.0) + float(costs.sum())
+            tally["lower"] = tally.get("lower", 0.0) + float(lower.sum())
         out = np.empty((b, points.shape[1]), np.int64)
         for k, perm in zip(solve, perms):
             out[k] = perm
@@ -206,7 +212,7 @@ def sagemix_batch(points: torch.Tensor, labels: torch.Tensor, num_classes: int, 
                   generator: torch.Generator | None = None, sigma: float = SIGMA_OTHER,
                   theta: float = DEFAULT_THETA, partner: torch.Tensor | None = None,
                   assignment: Any = None, queries: tuple[Any, Any] | None = None,
-                  pi: Any = None, solver: str = "fast") -> tuple[torch.Tensor, torch.Tensor, dict]:
+                  pi: Any = None, solver: str = "auction") -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Algorithm 1 over a batch: (mixed points (B, N, 3), soft labels (B, K), details).
 
     Random steps in the public code's order (partner, queries a then b, pi); any of ``partner``

@@ -1,4 +1,4 @@
-"""The optimal assignment phi (paper eq. 3): exact and fast solvers against independent optima."""
+"""The optimal assignment phi (paper eq. 3): exact, warm-started and auction solvers against independent optima."""
 from __future__ import annotations
 
 import itertools
@@ -44,19 +44,19 @@ def test_exact_cost_equals_scipy_optimum(n):
     assert cost == pytest.approx(_scipy_optimum(a, b), rel=1e-12)
 
 
-def test_fast_solver_reaches_the_optimum_and_a_bijection():
-    # 256 points: the fast path runs its two coarse levels (64 and 128 points) before the full solve.
+def test_warm_solver_reaches_the_optimum_and_a_bijection():
+    # 256 points: the warm path runs its two coarse levels (64 and 128 points) before the full solve.
     rng = np.random.default_rng(3)
     a = rng.normal(size=(3, 256, 3))
     b = rng.normal(size=(3, 256, 3)) * [1.2, 0.4, 0.4] + [0.3, 0.0, 0.0]
-    perm, cost = assign_batch(a, b, solver="fast")
+    perm, cost = assign_batch(a, b, solver="warm")
     exact = np.array([_scipy_optimum(a[k], b[k]) for k in range(3)])
     assert perm.shape == (3, 256) and perm.dtype == np.int64
     assert all(is_bijection(p) for p in perm)
     # The target is within 1 % of the optimum; the warm-started solve is exact up to rounding.
     assert np.all(cost <= exact * 1.01)
     np.testing.assert_allclose(cost, exact, rtol=1e-9)
-    single, c1 = assign_pair(a[0], b[0], "fast")
+    single, c1 = assign_pair(a[0], b[0], "warm")
     assert is_bijection(single) and c1 == pytest.approx(exact[0], rel=1e-9)
 
 
@@ -72,7 +72,7 @@ def test_batch_exact_accepts_tensors_and_matches_pairs():
 
 def test_identical_clouds_pair_each_point_with_itself():
     a, _ = _clouds(150, 9)
-    for solver in ("exact", "fast"):
+    for solver in ("exact", "warm", "auction"):
         perm, cost = assign_pair(a, a.copy(), solver)
         np.testing.assert_array_equal(perm, np.arange(150))
         assert cost == 0.0
@@ -106,6 +106,6 @@ def test_bad_inputs_are_parameter_errors():
     with pytest.raises(ParameterError, match="NaN"):
         assign_exact(bad, b)
     with pytest.raises(ParameterError, match="solver"):
-        assign_batch(a[None], b[None], solver="auction")
+        assign_batch(a[None], b[None], solver="hungarian")
     with pytest.raises(ParameterError, match=r"\(B, N, 3\)"):
         assign_batch(a, b)

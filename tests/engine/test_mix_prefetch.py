@@ -44,6 +44,9 @@ def test_training_with_prefetched_sagemix_is_deterministic(tmp_path):
     a, b = run(), run()
     assert a.metrics["loss"] == b.metrics["loss"] and a.metrics["test_accuracy"] == b.metrics["test_accuracy"]
     np.testing.assert_array_equal(a.arrays["step_loss"], b.arrays["step_loss"])
+    # the batches were assigned by the auction, whose certified bound the run reports
+    assert a.metrics["assignment_solver"] == "auction"
+    assert 0.0 <= a.metrics["assignment_gap_bound"] <= 0.01
 
 
 def test_training_does_not_depend_on_whether_the_assignment_overlaps(monkeypatch):

@@ -160,7 +160,7 @@ def test_sagemix_batch_with_injected_randomness_matches_hand_computation():
     torch.testing.assert_close(soft.sum(1), torch.ones(b))
 
 
-def test_sagemix_batch_draws_are_seeded_and_use_the_optimal_assignment():
+def test_sagemix_batch_draws_are_seeded_and_assign_within_one_percent_of_the_optimum():
     pts, y = _batch(n=48)
     sal = torch.ones(pts.shape[:2])
     out1 = sagemix.sagemix_batch(pts, y, 3, sal, torch.Generator().manual_seed(5), sigma=0.3)
@@ -171,7 +171,7 @@ def test_sagemix_batch_draws_are_seeded_and_use_the_optimal_assignment():
     for k in range(4):
         _, best = assign_exact(pts[k].numpy(), pts[info["partner"][k]].numpy())
         got = np.linalg.norm(pts[k].numpy() - pts[info["partner"][k]].numpy()[info["assignment"][k]], axis=1).sum()
-        assert got == pytest.approx(best, rel=1e-5)
+        assert best * (1 - 1e-5) <= got <= best * 1.01     # the batch default: the auction
     assert ((info["pi"] >= 0) & (info["pi"] <= 1)).all()
 
 
