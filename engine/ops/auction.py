@@ -32,6 +32,8 @@ import threading
 
 import numpy as np
 
+from . import simd_scan
+
 DEFAULT_TOL = 0.01          # the issue's target: within 1 % of the optimum
 SHRINK = 5.0                # epsilon / 5 per phase (measured: 3-10 change little)
 START = 40.0                # first epsilon = largest cost / 40 (20-40 with shrink 3-5: within 7 %)
@@ -54,9 +56,54 @@ def _pair_costs(a, b, out):
     return out
 
 
-def _auction(c, tol, start, shrink, floor):
-    """(perm, primal, dual, bids) for the square cost c; see the module docstring."""
+def _scan_scalar(row, p, lanes, lane_j):
+    """(smallest, second smallest, arg-smallest) of row + p: the plain loop (``lanes`` and
+    ``lane_j`` are the vector scan's scratch, unused here)."""
+    v1, v2, j1 = np.inf, np.inf, -1
+    for j in range(row.shape[0]):
+        v = row[j] + p[j]
+        if v < v1:
+            v2, v1, j1 = v1, v, j
+        elif v < v2:
+            v2 = v
+    return v1, v2, j1
+
+
+def _vector_scan(numba, top2):
+    """``_scan_scalar`` with the bulk of the row done by simd_scan's 8-lane ``top2``."""
+    lanes_n = simd_scan.LANES
+
+    @numba.njit(nogil=True)
+    def scan(row, p, lanes, lane_j):
+        n = row.shape[0]
+        n8 = n - n % lanes_n
+        v1, v2, j1 = np.inf, np.inf, -1
+        if n8 >= lanes_n:
+            top2(row.ctypes.data, p.ctypes.data, n8, lanes.ctypes.data, lane_j.ctypes.data)
+            for k in range(lanes_n):          # merge the lanes: best, then second best of all
+                m = lanes[k]
+                if m < v1:
+                    v2, v1, j1 = v1, m, lane_j[k]
+                elif m < v2:
+                    v2 = m
+                v2 = min(v2, lanes[lanes_n + k])
+        for j in range(n8, n):
+            v = row[j] + p[j]
+            if v < v1:
+                v2, v1, j1 = v1, v, j
+            elif v < v2:
+                v2 = v
+        return v1, v2, j1
+
+    return scan
+
+
+def _auction(c, tol, start, shrink, floor, scan):
+    """(perm, primal, dual, bids) for the square cost c, bidding with ``scan`` (one of the
+    above, compiled); see the module docstring."""
     n = c.shape[0]
+    lanes = np.empty(2 * simd_scan.LANES)
+    lane_j = np.empty(simd_scan.LANES, np.int64)
     owner = np.empty(n, np.int64)
     perm = np.empty(n, np.int64)
     stack = np.empty(n, np.int64)
@@ -93,14 +140,7 @@ def _auction(c, tol, start, shrink, floor):
         while size > 0:
             size -= 1
             i = stack[size]
-            v1, v2, j1 = np.inf, np.inf, -1
-            row = c[i]                        # a 1-D view: simpler addressing, ~15 % faster
-            for j in range(n):
-                v = row[j] + p[j]
-                if v < v1:
-                    v2, v1, j1 = v1, v, j
-                elif v < v2:
-                    v2 = v
+            v1, v2, j1 = scan(c[i], p, lanes, lane_j)
             bids += 1
             p[j1] += (v2 - v1) + eps
             old = owner[j1]
@@ -120,11 +160,7 @@ def _auction(c, tol, start, shrink, floor):
             # q_j = max_i (u_i - c_ij) <= p_j, give sum u - sum q >= D(p). It certifies a phase
             # earlier than D(p) alone on built-in pairs (~5 % less time).
             for i in range(n):
-                row = c[i]
-                m = np.inf
-                for j in range(n):
-                    m = min(m, row[j] + p[j])
-                u[i] = m
+                u[i] = scan(c[i], p, lanes, lane_j)[0]
             for j in range(n):
                 q[j] = -np.inf
             for i in range(n):
@@ -141,11 +177,16 @@ def _auction(c, tol, start, shrink, floor):
 def _compile(cache: bool):
     import numba
 
-    jit = functools.partial(numba.njit, nogil=True, cache=cache)
-    costs, auction = jit(fastmath=True)(_pair_costs), jit()(_auction)
+    top2 = simd_scan.native_top2()
+    jit = functools.partial(numba.njit, nogil=True)
+    costs = jit(fastmath=True, cache=cache)(_pair_costs)
+    # A kernel holding the vector scan's address cannot be cached on disk (the address changes
+    # per process): compiling it costs ~1 s once per process.
+    scan = jit(cache=cache)(_scan_scalar) if top2 is None else _vector_scan(numba, top2)
+    auction = jit(cache=cache and top2 is None)(_auction)
     c = costs(np.zeros((2, 3)), np.eye(2, 3), np.empty((2, 2)))
-    auction(c, DEFAULT_TOL, START, SHRINK, _EPS_FLOOR)       # compile (or load from the cache) now
-    return costs, auction
+    auction(c, DEFAULT_TOL, START, SHRINK, _EPS_FLOOR, scan)    # compile (or load from the cache) now
+    return costs, auction, scan
 
 
 @functools.lru_cache(maxsize=1)
@@ -177,7 +218,8 @@ def auction_costs(c: np.ndarray, tol: float = DEFAULT_TOL) -> tuple[np.ndarray, 
     kernels = _kernels()
     if kernels is None:
         raise RuntimeError("the auction solver needs numba, which could not be loaded")
-    perm, primal, dual, _ = kernels[1](np.ascontiguousarray(c, np.float64), float(tol), START, SHRINK, _EPS_FLOOR)
+    costs, auction, scan = kernels
+    perm, primal, dual, _ = auction(np.ascontiguousarray(c, np.float64), float(tol), START, SHRINK, _EPS_FLOOR, scan)
     return perm, float(primal), float(dual)
 
 
