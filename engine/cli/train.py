@@ -179,6 +179,9 @@ def train_command(args) -> int:
                   f"test accuracy:  {_fmt(out['test_accuracy'])}"]
     else:
         lines.append(f"test loss:     {_fmt(out['test_loss'])}")
+    if m.get("assignment_gap_bound") is not None:
+        lines.append(f"assignment:    {m['assignment_solver']}, total cost within "
+                     f"{100 * m['assignment_gap_bound']:.2f} % of the optimum (certified)")
     lines.append(f"time:          {m.get('seconds', 0):.1f} s ({_fmt(out['samples_per_second'])} clouds/s)")
     emit(args, out, "\n".join(lines))
     sys.stdout.flush()
