@@ -16,7 +16,7 @@ from ..registry import AUGMENTATIONS
 from . import pointmixup, rsmix, sagemix
 from .saliency import point_saliency
 
-_ASSIGN_HELP = ("assignment solver: auction (certified within 1 % of the optimum; the fastest), warm "
+_ASSIGN_HELP = ("assignment solver: auction (certified within 1 percent of the optimum; the fastest), warm "
                 "(the exact optimum, warm-started) or exact (plain scipy)")
 # Shared flag names: the help (and the shown default) must be right for every mix that has them.
 _THETA_HELP = ("Beta(theta, theta) shape: SageMix prior pi (default 0.2), PointMixup ratio (1.0), "

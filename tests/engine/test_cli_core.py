@@ -113,3 +113,16 @@ def test_engine_errors_are_one_line(trained, toy, tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], (argv, err)
         assert err[0].startswith(f"pointlens {argv[0]}: ")
+
+
+def test_every_command_prints_its_help(capsys):
+    # argparse formats help with %: a stray "%" in any option's help (registry options included)
+    # would crash `--help` instead of printing it.
+    from engine.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices)
+    for name in sub.choices:
+        with pytest.raises(SystemExit) as done:
+            main([name, "--help"])
+        assert done.value.code == 0, name
+        assert "usage:" in capsys.readouterr().out
