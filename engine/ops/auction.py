@@ -189,9 +189,18 @@ def _compile(cache: bool):
     return costs, auction, scan
 
 
-@functools.lru_cache(maxsize=1)
+_COMPILE_LOCK = threading.Lock()
+
+
 def _kernels():
-    """The numba-compiled kernels, or None where numba is missing or fails to compile."""
+    """The numba-compiled kernels, or None where numba is missing or fails to compile. The
+    pool's threads may ask at once: one compiles, the others wait for it."""
+    with _COMPILE_LOCK:
+        return _compiled_kernels()
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_kernels():
     if "NUMBA_CACHE_DIR" not in os.environ:
         from ..data.builtin import cache_dir
 
