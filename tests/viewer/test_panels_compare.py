@@ -221,6 +221,9 @@ def test_mix_trained_model_joins_the_robustness_table_rows_equal_the_engine(win,
     tb.out.setText(str(tmp_path / "mixed.safetensors"))
     tb.start()
     qtbot.waitUntil(lambda: tb.last_result is not None, timeout=60000)
+    # the run's assignments came from the auction; the status shows its certified gap
+    gap = tb.last_result.metrics["assignment_gap_bound"]
+    assert 0.0 <= gap <= 0.01 and f"within {100 * gap:.2f} % of the optimum" in tb.status.text()
     rb = panel.robustness
     trained = str(tmp_path / "mixed.safetensors")
     assert trained in rb.specs() and rb.row_label(trained) == "sagemix · mixed"

@@ -413,7 +413,10 @@ class TrainBox(QGroupBox):
         self.redraw()
         path = res.metrics.get("checkpoint") or ""
         self.session.add_result(f"train {res.params.get('model')}", res, show=False)
+        gap = res.metrics.get("assignment_gap_bound")
         self.status.setText(f"done in {res.metrics.get('seconds', 0):.0f} s: {self.progress_text()}"
+                            + (f"; assignments within {100 * gap:.2f} % of the optimum (certified)"
+                               if gap is not None else "")
                             + (f"; wrote {path}" if path else "; no checkpoint written"))
         self._update_buttons()
         if path:
