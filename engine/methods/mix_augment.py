@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import ParameterError
-from ..ops.assignment import SOLVERS
+from ..ops.assignment import check_solver
 from ..registry import AUGMENTATIONS
 from . import pointmixup, rsmix, sagemix
 from .saliency import point_saliency
@@ -30,12 +30,6 @@ def _check_prob(prob: float, name: str) -> float:
     if not 0.0 <= float(prob) <= 1.0:
         raise ParameterError(f"{name}: mix probability {prob!r} must lie in [0, 1].")
     return float(prob)
-
-
-def _check_assignment(solver: str, name: str) -> str:
-    if solver not in SOLVERS:
-        raise ParameterError(f"{name}: assignment '{solver}' is not one of {', '.join(SOLVERS)}.")
-    return solver
 
 
 def _check_partner(mode: str, name: str) -> str:
@@ -74,7 +68,7 @@ class SageMixAugment:
             raise ParameterError(f"sagemix: theta = {theta!r} must be positive.")
         self.sigma, self.theta = float(sigma), float(theta)
         self.mix_prob = _check_prob(mix_prob, "sagemix")
-        self.assignment = _check_assignment(assignment, "sagemix")
+        self.assignment = check_solver(assignment)
         self.tally: dict = {}                 # assignment cost and its lower bound, summed (train reports it)
         self.partner = _check_partner(partner, "sagemix")
 
@@ -128,7 +122,7 @@ class PointMixupAugment:
             raise ParameterError(f"pointmixup: theta = {theta!r} must be positive.")
         self.theta = float(theta)
         self.mix_prob = _check_prob(mix_prob, "pointmixup")
-        self.assignment = _check_assignment(assignment, "pointmixup")
+        self.assignment = check_solver(assignment)
         self.tally: dict = {}
         self.partner = _check_partner(partner, "pointmixup")
 

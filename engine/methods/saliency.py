@@ -29,6 +29,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ..models import pointnet_fast
+from ..models.pool_fused import bn_eval_affine
 
 SALIENCY_FLOOR = 1e-12
 _PAIRS = ((nn.Conv1d, nn.BatchNorm1d), (nn.Conv2d, nn.BatchNorm2d), (nn.Linear, nn.BatchNorm1d))
@@ -74,13 +75,10 @@ class _FoldedView:
     def refresh(self) -> nn.Module:
         with torch.no_grad():
             for fused, first, bn in self.pairs:
-                scale = torch.rsqrt(bn.running_var + bn.eps)
-                if bn.affine:
-                    scale = scale * bn.weight
+                scale, shift = bn_eval_affine(bn)
                 shape = (-1,) + (1,) * (first.weight.dim() - 1)
                 fused.weight.copy_(first.weight * scale.reshape(shape))
-                bias = first.bias if first.bias is not None else torch.zeros_like(bn.running_mean)
-                fused.bias.copy_((bias - bn.running_mean) * scale + (bn.bias if bn.affine else 0.0))
+                fused.bias.copy_(shift if first.bias is None else first.bias * scale + shift)
         return self.module
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import soft_cross_entropy
-from .pool_fused import linear_bn_eval_max, linear_bn_max, usable
+from .pool_fused import bn_eval_affine, linear_bn_eval_max, linear_bn_max, usable
 from .pointnet import (FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, PointNetEncoder, TNet,
                        feature_transform_regulariser)
 
@@ -42,12 +42,8 @@ def _conv_bn_relu(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d) -> torch
     through the fold)."""
     if bn.training or not bn.track_running_stats or bn.running_mean is None:
         return _bn_relu(_pointwise(x, conv), bn)
-    scale = torch.rsqrt(bn.running_var + bn.eps)
-    if bn.affine:
-        scale = scale * bn.weight
-    bias = -bn.running_mean * scale if conv.bias is None else (conv.bias - bn.running_mean) * scale
-    if bn.affine:
-        bias = bias + bn.bias
+    scale, shift = bn_eval_affine(bn)
+    bias = shift if conv.bias is None else conv.bias * scale + shift
     return torch.relu_(F.linear(x, conv.weight.squeeze(-1) * scale[:, None], bias))
 
 

@@ -15,7 +15,7 @@ auction kernel (CUDA only, not always a bijection; REFERENCES.md 1.3). Here:
   pool: scipy releases the GIL, so a batch uses every free core.
 - ``solver="auction"`` (the default for training batches): ops/auction.py, Bertsekas' auction with
   epsilon-scaling, stopped as soon as its dual bound certifies the cost within 1 % of the optimum
-  (~12 ms a 1,024-point pair against 250-400 ms for scipy on built-in pairs; measured gap to the
+  (~5 ms a 1,024-point pair against 250-400 ms for scipy on built-in pairs; measured gap to the
   optimum 0.1-0.5 %). Without numba it falls back to "warm".
 
   Measured and dropped (all on CPU, 1,024-point ModelNet/built-in pairs): a batched torch auction
