@@ -1,6 +1,67 @@
 """PointLens engine: data, models, methods and training. Headless: never imports Qt or VTK.
 
-Importing ``engine`` is cheap (no torch); torch-backed parts load when first used, so the
-viewer can start drawing before torch has finished importing on the engine thread.
+This package is the engine's one door for the viewer (besides the torch-free ``engine.specs`` and
+``engine.numeric``): every name below loads its module on first use, so ``import engine`` stays
+cheap (no torch) and the viewer can draw before torch has finished importing on the engine thread.
 """
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+# name -> (module, attribute); attribute None means the module itself.
+_EXPORTS: dict[str, tuple[str, str | None]] = {}
+
+
+def _export(module: str, *names: str) -> None:
+    for n in names:
+        _EXPORTS[n] = (module, n)
+
+
+# jobs: what to run, how it runs, what crosses the thread line
+_export("engine.core.jobs", "Job", "drive", "run_sync", "Ticker", "make_params")
+_export("engine.catalog", "start", "run", "method_names", "model_names", "augmentation_names")
+_export("engine.core.types", "PointCloud", "Progress", "Result")
+_export("engine.core.errors", "EngineError", "DataError", "CheckpointError", "ParameterError",
+        "ModelError", "RegistryError")
+_export("engine.core.params", "describe", "validate", "as_dict")
+# files: atomic writes, results, fingerprints, the bundled demo models
+_export("engine.atomic", "atomic_path", "replace_durably", "temp_beside")
+_export("engine.results", "save_result", "load_result", "read_result_group", "write_result_group",
+        "to_json")
+_EXPORTS["RESULT_FORMAT"] = ("engine.results", "FORMAT")
+_export("engine.fingerprint", "file_fingerprint", "path_fingerprint")
+_export("engine.assets", "demo_path", "checkpoint_problem")
+# data and checkpoints
+_export("engine.data.open", "open_dataset")
+_export("engine.data.dataset", "Loading", "SAMPLINGS", "farthest_point_indices")
+_export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")
+_EXPORTS["BUILTIN_CLASSES"] = ("engine.data.builtin_shapes", "CLASSES")
+_export("engine.models.checkpoints", "load_checkpoint_cached", "read_meta")
+_export("engine.device", "available_devices")
+# method helpers the viewer calls on its own thread (numpy in, numpy out)
+_export("engine.methods.parae.explain", "grid_from_result", "feature_distances")
+_export("engine.methods.pointmask.bias_inject", "inject_bias")
+# whole modules
+_EXPORTS["corruptions"] = ("engine.corruptions", None)
+_EXPORTS["auction"] = ("engine.ops.auction", None)
+_EXPORTS["cli"] = ("engine.cli", None)
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'engine' has no attribute '{name}'") from None
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

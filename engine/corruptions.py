@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ParameterError
+from engine.core.errors import ParameterError
 
 KINDS = ("noise", "rotate-x", "rotate-y", "rotate-z", "scale", "dropout")
 TABLE3 = ("noise:0.01", "noise:0.05", "rotate-x:180", "rotate-z:180", "scale:0.6", "scale:2.0",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import ParameterError
+from engine.core.errors import ParameterError
 
 _CUDA = re.compile(r"^cuda(?::(\d+))?$")
 

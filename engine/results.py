@@ -13,9 +13,9 @@ from typing import Iterator
 
 import numpy as np
 
-from .atomic import atomic_path
-from .errors import DataError
-from .types import Result
+from engine.atomic import atomic_path
+from engine.core.errors import DataError
+from engine.core.types import Result
 
 FORMAT = "pointlens-result/1"
 

@@ -4,7 +4,7 @@
 2. inject: each class gets its own letter (PointMask paper Fig. 5) as k extra points, drawn red
    beside a clean sample (paper Fig. 3); k is chosen here;
 3. train small PointNet, PointMask (and RandMask) on the BIASED train split: one "bias-lab" job
-   (engine/methods/bias_lab.py) with live progress and cancel;
+   (engine/methods/pointmask/bias_lab.py) with live progress and cancel;
 4. reveal: accuracy on the biased test split (letter present) vs the clean test split per model,
    a big bar chart with the numbers;
 5. PointMask's mask on a biased test sample (kept / masked / letter in the PointMask panel's

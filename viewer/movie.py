@@ -29,7 +29,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QSlider
 
 from engine.atomic import replace_durably, temp_beside
-from engine.errors import DataError, ParameterError
+from engine.core.errors import DataError, ParameterError
 
 from . import provenance, render
 

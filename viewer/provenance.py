@@ -24,7 +24,7 @@ from typing import Any
 
 from engine import __version__
 from engine.atomic import atomic_path
-from engine.errors import DataError
+from engine.core.errors import DataError
 
 KEY = "PointLens-provenance"
 CSV_PREFIX = "# provenance: "

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from engine.errors import DataError, EngineError
+    from engine.core.errors import DataError, EngineError
 
     try:
         w, h = args.size

@@ -3,7 +3,7 @@
 Used by ``packaging/smoke`` on the frozen bundle (a method whose modules, data files or native
 libraries were left out fails here instead of on a user's machine) and by
 tests/viewer/test_selftest.py from source. The window opens on the built-in dataset; after the
-first sample is drawn the engine thread lists ``engine.registry.METHODS`` (the viewer never
+first sample is drawn the engine thread lists ``engine.core.registry.METHODS`` (the viewer never
 imports torch itself), then each method runs ONCE, in turn, via ``session.run_method`` with the
 tiny inputs and parameters of ``CASES`` and the demo checkpoints in assets/. Its result is drawn
 (``session.add_result``) so the result-to-layer code runs too.
@@ -136,7 +136,7 @@ VIEWER_CHECKS = {"viewer:plots": _check_plot, "viewer:image": _check_export, "vi
 def registered_methods() -> list[str]:
     """Engine thread: import the engine's method modules (torch) and list what registered."""
     import engine.methods  # noqa: F401  (registers the built-in methods)
-    from engine.registry import METHODS
+    from engine.core.registry import METHODS
 
     return METHODS.names()
 
@@ -214,7 +214,7 @@ class SelfTest:
                                 target=f"selftest.{name}", on_result=done, on_error=failed, with_model=False)
 
     def _check(self, name: str, res) -> tuple[bool, str]:
-        from engine.types import Result
+        from engine.core.types import Result
 
         if not isinstance(res, Result):
             return False, f"returned {type(res).__name__}, not a Result"

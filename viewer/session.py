@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.types import PointCloud, Result
+from engine.core.types import PointCloud, Result
 
 from . import tasks
 from .result_layers import layers_for
@@ -221,18 +221,21 @@ class Session:
             self.open_checkpoint(self.checkpoint.spec)
 
     # ---- jobs ----------------------------------------------------------------------------------
-    def run_method(self, method: str, inputs: dict, params: dict | None = None, *, name: str | None = None,
-                   target: str | None = None, on_result=None, on_progress=None, on_error=None,
-                   on_cancel=None, quiet: bool = False, with_model: bool = True):
-        """Submit a registered method as a job. The open checkpoint and the device are added to
-        the inputs (the device only if the method takes one) unless ``with_model`` is off."""
-        extra: dict[str, Any] = {}
-        if with_model and self.checkpoint is not None:
-            extra["checkpoint"] = self.checkpoint.spec
-        extra.update(inputs)
-        device = self.device if with_model else None
+    def run_method(self, method: str, inputs: dict, params: dict | None = None, *, model: Any = None,
+                   name: str | None = None, target: str | None = None, on_result=None, on_progress=None,
+                   on_error=None, on_cancel=None, quiet: bool = False):
+        """Submit a catalog method as a job. A method whose spec needs a model gets ``model`` (a
+        checkpoint spec), else the open checkpoint; the session's device always goes with it."""
+        from engine import specs
+
+        spec = specs.get(method)
+        if spec.needs_model and model is None and self.checkpoint is not None:
+            model = self.checkpoint.spec
+        if not spec.needs_model:
+            model = None
+        device = self.device
         return self.client.submit(Request(name or method,
-                                          lambda: tasks.start_method(method, extra, params or {}, device),
+                                          lambda: tasks.start_method(method, dict(inputs), params or {}, model, device),
                                           target=target, on_result=on_result, on_progress=on_progress,
                                           on_error=on_error or self._fail(name or method),
                                           on_cancel=on_cancel, quiet=quiet))

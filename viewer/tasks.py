@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.errors import CheckpointError, DataError
-from engine.jobs import Job
-from engine.types import PointCloud
+from engine.core.errors import CheckpointError, DataError
+from engine.core.jobs import Job
+from engine.core.types import PointCloud
 
 DEFAULT_MODEL_POINTS = 1024
 
@@ -242,17 +242,8 @@ def predict_split(key_spec: str, split: str, checkpoint: str, device: str):
     return preds
 
 
-def start_method(method: str, inputs: dict, params: dict, device: str | None):
-    """Engine thread: register the methods (imports torch), add ``device`` if the method takes
-    one, and start the job generator."""
-    import inspect
+def start_method(method: str, inputs: dict, params: dict, model: Any, device: str):
+    """Engine thread: start a catalog method (imports torch on first use)."""
+    from engine import Job, start
 
-    import engine.methods  # noqa: F401  (registers the built-in methods)
-    from engine.registry import METHODS
-
-    full = dict(inputs)
-    if device is not None and "device" not in full:
-        sig = inspect.signature(METHODS.get(method).run)
-        if "device" in sig.parameters or any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-            full["device"] = device
-    return Job(method, full, params).start()
+    return start(Job(method, inputs, params, model=model, device=device))

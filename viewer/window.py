@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         if pix.isNull():
             pix = self.grab()
         from engine.atomic import atomic_path
-        from engine.errors import EngineError
+        from engine.core.errors import EngineError
 
         from . import provenance
 
@@ -477,7 +477,7 @@ class MainWindow(QMainWindow):
                 self, "viewport screenshot", view=min(view, self.viewports.count - 1),
                 size=[int(img.shape[1]), int(img.shape[0])], transparent=bool(transparent)))
         except OSError as e:
-            from engine.errors import DataError
+            from engine.core.errors import DataError
 
             raise DataError(f"{path}: could not save the screenshot: {e}",
                             hint="choose a writable folder and a .png name") from e

@@ -18,8 +18,8 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.errors import EngineError
-from engine.types import Progress
+from engine.core.errors import EngineError
+from engine.core.types import Progress
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 _ids = itertools.count(1)

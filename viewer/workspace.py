@@ -26,10 +26,10 @@ from typing import Iterator
 import numpy as np
 
 from engine.atomic import atomic_path
-from engine.errors import DataError
-from engine.jobs import drive
+from engine.core.errors import DataError
+from engine.core.jobs import drive
 from engine.results import read_result_group, to_json, write_result_group
-from engine.types import Progress, Result
+from engine.core.types import Progress, Result
 
 FORMAT = "pointlens-session/1"
 SUFFIX = ".plsession"

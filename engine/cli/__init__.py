@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import EngineError
+from engine.core.errors import EngineError
 
 # Modules of engine.cli, each with register(subparsers). Listed by name so packagers see them.
 COMMANDS = ["data", "train", "eval"]

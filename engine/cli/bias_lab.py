@@ -9,14 +9,14 @@ biased train split, test on the unbiased and on the biased test split. Prints th
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, given_options, run_job
+from engine.cli.common import add_device, add_json, emit, given_options, run_job
 
 FLAGS = ("levels", "models", "epochs", "width", "points", "limit", "batch_size", "lr", "seed",
          "placement", "distance", "scale", "threshold", "augmentations", "device", "classes")
 
 
 def register(subparsers) -> None:
-    from ..methods.bias_inject import PLACEMENTS
+    from engine.methods.pointmask.bias_inject import PLACEMENTS
 
     p = subparsers.add_parser("bias-lab", help="train on letter-biased data, test with and without the letters")
     p.add_argument("--data", required=True, help="dataset path or 'builtin'")
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--scale", type=float, default=None, help="letter size (default 0.5)")
     p.add_argument("--alpha", type=float, default=None,
                    help="KL weight of PointMask and PointMap (default 0.5 and 0.001)")
-    p.add_argument("--threshold", type=float, default=None, help="PointMask threshold t (default 0.8: a sparse, near-prior random mask; see engine/methods/bias_lab.py)")
+    p.add_argument("--threshold", type=float, default=None, help="PointMask threshold t (default 0.8: a sparse, near-prior random mask; see engine/methods/pointmask/bias_lab.py)")
     p.add_argument("--augmentations", default=None, help="training augmentations (default none)")
     p.add_argument("--classes", default=None,
                    help="keep only these classes, comma list of names or indices (e.g. chair,desk,sofa,table)")
@@ -45,9 +45,9 @@ def register(subparsers) -> None:
 
 
 def bias_lab_command(args) -> int:
-    from ..jobs import Job
-    from ..methods.bias_lab import format_table
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.methods.pointmask.bias_lab import format_table
+    from engine.results import save_result
 
     params = given_options(args, FLAGS)
     if args.alpha is not None:

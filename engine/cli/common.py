@@ -5,9 +5,11 @@ import json
 import sys
 from typing import Any
 
-from ..jobs import Job, JobGenerator, run_sync
-from ..results import _jsonable
-from ..types import Result
+from engine.catalog import start
+from engine.core.jobs import Job, run_sync
+from engine.core.method import JobGenerator
+from engine.results import _jsonable
+from engine.core.types import Result
 
 
 def add_json(parser) -> None:
@@ -30,7 +32,8 @@ def emit(args, obj: dict, text: str | None = None) -> None:
 
 def run_job(job: Job | JobGenerator) -> Result:
     """Run with a progress bar on an interactive terminal (stderr), silently otherwise."""
-    return run_sync(job, progress_bar=sys.stderr.isatty())
+    gen = start(job) if isinstance(job, Job) else job
+    return run_sync(gen, progress_bar=sys.stderr.isatty())
 
 
 def parse_kv(items: list[str] | None) -> dict[str, Any]:

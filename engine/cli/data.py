@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import add_json, emit
+from engine.cli.common import add_json, emit
 
 
 def register(subparsers) -> None:
@@ -45,7 +45,7 @@ def text(d: dict) -> str:
 
 
 def info_command(args) -> int:
-    from ..data import Loading, open_dataset
+    from engine.data import Loading, open_dataset
 
     ds = open_dataset(args.path, Loading(points=args.points))
     d = describe(ds)

@@ -14,8 +14,8 @@ import sys
 
 import numpy as np
 
-from .common import add_device, add_json, emit, run_job
-from .parsing import nonneg_int, one_line_errors, positive_int
+from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.parsing import nonneg_int, one_line_errors, positive_int
 
 
 def register(subparsers) -> None:
@@ -37,8 +37,8 @@ def register(subparsers) -> None:
 
 
 def eval_command(args) -> int:
-    from ..atomic import atomic_path
-    from ..jobs import Job
+    from engine.atomic import atomic_path
+    from engine.core.jobs import Job
 
     params = {"checkpoint": args.checkpoint, "split": args.split, "points": args.points,
               "limit": args.limit, "corrupt": args.corrupt, "corrupt_seed": args.corrupt_seed,

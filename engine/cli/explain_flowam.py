@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import add_device, add_json, emit, parse_kv, run_job
+from engine.cli.common import add_device, add_json, emit, parse_kv, run_job
 
 KEYS = ("class", "method", "logit", "softmax", "log_softmax", "chamfer", "chamfer_eq7", "fid",
         "legality", "legal", "predicted", "success")
 
 
 def register(explain_subparsers) -> None:
-    from ..methods.flowam_baselines import METHOD_CHOICES
+    from engine.methods.flowam.baselines import METHOD_CHOICES
 
     p = explain_subparsers.add_parser("flowam", help="Flow AM: a global explanation of a class")
     p.add_argument("--checkpoint", default="demo:pointnet", help="classifier checkpoint (default demo:pointnet)")
@@ -51,8 +51,8 @@ def _params(args) -> dict:
 
 
 def explain_flowam_command(args) -> int:
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     params = _params(args)
     if str(args.target).lower() == "all":
@@ -75,13 +75,13 @@ def explain_flowam_command(args) -> int:
 
 
 def _all_classes(args, params: dict) -> int:
-    from ..jobs import Job, make_params
-    from ..methods.flowam import FlowAMParams
-    from ..methods.flowam_inputs import check_classes, resolve_dataset, resolve_model
-    from ..methods.flowam_metrics import fid_all_classes
-    from ..methods.flowam_stats import load_clouds
-    from ..results import save_result
-    from ..types import Result
+    from engine.core.jobs import Job, make_params
+    from engine.methods.flowam.method import FlowAMParams
+    from engine.methods.flowam.inputs import check_classes, resolve_dataset, resolve_model
+    from engine.methods.flowam.metrics import fid_all_classes
+    from engine.methods.flowam.stats import load_clouds
+    from engine.results import save_result
+    from engine.core.types import Result
 
     p = make_params(FlowAMParams, params, "method 'flowam'")
     model, model_classes, _ = resolve_model(None, args.checkpoint, args.device)

@@ -8,7 +8,7 @@ The Gaussian parts of one cloud (METHOD "parae-explain"). The result file holds 
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, run_job
+from engine.cli.common import add_device, add_json, emit, run_job
 
 
 def register(explain_subparsers) -> None:
@@ -30,8 +30,8 @@ def register(explain_subparsers) -> None:
 def explain_parae_command(args) -> int:
     import numpy as np
 
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     inputs = {"checkpoint": args.checkpoint, "data": args.data, "index": args.index,
               "split": args.split, "n_points": args.points, "device": args.device}

@@ -9,7 +9,7 @@ JSON's ``definitions`` says which is which. PointMap checkpoints give the mapped
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, run_job
+from engine.cli.common import add_device, add_json, emit, run_job
 
 JSON_KEYS = ("model", "kept", "total", "threshold", "predicted", "predicted_name", "predicted_masked",
              "predicted_masked_name", "predicted_kept_only", "predicted_kept_only_name", "predicted_model",
@@ -34,8 +34,8 @@ def register(explain_subparsers) -> None:
 
 
 def explain_pointmask_command(args) -> int:
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     inputs = {"checkpoint": args.checkpoint, "data": args.data, "index": args.index,
               "split": args.split, "n_points": args.points, "device": args.device}

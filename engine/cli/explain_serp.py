@@ -9,7 +9,7 @@ detection_accuracy and the counts.
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, run_job
+from engine.cli.common import add_device, add_json, emit, run_job
 
 
 def register(explain_subparsers) -> None:
@@ -35,8 +35,8 @@ def register(explain_subparsers) -> None:
 
 
 def explain_serp_command(args) -> int:
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     inputs = {"checkpoint": args.checkpoint, "data": args.data, "index": args.index,
               "split": args.split, "n_points": args.points, "device": args.device}

@@ -8,7 +8,7 @@ objects, and of explanations against real objects of their class. JSON: ``layers
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, given_options, parse_kv, run_job
+from engine.cli.common import add_device, add_json, emit, given_options, parse_kv, run_job
 
 
 def register(subparsers) -> None:
@@ -29,8 +29,8 @@ def register(subparsers) -> None:
 
 
 def flow_layers_command(args) -> int:
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     params = given_options(args, ("layers", "explanations", "steps", "points", "seed"), parse_kv(args.param))
     result = run_job(Job("flow-layers", {"checkpoint": args.checkpoint, "data": args.data,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_device, add_json, emit, run_job
-from .parsing import nonneg_int, one_line_errors
+from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.parsing import nonneg_int, one_line_errors
 
 METHODS = ("sagemix", "pointmixup", "rsmix")
 
@@ -42,13 +42,13 @@ def register(subparsers) -> None:
 
 def load_pair(data: str, split_name: str, ia: int, ib: int, points: int, checkpoint: str):
     """(a, b, label_a, label_b, classes) from a dataset, sampled as the checkpoint was trained."""
-    from ..data import Loading, open_dataset
-    from ..data.dataset import SAMPLINGS
-    from ..errors import DataError
+    from engine.data import Loading, open_dataset
+    from engine.data.dataset import SAMPLINGS
+    from engine.core.errors import DataError
 
     norm = {}
     if checkpoint:
-        from ..models.checkpoints import read_meta
+        from engine.models.checkpoints import read_meta
 
         norm = read_meta(checkpoint).get("normalisation") or {}
     n = points or int(norm.get("points") or 1024)
@@ -64,8 +64,8 @@ def load_pair(data: str, split_name: str, ia: int, ib: int, points: int, checkpo
 
 
 def mix_command(args: argparse.Namespace) -> int:
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     a, b, la, lb, classes = load_pair(args.data, args.split, args.a, args.b, args.points, args.checkpoint)
     params = {"method": args.method, "sigma": args.sigma, "pi": args.pi, "theta": args.theta,

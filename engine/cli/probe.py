@@ -8,7 +8,7 @@ initialised network of the same architecture. JSON contract: ``pretrained``, ``r
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, run_job
+from engine.cli.common import add_device, add_json, emit, run_job
 
 
 def register(subparsers) -> None:
@@ -30,8 +30,8 @@ def register(subparsers) -> None:
 
 
 def probe_command(args) -> int:
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     params = {"c": args.c, "limit": args.limit, "points": args.points, "batch_size": args.batch_size,
               "seed": args.seed, "baseline": not args.no_baseline, "tsne": bool(args.tsne or args.out)}

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_device, add_json, emit, run_job
-from .parsing import nonneg_int, one_line_errors, positive_int
+from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.parsing import nonneg_int, one_line_errors, positive_int
 
 
 def register(subparsers) -> None:
-    from ..corruptions import TABLE3
+    from engine.corruptions import TABLE3
 
     p = subparsers.add_parser("robustness", help="robustness and calibration table for several checkpoints")
     one_line_errors(p)
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def robustness_command(args: argparse.Namespace) -> int:
-    from ..jobs import Job
+    from engine.core.jobs import Job
 
     params = {"checkpoints": args.checkpoints, "split": args.split, "points": args.points,
               "limit": args.limit, "corruptions": args.corruptions, "seed": args.seed,

@@ -7,7 +7,7 @@ draw) and ``ablation`` (all / no_la / no_c / no_lr -> logit, softmax, chamfer, f
 """
 from __future__ import annotations
 
-from .common import add_device, add_json, emit, given_options, parse_kv, run_job
+from engine.cli.common import add_device, add_json, emit, given_options, parse_kv, run_job
 
 
 def register(subparsers) -> None:
@@ -31,8 +31,8 @@ def register(subparsers) -> None:
 
 
 def sanity_flowam_command(args) -> int:
-    from ..jobs import Job
-    from ..results import save_result
+    from engine.core.jobs import Job
+    from engine.results import save_result
 
     params = given_options(args, ("part", "levels", "repeats", "steps", "seed"), parse_kv(args.param))
     result = run_job(Job("flowam-sanity", {"checkpoint": args.checkpoint, "data": args.data,

@@ -14,9 +14,9 @@ import shlex
 import sys
 from typing import Any
 
-from ..errors import ParameterError
-from .common import add_device, add_json, emit, run_job
-from .parsing import lazy_options, nonneg_int, parse_bool, positive_int
+from engine.core.errors import ParameterError
+from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.parsing import lazy_options, nonneg_int, parse_bool, positive_int
 
 STATIC_DESTS: set[str] = set()
 _OWNERS: dict[str, dict[str, list[str]]] = {"model": {}, "mix": {}}
@@ -60,8 +60,8 @@ def register(subparsers) -> None:
 
 def _add_registry_options(p: argparse.ArgumentParser) -> None:
     """One flag per option name declared by any model or mix augmentation."""
-    from ..registry import AUGMENTATIONS, MODELS
-    from ..train import load_registries
+    from engine.core.registry import AUGMENTATIONS, MODELS
+    from engine.training.train import load_registries
 
     load_registries()
     group = p.add_argument_group("model and mix options (apply only to the model / mix that declares them)")
@@ -86,7 +86,7 @@ def _add_registry_options(p: argparse.ArgumentParser) -> None:
 
 def _collect_options(args) -> tuple[dict, dict]:
     """Split the given registry flags into model options and mix options; reject strays."""
-    from ..registry import AUGMENTATIONS, MODELS
+    from engine.core.registry import AUGMENTATIONS, MODELS
 
     model_cls = MODELS.get(args.model)
     model_opts = getattr(model_cls, "cli_options", None) or {}
@@ -139,8 +139,8 @@ def command_line(args) -> str:
 def train_command(args) -> int:
     import json
 
-    from ..jobs import Job
-    from ..perf import tune_allocator
+    from engine.core.jobs import Job
+    from engine.perf import tune_allocator
 
     model_opts, mix_opts = _collect_options(args)
     allocator = tune_allocator()
@@ -160,7 +160,7 @@ def train_command(args) -> int:
     if rank == 0:
         result = run_job(job)
     else:
-        from ..jobs import run_sync
+        from engine.core.jobs import run_sync
 
         result = run_sync(job)
     if rank != 0:

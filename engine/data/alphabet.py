@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..errors import ParameterError
+from engine.core.errors import ParameterError
 
 THICKNESS = 0.08   # stroke width in the glyph plane (glyph units: height 1)
 DEPTH = 0.15       # extent across the glyph plane

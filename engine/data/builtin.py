@@ -15,11 +15,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import DataError
-from .builtin_shapes import CLASSES, make_shape
-from .dataset import Dataset, Loading
-from .h5 import H5Split, inspect, release
+from engine.atomic import atomic_path
+from engine.core.errors import DataError
+from engine.data.builtin_shapes import CLASSES, make_shape
+from engine.data.dataset import Dataset, Loading
+from engine.data.h5 import H5Split, inspect, release
 
 GENERATOR_VERSION = 2
 POINTS = 2048

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .primitives import Parts
+from engine.data.primitives import Parts
 
 CLASSES = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
 

@@ -11,8 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import DataError
-from ..types import PointCloud
+from engine.core.errors import DataError
+from engine.core.types import PointCloud
 
 SAMPLINGS = ("first", "random", "fps")
 

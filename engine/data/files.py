@@ -16,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from .dataset import Dataset, Loading, RawSample, Split
-from .numpy_io import read_npy_cloud
-from .obj import read_obj
-from .off import read_off
-from .pcd import read_pcd
-from .ply import read_ply
-from .stl import read_stl
-from .surface import DEFAULT_MESH_POINTS, Geometry, to_cloud
-from .xyz import read_xyz
+from engine.core.errors import DataError
+from engine.data.dataset import Dataset, Loading, RawSample, Split
+from engine.data.numpy_io import read_npy_cloud
+from engine.data.obj import read_obj
+from engine.data.off import read_off
+from engine.data.pcd import read_pcd
+from engine.data.ply import read_ply
+from engine.data.stl import read_stl
+from engine.data.surface import DEFAULT_MESH_POINTS, Geometry, to_cloud
+from engine.data.xyz import read_xyz
 
 READERS = {".off": read_off, ".ply": read_ply, ".obj": read_obj, ".stl": read_stl, ".pcd": read_pcd,
            ".xyz": read_xyz, ".txt": read_xyz, ".pts": read_xyz, ".asc": read_xyz,

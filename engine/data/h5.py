@@ -17,8 +17,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import DataError
-from .dataset import Loading, RawSample, Split
+from engine.core.errors import DataError
+from engine.data.dataset import Loading, RawSample, Split
 
 MAX_OPEN = 32
 _LOCK = threading.RLock()

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from .dataset import Dataset, Loading, RawSample, Split
-from .files import read_geometry
-from .parse_cache import cached_cloud
-from .h5 import read_names_file
+from engine.core.errors import DataError
+from engine.data.dataset import Dataset, Loading, RawSample, Split
+from engine.data.files import read_geometry
+from engine.data.parse_cache import cached_cloud
+from engine.data.h5 import read_names_file
 
 _ID = re.compile(r"^(.+)_(\d+)$")
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from .dataset import Dataset, Loading, RawSample, Split
-from .surface import Geometry
+from engine.core.errors import DataError
+from engine.data.dataset import Dataset, Loading, RawSample, Split
+from engine.data.surface import Geometry
 
 POINT_KEYS = ("points", "data", "xyz", "pos", "pc", "point_cloud", "arr_0")
 NORMAL_KEYS = ("normals", "normal")
@@ -104,7 +104,7 @@ class ArraySplit(Split):
 
 def open_array_file(path: Path, loading: Loading) -> Dataset:
     """A .npy/.npz of many clouds as a dataset with one split "all"."""
-    from .h5 import class_names, int_labels
+    from engine.data.h5 import class_names, int_labels
 
     a = load_arrays(path)
     b, n = a["points"].shape[:2]

@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 
-from ..errors import DataError
-from .surface import Geometry, check_mesh, fan, triangulate
-from .text import fast_table, parse_floats, read_text
+from engine.core.errors import DataError
+from engine.data.surface import Geometry, check_mesh, fan, triangulate
+from engine.data.text import fast_table, parse_floats, read_text
 
 _SLASH = re.compile(r"/\S*")
 

@@ -11,9 +11,9 @@ import re
 
 import numpy as np
 
-from ..errors import DataError
-from .surface import Geometry, check_mesh, fan, triangulate
-from .text import content_lines, fast_table, parse_floats, read_text
+from engine.core.errors import DataError
+from engine.data.surface import Geometry, check_mesh, fan, triangulate
+from engine.data.text import content_lines, fast_table, parse_floats, read_text
 
 _HEADER = re.compile(r"^(ST)?(C)?(N)?(4)?(n)?OFF(.*)$")
 

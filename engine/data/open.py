@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import DataError
-from .dataset import Dataset, Loading
-from .files import READERS, folder_dataset, single_file_dataset
-from .modelnet_txt import layout_prefix, open_modelnet_txt
-from .numpy_io import load_arrays, open_array_file
-from .pointnet_h5 import H5_EXT, LISTS, is_h5_folder, open_h5_file, open_h5_folder
-from .scanobjectnn import is_scanobjectnn, open_scanobjectnn
+from engine.core.errors import DataError
+from engine.data.dataset import Dataset, Loading
+from engine.data.files import READERS, folder_dataset, single_file_dataset
+from engine.data.modelnet_txt import layout_prefix, open_modelnet_txt
+from engine.data.numpy_io import load_arrays, open_array_file
+from engine.data.pointnet_h5 import H5_EXT, LISTS, is_h5_folder, open_h5_file, open_h5_folder
+from engine.data.scanobjectnn import is_scanobjectnn, open_scanobjectnn
 
 
 def _has_clouds(folder: Path) -> bool:
@@ -42,7 +42,7 @@ def open_dataset(spec: str | os.PathLike, loading: Loading | None = None) -> Dat
     loading = loading or Loading()
     s = str(spec)
     if s == "builtin" or s.startswith("builtin:"):
-        from .builtin import open_builtin
+        from engine.data.builtin import open_builtin
 
         seed = s.partition(":")[2] or "0"
         if not seed.isdigit():

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import DataError
-from .surface import Geometry
+from engine.atomic import atomic_path
+from engine.core.errors import DataError
+from engine.data.surface import Geometry
 
 VERSION = 1
 
 
 def cache_root() -> Path:
-    from .builtin import cache_dir
+    from engine.data.builtin import cache_dir
 
     return cache_dir() / "parsed"
 

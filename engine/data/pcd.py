@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
-from .surface import Geometry
-from .text import decode_text, number_table, read_bytes
+from engine.core.errors import DataError
+from engine.data.surface import Geometry
+from engine.data.text import decode_text, number_table, read_bytes
 
 _KINDS = {"F": "f", "I": "i", "U": "u"}
 MAX_HEADER = 1 << 16

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
-from .surface import Geometry, check_mesh, fan, triangulate
-from .text import decode_text, read_bytes
+from engine.core.errors import DataError
+from engine.data.surface import Geometry, check_mesh, fan, triangulate
+from engine.data.text import decode_text, read_bytes
 
 TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
          "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",

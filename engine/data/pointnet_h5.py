@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from .dataset import Dataset, Loading
-from .h5 import H5Part, H5Split, attr_names, class_names, inspect, read_names_file
+from engine.core.errors import DataError
+from engine.data.dataset import Dataset, Loading
+from engine.data.h5 import H5Part, H5Split, attr_names, class_names, inspect, read_names_file
 
 LISTS = {"train": "train_files.txt", "test": "test_files.txt", "val": "val_files.txt"}
 H5_EXT = (".h5", ".hdf5", ".hdf")

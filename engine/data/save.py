@@ -16,9 +16,9 @@ from typing import Mapping
 import h5py
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import DataError
-from .h5 import release
+from engine.atomic import atomic_path
+from engine.core.errors import DataError
+from engine.data.h5 import release
 
 SPLITS = ("train", "test", "val")
 

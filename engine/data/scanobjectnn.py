@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, Loading
-from .h5 import H5Split, class_names, inspect, read_names_file
-from .pointnet_h5 import names_file
+from engine.data.dataset import Dataset, Loading
+from engine.data.h5 import H5Split, class_names, inspect, read_names_file
+from engine.data.pointnet_h5 import names_file
 
 CLASSES = ["bag", "bin", "box", "cabinet", "chair", "desk", "display", "door", "shelf", "table",
            "bed", "pillow", "sink", "sofa", "toilet"]

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 
-from ..errors import DataError
-from .surface import Geometry
-from .text import decode_text, parse_floats, read_bytes
+from engine.core.errors import DataError
+from engine.data.surface import Geometry
+from engine.data.text import decode_text, parse_floats, read_bytes
 
 _BINARY = np.dtype([("normal", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
 _VERTEX = re.compile(r"^\s*vertex\s+(\S+)\s+(\S+)\s+(\S+)", re.MULTILINE)

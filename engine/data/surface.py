@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from engine.core.errors import DataError
 
 DEFAULT_MESH_POINTS = 2048  # points drawn from a mesh when Loading.points is None
 

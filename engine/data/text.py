@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from engine.core.errors import DataError
 
 # Files larger than this are refused by the text readers: a wrong path (a video, a disk image)
 # would otherwise be read into memory whole before anything could complain.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .surface import Geometry
-from .text import content_lines, number_table, read_text
+from engine.data.surface import Geometry
+from engine.data.text import content_lines, number_table, read_text
 
 
 def read_xyz(path) -> Geometry:

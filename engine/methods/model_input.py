@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, ModelError
-from ..data.dataset import check_points
+from engine.core.errors import DataError, ModelError
+from engine.data.dataset import check_points
 
 
 def load_model(model: Any = None, checkpoint: str | None = None, device: str = "cpu"):
@@ -14,7 +14,7 @@ def load_model(model: Any = None, checkpoint: str | None = None, device: str = "
     if model is None:
         if not checkpoint:
             raise ModelError("No model: open a checkpoint (a path, or a demo model such as demo:pointnet).")
-        from ..models.checkpoints import load_checkpoint_cached
+        from engine.models.checkpoints import load_checkpoint_cached
 
         loaded = load_checkpoint_cached(checkpoint, device)
         model = loaded.model

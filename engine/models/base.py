@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ModelError
-from ..registry import MODELS
+from engine.core.errors import ModelError
+from engine.core.registry import MODELS
 
 
 def scaled(channels: int, width: float) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..errors import CheckpointError
+from engine.core.errors import CheckpointError
 
 # Container keys that hold the weights, in the order they are tried.
 CONTAINER_KEYS = ("model_state_dict", "state_dict", "model", "model_wts", "best_model_wts", "net")
@@ -103,7 +103,7 @@ RECOGNISERS: dict[str, Callable[[dict], dict | None]] = {"pointnet": pointnet_co
 
 def recognise(state: dict[str, torch.Tensor], expect: str | None) -> tuple[str, dict] | None:
     """(model key, config) for a foreign state dict, trying ``expect`` first; None if unknown."""
-    from ..registry import MODELS
+    from engine.core.registry import MODELS
 
     keys = [expect] if expect else []
     keys += [k for k in RECOGNISERS if k not in keys]

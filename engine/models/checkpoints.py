@@ -21,11 +21,11 @@ from typing import Any
 
 import torch
 
-from ..atomic import atomic_path
-from ..assets import demo_path, package_root  # noqa: F401 - re-exported
-from ..errors import CheckpointError, EngineError
-from . import checkpoint_adapters as adapters
-from .base import PointModel, build_model
+from engine.atomic import atomic_path
+from engine.assets import demo_path, package_root  # noqa: F401 - re-exported
+from engine.core.errors import CheckpointError, EngineError
+from engine.models import checkpoint_adapters as adapters
+from engine.models.base import PointModel, build_model
 
 FORMAT = "pointlens-checkpoint/1"
 META_KEY = "pointlens"
@@ -202,8 +202,8 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     ``expect``: the model key the caller needs; a checkpoint of another model is an error saying
     which model it is. Any mismatch between file and model is a CheckpointError with the report.
     """
-    from ..device import resolve_device
-    from ..registry import MODELS
+    from engine.device import resolve_device
+    from engine.core.registry import MODELS
 
     _import_models()
     path = resolve_spec(spec)
@@ -290,14 +290,8 @@ def _config_text(config: dict) -> str:
 
 
 def _import_models() -> None:
-    """Make sure every model is registered (models live in engine.models and engine.methods)."""
-    import importlib
-
-    importlib.import_module("engine.models")
-    try:
-        importlib.import_module("engine.methods")
-    except ImportError:  # pragma: no cover - a broken method module must not block checkpoints
-        pass
+    """Make sure every model architecture is registered."""
+    import engine.models.zoo  # noqa: F401
 
 
 # --- cache ---------------------------------------------------------------------------------------
@@ -311,7 +305,7 @@ def load_checkpoint_cached(spec: str | os.PathLike, device: Any = "cpu", expect:
 
     The returned model is shared between callers: use it in eval mode and do not modify it.
     """
-    from ..device import resolve_device
+    from engine.device import resolve_device
 
     path = resolve_spec(spec).resolve()
     st = path.stat()

@@ -2,7 +2,7 @@
 
 The network is our PointNet segmentation backbone with J outputs per point (module ``backbone``).
 Its logits S (B, N, J) define soft parts Gamma = softmax(S), the parts define a Gaussian mixture
-(pi, mu, Sigma; engine.methods.gmm), and the loss is the mixture's negative log-likelihood of the
+(pi, mu, Sigma; engine.ops.gmm), and the loss is the mixture's negative log-likelihood of the
 cloud's own points. Labels are ignored. The learnt representation is the backbone's global
 feature (after the max-pool, as the paper uses for its linear-SVM table); per-point features are
 the last hidden layer before the J logits (paper Fig. 3 bottom).
@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import torch
 
-from ..registry import MODELS
-from .base import PointModel
-from .pointnet import FEATURE_TRANSFORM_WEIGHT, PointNetSegBackbone, feature_transform_regulariser
+from engine.core.registry import MODELS
+from engine.models.base import PointModel
+from engine.models.pointnet import FEATURE_TRANSFORM_WEIGHT, PointNetSegBackbone, feature_transform_regulariser
 
-# Same value as engine.methods.gmm.DEFAULT_EPS (a test checks). The GMM maths is imported lazily:
+# Same value as engine.ops.gmm.DEFAULT_EPS (a test checks). The GMM maths is imported lazily:
 # engine.methods imports models, so a module-level import here could close an import cycle.
 DEFAULT_EPS = 1e-3
 
 
 def _loss(*args, **kwargs):
-    from ..methods.gmm import parae_loss
+    from engine.ops.gmm import parae_loss
 
     return parae_loss(*args, **kwargs)
 
@@ -53,7 +53,7 @@ class ParAE(PointModel):
 
     def __init__(self, parts: int = 32, eps: float = DEFAULT_EPS, width: float = 1.0,
                  feature_transform: bool = True, **extra):
-        from ..errors import ParameterError
+        from engine.core.errors import ParameterError
 
         if int(parts) < 1:
             raise ParameterError(f"ParAE: parts = {parts} must be at least 1.", hint="Use e.g. --parts 32.")

@@ -27,7 +27,7 @@ Options for experiments (defaults as above): ``kl_reduce`` "sum" | "mean" (KL pe
 alpha does not grow with N), ``head_input`` "point" | "global" (mu / log-variance from the
 max-pooled feature only: one distribution per cloud, drawn per point), ``predict`` "sample" |
 "zero" (eps = 0 at test). The bias lab runs PointMask with t = 0.8 and alpha = 0.5: at these
-defaults the mask learns to KEEP a bias letter; see engine/methods/bias_lab.py for why the
+defaults the mask learns to KEEP a bias letter; see engine/methods/pointmask/bias_lab.py for why the
 lab's values resist the bias and what that costs.
 """
 from __future__ import annotations
@@ -37,10 +37,10 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ParameterError
-from ..registry import MODELS
-from .base import PointModel, scaled, soft_cross_entropy
-from .pointnet import FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, feature_transform_regulariser
+from engine.core.errors import ParameterError
+from engine.core.registry import MODELS
+from engine.models.base import PointModel, scaled, soft_cross_entropy
+from engine.models.pointnet import FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, feature_transform_regulariser
 
 # Train-command flags shared by both variational models (the core train command reads these).
 VARIATIONAL_CLI = {

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import MODELS
-from .base import PointModel, scaled
+from engine.core.registry import MODELS
+from engine.models.base import PointModel, scaled
 
 FEATURE_TRANSFORM_WEIGHT = 0.001  # as in both public trainers
 
@@ -127,7 +127,7 @@ class PointNetClassifier(PointModel):
         return self.forward_all(points)["logits"]
 
     def training_loss(self, points, labels, soft_labels=None):
-        from .base import soft_cross_entropy
+        from engine.models.base import soft_cross_entropy
 
         out = self.forward_all(points)
         logits = out["logits"]

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import soft_cross_entropy
-from .pool_fused import bn_eval_affine, linear_bn_eval_max, linear_bn_max, usable
-from .pointnet import (FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, PointNetEncoder, TNet,
+from engine.models.base import soft_cross_entropy
+from engine.models.pool_fused import bn_eval_affine, linear_bn_eval_max, linear_bn_max, usable
+from engine.models.pointnet import (FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, PointNetEncoder, TNet,
                        feature_transform_regulariser)
 
 

@@ -20,14 +20,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import ParameterError
-from ..ops.geometry import chamfer_l2
-from ..registry import MODELS
-from .base import PointModel, scaled
-from .pointnet import PointNetEncoder
+from engine.core.errors import ParameterError
+from engine.ops.geometry import chamfer_l2
+from engine.core.registry import MODELS
+from engine.models.base import PointModel, scaled
+from engine.models.pointnet import PointNetEncoder
 
 RECONSTRUCTIONS = ("delta", "chamfer")
-NOISE_MODES = ("per-point", "per-patch")   # as engine.methods.perturb.MODES (not imported: cycle)
+NOISE_MODES = ("per-point", "per-patch")   # as engine.ops.perturb.MODES (not imported: cycle)
 # Training flags shared by every SeRP model (`pointlens train --cls-weight ...`).
 PERTURB_OPTIONS = {
     "cls_weight": (float, None, "SeRP: weight of the perturbed-point loss (SeRP-PointNet 0.001, "
@@ -137,7 +137,7 @@ class SerpPointNet(PointModel):
                       "det_acc": float((logits.argmax(-1) == labels).float().mean())}
 
     def training_loss(self, points, labels=None, soft_labels=None):
-        from ..methods.perturb import perturb_batch   # lazy: engine.methods imports models
+        from engine.ops.perturb import perturb_batch   # lazy: engine.methods imports models
 
         c = self.config
         pert = perturb_batch(points, c["centres"], c["neighbours"], c["noise_std"], c["noise_mode"],
@@ -150,6 +150,6 @@ class SerpPointNet(PointModel):
 
     @classmethod
     def from_checkpoint(cls, spec: str, device: str = "cpu") -> "SerpPointNet":
-        from .checkpoints import load_checkpoint
+        from engine.models.checkpoints import load_checkpoint
         # expect= makes a checkpoint of another SeRP variant a CheckpointError naming both.
         return load_checkpoint(spec, device=device, expect=cls.key).model

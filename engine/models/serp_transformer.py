@@ -23,12 +23,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import ParameterError
-from ..ops.geometry import chamfer_l2, gather_points
-from ..registry import MODELS
-from .base import PointModel, soft_cross_entropy
-from .serp_pointnet import PERTURB_OPTIONS, check_perturbation, perturbation_generator
-from .transformer_parts import (PatchEmbedding, PositionEmbedding, TransformerStack,
+from engine.core.errors import ParameterError
+from engine.ops.geometry import chamfer_l2, gather_points
+from engine.core.registry import MODELS
+from engine.models.base import PointModel, soft_cross_entropy
+from engine.models.serp_pointnet import PERTURB_OPTIONS, check_perturbation, perturbation_generator
+from engine.models.transformer_parts import (PatchEmbedding, PositionEmbedding, TransformerStack,
                                 group_patches, init_weights)
 
 PRESETS = {
@@ -110,7 +110,7 @@ class PatchTokenEncoder(PointModel):
 
     @classmethod
     def from_checkpoint(cls, spec: str, device: str = "cpu") -> "PatchTokenEncoder":
-        from .checkpoints import load_checkpoint
+        from engine.models.checkpoints import load_checkpoint
 
         # expect= makes a checkpoint of another SeRP variant a CheckpointError naming both.
         return load_checkpoint(spec, device=device, expect=cls.key).model
@@ -217,7 +217,7 @@ class SerpTransformer(PatchTokenEncoder):
         return loss, stats
 
     def training_loss(self, points, labels=None, soft_labels=None):
-        from ..methods.perturb import perturb_batch   # lazy: engine.methods imports models
+        from engine.ops.perturb import perturb_batch   # lazy: engine.methods imports models
 
         c = self.config
         pert = perturb_batch(points, c["centres"], c["neighbours"], c["noise_std"], c["noise_mode"],

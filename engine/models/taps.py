@@ -6,7 +6,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from .base import PointModel
+from engine.models.base import PointModel
 
 
 @contextmanager

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..ops.geometry import farthest_point_sample, gather_points, pairwise_sq_dist
-from .base import scaled
+from engine.ops.geometry import farthest_point_sample, gather_points, pairwise_sq_dist
+from engine.models.base import scaled
 
 PAPER_DIM = 384
 

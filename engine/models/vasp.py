@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import ParameterError
-from ..registry import MODELS
-from .serp_transformer import SerpTransformer
+from engine.core.errors import ParameterError
+from engine.core.registry import MODELS
+from engine.models.serp_transformer import SerpTransformer
 
 
 class NearestEmbed(nn.Module):

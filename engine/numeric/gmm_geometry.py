@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import ParameterError
+from engine.core.errors import ParameterError
 
 LOG_2PI = math.log(2.0 * math.pi)
 FLOOR_FRACTION = 1e-3   # default floor = this fraction of the lowest density at the cloud's points

@@ -1,5 +1,5 @@
 """SageMix's blend (eq. 6, 9, 8) in numpy: the viewer's sigma / pi sliders and the numpy branch of
-``engine.methods.sagemix.blend`` (that module imports torch; the GUI thread must not). Written in
+``engine.methods.mix.sagemix.blend`` (that module imports torch; the GUI thread must not). Written in
 a numerically safe form: lambda = sigmoid(logit(pi) + (||b - q_b||^2 - ||a - q_a||^2)
 / (2 sigma^2)), equal to pi w_a / (pi w_a + (1 - pi) w_b) with w = exp(-d^2 / (2 sigma^2)) but
 free of 0/0 far from both queries. The assignment (b_matched = b[phi]) and the queries stay

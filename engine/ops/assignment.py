@@ -40,7 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import ParameterError
+from engine.core.errors import ParameterError
 
 MIN_WARM = 128        # below this many points the plain exact solve is already fast
 
@@ -153,7 +153,7 @@ def assign_pair(a: Any, b: Any, solver: str = "exact") -> tuple[np.ndarray, floa
 def _solve(a: np.ndarray, b: np.ndarray, solver: str, seed: int) -> tuple[np.ndarray, float]:
     """(perm, lower bound on the optimal cost) of one clean pair (exact solvers: the optimum)."""
     if solver == "auction":
-        from . import auction
+        from engine.ops import auction
 
         if auction.available():
             perm, _, lower = auction.auction_assign(a, b)

@@ -34,7 +34,7 @@ import threading
 
 import numpy as np
 
-from . import simd_scan
+from engine.ops import simd_scan
 
 DEFAULT_TOL = 0.01          # the target: within 1 % of the optimum
 SHRINK = 5.0                # epsilon / 5 per phase (measured: 3-10 change little)
@@ -206,7 +206,7 @@ def _kernels():
 @functools.lru_cache(maxsize=1)
 def _compiled_kernels():
     if "NUMBA_CACHE_DIR" not in os.environ:
-        from ..data.builtin import cache_dir
+        from engine.data.builtin import cache_dir
 
         os.environ["NUMBA_CACHE_DIR"] = str(cache_dir() / "numba")
     # A frozen app has no source files to key an on-disk cache by; an unwritable cache folder

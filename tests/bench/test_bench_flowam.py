@@ -14,10 +14,10 @@ import time
 import numpy as np
 import torch
 
-from engine.methods.flowam import FlowAMParams, optimise
-from engine.methods.flowam_baselines import StepRule, objective_config
-from engine.methods.flowam_inputs import frozen
-from engine.methods.flowam_objective import FlowObjective, tap_name
+from engine.methods.flowam.method import FlowAMParams, optimise
+from engine.methods.flowam.baselines import StepRule, objective_config
+from engine.methods.flowam.inputs import frozen
+from engine.methods.flowam.objective import FlowObjective, tap_name
 from engine.models.pointnet import PointNetClassifier
 from engine.models.taps import tap
 
@@ -95,8 +95,8 @@ def test_flowam_step_vs_forward_backward_floor():
 
 def test_flowam_terms_cost_breakdown():
     """Where the time of a step goes (printed): model, continuity term, TV baseline, blur."""
-    from engine.methods.flowam_baselines import gaussian_blur
-    from engine.methods.flowam_objective import continuity_loss, total_variation_loss
+    from engine.methods.flowam.baselines import gaussian_blur
+    from engine.methods.flowam.objective import continuity_loss, total_variation_loss
 
     torch.set_num_threads(1)
     x = (torch.rand(1, N, 3) * 2 - 1).requires_grad_(True)

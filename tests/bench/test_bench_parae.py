@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from engine.data import Loading, open_dataset
-from engine.methods.parae_explain import (Gmm, default_level, density_grid, ellipsoid,
+from engine.methods.parae.explain import (Gmm, default_level, density_grid, ellipsoid,
                                           isosurface)
 from engine.numeric.gmm_geometry import ellipsoid_axes, unit_sphere
 

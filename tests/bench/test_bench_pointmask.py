@@ -13,8 +13,8 @@ import time
 import numpy as np
 import torch
 
-from engine.methods.pointmask_explain import mask_at_threshold
-from engine.models import build_model
+from engine.methods.pointmask.explain import mask_at_threshold
+from engine.models.zoo import build_model
 
 
 def median_time(fn, repeat: int = 50) -> float:

@@ -45,7 +45,7 @@ def _ms(seconds: float) -> str:
 
 
 def test_bench_blend_slider_2048():
-    from engine.methods.sagemix import blend
+    from engine.methods.mix.sagemix import blend
     from engine.ops.assignment import assign_exact
 
     x, _ = _builtin(2048, 2, "test")
@@ -160,12 +160,12 @@ def _time(fn) -> tuple[float, float]:
 
 
 def test_bench_training_step_with_sagemix():
-    from engine.methods.mix_augment import SageMixAugment
-    from engine.methods.sagemix import random_partner, start_partner_assignment
-    from engine.methods.saliency import point_saliency
-    from engine.models import build_model
+    from engine.methods.mix.augment import SageMixAugment
+    from engine.methods.mix.sagemix import random_partner, start_partner_assignment
+    from engine.methods.inspect.saliency import point_saliency
+    from engine.models.zoo import build_model
     from engine.perf import tune_allocator
-    from engine.train_state import loss_function
+    from engine.training.state import loss_function
 
     tune_allocator()                       # as `pointlens train` does
     threads = torch.get_num_threads()

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.jobs import Job, run_sync
-from engine.models import build_model
+from engine import Job, run_sync, run, start
+from engine.models.zoo import build_model
 from engine.models.transformer_parts import group_patches
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_bench_reconstruct_one_cloud():
     for key, small in (("serp-pointnet", dict(width=0.5)),
                        ("serp-transformer", dict(size="small", groups=32, group_size=32))):
         model, what = _model(key, **small)
-        job = lambda: run_sync(Job("serp-explain", {"points": pts, "model": model}, {"seed": 1}))  # noqa: E731
+        job = lambda: run(Job("serp-explain", {"points": pts, "model": model}, {"seed": 1}))  # noqa: E731
         r = job()
         assert r.arrays["perturbed_mask"].any()
         t = best_of(job, 10)

@@ -9,7 +9,7 @@ peak = best large-matmul GFLOP/s measured in the same process and thread count).
 
 - plain:            glibc malloc, torch.optim.Adam defaults, zero_grad(), the model's loss
 - plain+tcmalloc:   the same with LD_PRELOAD=libtcmalloc_minimal (what `make` does)
-- ours:             engine.train's loop (fused Adam, set_to_none) after perf.tune_allocator()
+- ours:             engine.training.train's loop (fused Adam, set_to_none) after perf.tune_allocator()
 - ours+THP:         ours with THP_MEM_ALLOC_ENABLE=1 (transparent huge pages for big tensors)
 - ours+tcmalloc:    ours under tcmalloc
 - ours+bf16:        ours with --precision bf16 (mixed-precision forward; numerics change, so it is
@@ -139,7 +139,7 @@ def _compiled() -> dict:
 
 
 def _ours(precision: str = "fp32") -> dict:
-    from engine.jobs import Job, run_sync
+    from engine import Job, run_sync, run, start
     from engine.perf import tune_allocator
 
     allocator = tune_allocator()
@@ -149,7 +149,7 @@ def _ours(precision: str = "fp32") -> dict:
     def on_progress(p):          # the loop yields after every step here (each takes > 100 ms)
         marks.setdefault(p.done, _faults())
 
-    r = run_sync(Job("train", {"data": (x, y, [str(i) for i in range(CLASSES)])},
+    r = run(Job("train", {"data": (x, y, [str(i) for i in range(CLASSES)])},
                      {"epochs": 1, "batch_size": BATCH, "points": POINTS, "augmentations": "none",
                       "scheduler": "none", "precision": precision}), on_progress=on_progress)
     faults = (marks[STEPS + 1] - marks[1]) / STEPS if 1 in marks and STEPS + 1 in marks else float("nan")

@@ -46,9 +46,9 @@ def _training_job(seconds: float):
     """A realistic long engine job: PointNet training steps (torch) yielding every ~100 ms."""
     import torch
 
-    from engine.jobs import Ticker
+    from engine.core.jobs import Ticker
     from engine.models.base import build_model
-    from engine.types import Progress
+    from engine.core.types import Progress
     import engine.models.pointnet  # noqa: F401
 
     def job():
@@ -71,8 +71,8 @@ def _training_job(seconds: float):
 
 def _python_job(seconds: float):
     """A GIL-heavy job (pure Python loops) yielding every ~100 ms."""
-    from engine.jobs import Ticker
-    from engine.types import Progress
+    from engine.core.jobs import Ticker
+    from engine.core.types import Progress
 
     def job():
         ticker, t0, acc = Ticker(0.1), time.monotonic(), 0

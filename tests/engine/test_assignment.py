@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from engine.errors import ParameterError
+from engine.core.errors import ParameterError
 from engine.ops.assignment import (assign_batch, assign_exact, assign_pair, assignment_cost,
                                    coarse_potentials, cost_matrix, is_bijection)
 

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.errors import CheckpointError, ParameterError
-from engine.models import build_model
+from engine.core.errors import CheckpointError, ParameterError
+from engine.models.zoo import build_model
 from engine.models.checkpoints import (load_checkpoint, load_checkpoint_cached, read_meta,
                                        resolve_spec, save_checkpoint)
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ParameterError, RegistryError
-from engine.jobs import Job, drive, make_params
-from engine.params import param
-from engine.registry import METHODS, Registry
-from engine.types import Progress, Result
+from engine.core.errors import ParameterError, RegistryError
+from engine.core.jobs import Job, drive, make_params
+from engine.core.params import param
+from engine.core.registry import METHODS, Registry
+from engine.core.types import Progress, Result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +92,8 @@ def test_geometry_kernels_match_brute_force():
 
 
 def test_pointnet_taps_are_removed_and_widths_scale():
-    from engine.models import build_model, tap
+    from engine.models.taps import tap
+    from engine.models.zoo import build_model
 
     model = build_model("pointnet", num_classes=4, width=0.125).eval()
     x = torch.randn(2, 32, 3)

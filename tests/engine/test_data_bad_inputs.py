@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.data import Loading, open_dataset
-from engine.errors import DataError
+from engine.core.errors import DataError
 from tests.engine.data_makers import CUBE_QUADS, CUBE_V, clouds, write_off, write_pcd, write_ply, write_pointnet_h5
 
 

@@ -10,7 +10,7 @@ from engine.data import Loading, open_dataset
 from engine.data import builtin
 from engine.data.alphabet import LETTERS, letter_points, place_letter
 from engine.data.builtin_shapes import CLASSES
-from engine.errors import DataError, ParameterError
+from engine.core.errors import DataError, ParameterError
 
 MN10 = ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet"]
 

@@ -198,7 +198,7 @@ def test_fps_on_a_mesh_spreads_points_more_evenly_than_random(tmp_path):
 
 
 def test_folder_of_dataset_folders_points_to_them(tmp_path):
-    from engine.errors import DataError
+    from engine.core.errors import DataError
     from tests.engine.data_makers import clouds, write_pointnet_h5
 
     (tmp_path / "main_split").mkdir()

@@ -12,7 +12,7 @@ import pytest
 from engine.data import Loading, open_dataset, save_h5, save_h5_folder
 from engine.data.dataset import farthest_point_indices
 from engine.data.scanobjectnn import CLASSES as SONN_CLASSES
-from engine.errors import DataError
+from engine.core.errors import DataError
 from tests.engine.data_makers import clouds, write_pointnet_h5
 
 

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ParameterError
-from engine.methods.flowam_baselines import gaussian_blur
-from engine.methods.flowam_metrics import (chamfer_to_reals, fid_sets, frechet_distance, legality,
+from engine.core.errors import ParameterError
+from engine.methods.flowam.baselines import gaussian_blur
+from engine.methods.flowam.metrics import (chamfer_to_reals, fid_sets, frechet_distance, legality,
                                            set_statistics)
-from engine.methods.flowam_objective import (PAPER_LAYER_WEIGHTS, am_loss, continuity_loss,
+from engine.methods.flowam.objective import (PAPER_LAYER_WEIGHTS, am_loss, continuity_loss,
                                              latent_alignment_loss, legal_loss, nearest_neighbour_distance,
                                              parse_layer_weights, tap_name, total_variation_loss)
-from engine.methods.flowam_stats import average_cloud
+from engine.methods.flowam.stats import average_cloud
 
 # Four points: p0 at the origin, p1, p2 close together, p3 far out on z.
 P4 = torch.tensor([[[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 2.0]]])
@@ -163,7 +163,7 @@ def test_matched_average_is_the_barycentre():
 
 @pytest.mark.parametrize("method", ["tree", "matrix"])
 def test_neighbour_search_matches_brute_force(method):
-    from engine.methods.flowam_neighbours import neighbour_indices
+    from engine.methods.flowam.neighbours import neighbour_indices
 
     g = torch.Generator().manual_seed(5)
     x = torch.rand(2, 50, 3, generator=g)

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-import engine.methods.flowam  # noqa: F401  (registers the method)
+import engine.methods.flowam.method  # noqa: F401  (registers the method)
 from engine.data.dataset import Dataset, Loading
 from engine.data.numpy_io import ArraySplit
-from engine.errors import ModelError, ParameterError
-from engine.jobs import Job, drive, run_sync
+from engine.core.errors import ModelError, ParameterError
+from engine import Job, drive, run_sync, run, start
 from engine.methods import flowam_stats
-from engine.methods.flowam_baselines import objective_config
-from engine.methods.flowam_inputs import frozen
-from engine.methods.flowam_objective import FlowObjective, tap_name
+from engine.methods.flowam.baselines import objective_config
+from engine.methods.flowam.inputs import frozen
+from engine.methods.flowam.objective import FlowObjective, tap_name
 from engine.models.pointnet import PointNetClassifier
 from engine.results import load_result, save_result
 
@@ -86,7 +86,7 @@ def _assert_unchanged(m, snap):
 
 def test_gradients_reach_only_the_points(model):
     ds = small_dataset()
-    from engine.methods.flowam import FlowAMParams
+    from engine.methods.flowam.method import FlowAMParams
 
     cfg = objective_config(FlowAMParams(points=N))
     names = [tap_name(lw.layer, cfg.activation) for lw in cfg.layer_weights]
@@ -142,7 +142,7 @@ def test_run_gives_previews_history_metrics_and_leaves_the_model(model, tmp_path
 @pytest.mark.parametrize("method", ["vanilla", "l2", "blur", "tv"])
 def test_baselines_run_with_their_own_terms(model, method):
     ds = small_dataset()
-    r = run_sync(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "method": method}))
+    r = run(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "method": method}))
     want = {"am", "total"} | ({"tv"} if method == "tv" else set())
     assert {k[5:] for k in r.arrays if k.startswith("loss_")} == want
     assert r.arrays["points"].shape == (N, 3) and np.isfinite(r.arrays["points"]).all()
@@ -172,7 +172,7 @@ def test_error_mid_run_restores_the_model(model, monkeypatch):
 
     monkeypatch.setattr(flowam_baselines.StepRule, "__call__", boom)
     with pytest.raises(RuntimeError, match="injected"):
-        run_sync(Job("flowam", {"model": model, "dataset": ds, "target": 1}, FAST))
+        run(Job("flowam", {"model": model, "dataset": ds, "target": 1}, FAST))
     assert calls == [0, 1, 2, 3]
     _assert_unchanged(model, snap)
 
@@ -180,17 +180,17 @@ def test_error_mid_run_restores_the_model(model, monkeypatch):
 def test_bad_inputs_are_engine_errors(model):
     ds = small_dataset()
     with pytest.raises(ParameterError, match="Did you mean rod"):
-        run_sync(Job("flowam", {"model": model, "dataset": ds, "target": "rood"}, FAST))
+        run(Job("flowam", {"model": model, "dataset": ds, "target": "rood"}, FAST))
     with pytest.raises(ParameterError, match="layer weights"):
-        run_sync(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "layer_weights": "fc2"}))
+        run(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "layer_weights": "fc2"}))
     with pytest.raises(ModelError, match="no layer 'nolayer'"):
-        run_sync(Job("flowam", {"model": model, "dataset": ds, "target": 0},
+        run(Job("flowam", {"model": model, "dataset": ds, "target": 0},
                      {**FAST, "layer_weights": "nolayer=1"}))
     with pytest.raises(ParameterError, match="'beta'"):
-        run_sync(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "beta": 2.0}))
+        run(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "beta": 2.0}))
     wrong = PointNetClassifier(num_classes=5, width=0.0625)
     with pytest.raises(Exception, match="predicts 5 classes"):
-        run_sync(Job("flowam", {"model": wrong, "dataset": ds, "target": 0}, FAST))
+        run(Job("flowam", {"model": wrong, "dataset": ds, "target": 0}, FAST))
 
 
 def test_statistics_are_cached_in_memory_and_on_disk(model, monkeypatch, tmp_path):
@@ -218,7 +218,7 @@ def test_statistics_are_cached_in_memory_and_on_disk(model, monkeypatch, tmp_pat
 
 
 def test_drop_parameters_zeroes_the_fraction_of_a_copy(model):
-    from engine.methods.flowam_sanity import drop_parameters, parse_levels
+    from engine.methods.flowam.sanity import drop_parameters, parse_levels
 
     with torch.no_grad():
         for p in model.parameters():
@@ -263,5 +263,5 @@ def test_divergence_is_a_model_error_not_a_traceback(model, monkeypatch):
     monkeypatch.setattr(flowam_baselines.StepRule, "__call__", diverge)
     snap = _snapshot(model)
     with pytest.raises(ModelError, match="NaN or infinite at step 3"):
-        run_sync(Job("flowam", {"model": model, "dataset": small_dataset(), "target": 0}, FAST))
+        run(Job("flowam", {"model": model, "dataset": small_dataset(), "target": 0}, FAST))
     _assert_unchanged(model, snap)

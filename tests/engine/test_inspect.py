@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ParameterError
-from engine.jobs import Job, run_sync
-from engine.models import build_model
+from engine.core.errors import ParameterError
+from engine import Job, run_sync, run, start
+from engine.models.zoo import build_model
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def cloud():
 
 
 def test_saliency_matches_finite_differences(model, cloud):
-    r = run_sync(Job("inspect", {"model": model, "points": cloud}))
+    r = run(Job("inspect", {"points": cloud}, model=model))
     probs, sal = r.arrays["probabilities"], r.arrays["saliency"]
     assert probs.shape == (3,) and abs(probs.sum() - 1) < 1e-5
     pred = r.metrics["predicted"]
@@ -51,20 +51,20 @@ def test_saliency_matches_finite_differences(model, cloud):
 
 def test_subset_by_duplication_equals_removal(model, cloud):
     keep = np.arange(64) % 3 != 0
-    r = run_sync(Job("predict-subset", {"model": model, "points": cloud, "indices": np.flatnonzero(~keep)},
-                     {"mode": "without"}))
+    r = run(Job("predict-subset", {"points": cloud, "indices": np.flatnonzero(~keep)},
+                     {"mode": "without"}, model=model))
     with torch.no_grad():
         direct = torch.softmax(model(torch.tensor(cloud[keep][None])), -1)[0].numpy()
     np.testing.assert_allclose(r.arrays["probabilities"], direct, atol=1e-5)
     assert r.metrics["kept"] == keep.sum()
     with pytest.raises(ParameterError, match="leaves no points"):
-        run_sync(Job("predict-subset", {"model": model, "points": cloud, "indices": np.arange(64)}))
+        run(Job("predict-subset", {"points": cloud, "indices": np.arange(64)}, model=model))
 
 
 def test_deletion_curve_starts_at_full_probability(model, cloud):
-    sal = run_sync(Job("inspect", {"model": model, "points": cloud})).arrays["saliency"]
-    r = run_sync(Job("deletion-curve", {"model": model, "points": cloud, "scalar": sal, "target": 1},
-                     {"steps": 8, "random_orders": 3}))
+    sal = run(Job("inspect", {"points": cloud}, model=model)).arrays["saliency"]
+    r = run(Job("deletion-curve", {"points": cloud, "scalar": sal, "target": 1},
+                     {"steps": 8, "random_orders": 3}, model=model))
     with torch.no_grad():
         p0 = float(torch.softmax(model(torch.tensor(cloud[None])), -1)[0, 1])
     assert r.arrays["k"][0] == 0 and r.arrays["k"][-1] == 63
@@ -77,4 +77,4 @@ def test_deletion_curve_starts_at_full_probability(model, cloud):
         pk = float(torch.softmax(model(torch.tensor(rest[None])), -1)[0, 1])
     assert r.arrays["probability"][3] == pytest.approx(pk, abs=1e-5)
     with pytest.raises(ParameterError, match="one finite value per point"):
-        run_sync(Job("deletion-curve", {"model": model, "points": cloud, "scalar": sal[:5]}))
+        run(Job("deletion-curve", {"points": cloud, "scalar": sal[:5]}, model=model))

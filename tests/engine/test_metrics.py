@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine import corruptions, metrics
-from engine.errors import ParameterError
+from engine.core.errors import ParameterError
 
 
 def _logits_from_probs(p):

@@ -3,8 +3,8 @@ gives the same mixed batch as doing it inline, and training with it stays determ
 import numpy as np
 import torch
 
-from engine.methods.mix_augment import SageMixAugment
-from engine.models import build_model
+from engine.methods.mix.augment import SageMixAugment
+from engine.models.zoo import build_model
 
 
 def _batch(seed=0, b=6, n=48):
@@ -35,10 +35,10 @@ def test_skipped_batch_is_prepared_as_none():
 
 
 def test_training_with_prefetched_sagemix_is_deterministic(tmp_path):
-    from engine.jobs import Job, run_sync
+    from engine import Job, run_sync, run, start
 
     def run():
-        return run_sync(Job("train", {"data": "builtin"}, dict(
+        return run(Job("train", {"data": "builtin"}, dict(
             model="pointnet", epochs=1, width=0.0625, points=64, limit=40, batch_size=8, seed=3,
             mix="sagemix", augmentations="none")))
     a, b = run(), run()
@@ -52,11 +52,11 @@ def test_training_with_prefetched_sagemix_is_deterministic(tmp_path):
 def test_training_does_not_depend_on_whether_the_assignment_overlaps(monkeypatch):
     # The loop starts the next assignment early only when torch leaves a core free; the random
     # draws (partners, queries) must come in the same order either way.
-    from engine import train
-    from engine.jobs import Job, run_sync
+    from engine.training import train
+    from engine import Job, run_sync, run, start
 
     def run():
-        return run_sync(Job("train", {"data": "builtin"}, dict(
+        return run(Job("train", {"data": "builtin"}, dict(
             model="pointnet", epochs=1, width=0.0625, points=64, limit=40, batch_size=8, seed=4,
             mix="sagemix", augmentations="none")))
     monkeypatch.setattr(train.os, "cpu_count", lambda: 64)       # a free core: overlap

@@ -17,7 +17,7 @@ def test_importing_the_numeric_helpers_does_not_load_torch():
 
 
 def test_numpy_blend_equals_the_torch_branch_and_eq_9():
-    from engine.methods import sagemix
+    from engine.methods.mix import sagemix
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(64, 3)).astype(np.float32), rng.normal(size=(64, 3)).astype(np.float32)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from engine.errors import ParameterError
-from engine.methods.parae_explain import (DensityGrid, Gmm, density_grid, ellipsoid, isosurface,
+from engine.core.errors import ParameterError
+from engine.methods.parae.explain import (DensityGrid, Gmm, density_grid, ellipsoid, isosurface,
                                           mixture_density)
 
 

@@ -7,8 +7,8 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from engine.errors import DataError, ModelError, ParameterError
-from engine.methods.gmm import DEFAULT_EPS, gmm_params, parae_loss
+from engine.core.errors import DataError, ModelError, ParameterError
+from engine.ops.gmm import DEFAULT_EPS, gmm_params, parae_loss
 
 
 def _cloud(rng, b, n):

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from engine.data import Loading, open_dataset
-from engine.errors import ModelError, ParameterError
-from engine.jobs import Job, run_sync
-from engine.models import build_model
+from engine.core.errors import ModelError, ParameterError
+from engine import Job, run_sync, run, start
+from engine.models.zoo import build_model
 
 POINTS, PARTS, WIDTH, STEPS = 256, 16, 0.125, 200
 
@@ -48,7 +48,7 @@ def test_loss_falls_during_training(trained):
 
 def test_probe_beats_the_random_init_baseline(trained):
     _, path, _ = trained
-    result = run_sync(Job("probe", {"checkpoint": str(path), "data": "builtin"},
+    result = run(Job("probe", {"checkpoint": str(path), "data": "builtin"},
                           {"points": POINTS, "limit": 200, "batch_size": 50, "tsne": True}))
     m = result.metrics
     assert m["n_train"] == 200 and m["n_test"] == 200 and m["feature_dim"] == 128
@@ -63,7 +63,7 @@ def test_probe_beats_the_random_init_baseline(trained):
 
 def test_random_baseline_batchnorm_statistics_come_from_the_data(trained):
     from engine.data import open_dataset as od
-    from engine.methods.probe import calibrate_batchnorm, random_init_like
+    from engine.methods.parae.probe import calibrate_batchnorm, random_init_like
 
     model, _, _ = trained
     split = od("builtin", Loading(points=64)).split("train")
@@ -98,11 +98,11 @@ def test_encoder_transfers_to_a_pointnet_classifier(trained):
 
 
 def test_explain_one_cloud_is_consistent(trained, tmp_path):
-    from engine.methods.parae_explain import grid_from_result, gmm_from_result, isosurface, mixture_density
+    from engine.methods.parae.explain import grid_from_result, gmm_from_result, isosurface, mixture_density
     from engine.results import load_result, save_result
 
     _, path, _ = trained
-    result = run_sync(Job("parae-explain", {"checkpoint": str(path), "data": "builtin", "index": 7,
+    result = run(Job("parae-explain", {"checkpoint": str(path), "data": "builtin", "index": 7,
                                             "n_points": POINTS}, {"resolution": 32}))
     a = result.arrays
     pts, gamma = a["points"].astype(np.float64), a["responsibilities"].astype(np.float64)
@@ -139,12 +139,12 @@ def test_model_rejects_bad_settings():
     with pytest.raises(ParameterError, match="more than the 32 points"):
         model.training_loss(torch.rand(2, 32, 3), None)
     with pytest.raises(ModelError, match="not a ParAE"):
-        run_sync(Job("parae-explain", {"model": build_model("pointnet", width=WIDTH),
+        run(Job("parae-explain", {"model": build_model("pointnet", width=WIDTH),
                                        "points": np.random.rand(32, 3)}))
 
 
 def test_pointnet_classifier_initialises_from_the_parae_encoder(trained):
-    from engine.train_state import init_from
+    from engine.training.state import init_from
 
     model, path, _ = trained
     clf = build_model("pointnet", num_classes=10, width=WIDTH)

@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from engine.errors import ParameterError
-from engine.jobs import Job, drive, run_sync
-from engine.methods.bias_inject import inject_bias, letter_anchor
+from engine.core.errors import ParameterError
+from engine import Job, drive, run_sync, run, start
+from engine.methods.pointmask.bias_inject import inject_bias, letter_anchor
 
 alphabet = pytest.importorskip("engine.data.alphabet")
 
@@ -67,7 +67,7 @@ LAB = {"epochs": 1, "width": 0.0625, "batch_size": 8, "points": 24}
 
 def test_bias_lab_result_and_partial_previews():
     previews = []
-    res = run_sync(Job("bias-lab", _lab_inputs(), dict(LAB, levels="0,6", models="pointnet,pointmask")),
+    res = run(Job("bias-lab", _lab_inputs(), dict(LAB, levels="0,6", models="pointnet,pointmask")),
                    on_progress=previews.append)
     acc = res.metrics["accuracy"]
     assert set(acc) == {"unbiased", "biased"}
@@ -107,7 +107,7 @@ def test_bias_lab_cancels_and_cleans_up(tmp_path, monkeypatch):
                                            ({"threshold": 1.0}, "threshold"), ({"pointmask_alpha": -1.0}, "pointmask_alpha")])
 def test_bias_lab_bad_parameters(params, field):
     with pytest.raises(ParameterError, match=field):
-        run_sync(Job("bias-lab", _lab_inputs(), dict(LAB, **params)))
+        run(Job("bias-lab", _lab_inputs(), dict(LAB, **params)))
 
 
 def test_cli_bias_lab_json(tmp_path, capsys):
@@ -141,8 +141,8 @@ def test_sampled_keep_probability_matches_monte_carlo():
 
     import torch
 
-    from engine.methods.bias_lab import mask_kept_fractions
-    from engine.models import build_model
+    from engine.methods.pointmask.bias_lab import mask_kept_fractions
+    from engine.models.zoo import build_model
     from engine.models.pointmask import mask_relu
 
     torch.manual_seed(0)
@@ -171,5 +171,5 @@ def test_bias_lab_unwritable_checkpoint_folder_is_one_clear_message(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
     with pytest.raises(ParameterError, match="keep_checkpoints .*a_file"):
-        run_sync(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet",
+        run(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet",
                                                       keep_checkpoints=str(blocker / "sub"))))

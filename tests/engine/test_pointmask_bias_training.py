@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.jobs import Job, run_sync
+from engine import Job, run_sync, run, start
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def lab():
     import torch
 
     torch.set_num_threads(1)
-    return run_sync(Job("bias-lab", {"data": "builtin"}, SETTINGS)).metrics
+    return run(Job("bias-lab", {"data": "builtin"}, SETTINGS)).metrics
 
 
 def test_strong_bias_makes_pointnet_read_the_letter(lab):

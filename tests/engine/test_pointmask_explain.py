@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ModelError, ParameterError
-from engine.jobs import Job, run_sync
-from engine.models import build_model
-from engine.methods.pointmask_explain import mask_at_threshold
+from engine.core.errors import ModelError, ParameterError
+from engine import Job, run_sync, run, start
+from engine.models.zoo import build_model
+from engine.methods.pointmask.explain import mask_at_threshold
 
 CLASSES = ["a", "b", "c", "d"]
 
@@ -31,7 +31,7 @@ def test_explain_arrays_follow_the_mask_formula():
     with torch.no_grad():      # a threshold that keeps about half of the points
         t = float(np.median(model.mask(torch.from_numpy(pts)[None])[0].numpy()))
     model.threshold = t
-    res = run_sync(Job("pointmask-explain", {"model": model, "points": pts, "label": 2}))
+    res = run(Job("pointmask-explain", {"model": model, "points": pts, "label": 2}))
     with torch.no_grad():
         x = torch.from_numpy(pts)[None]
         mu, logvar = model.encoder(x)
@@ -59,7 +59,7 @@ def test_keep_probability_is_the_chance_a_noise_draw_keeps_the_point():
 
     model, pts = _model(), _points()
     model.threshold = 0.8
-    res = run_sync(Job("pointmask-explain", {"model": model, "points": pts}, {"sample_seed": 3}))
+    res = run(Job("pointmask-explain", {"model": model, "points": pts}, {"sample_seed": 3}))
     a = res.arrays
     with torch.no_grad():
         mu, logvar = model.encoder(torch.from_numpy(pts)[None])
@@ -75,7 +75,7 @@ def test_keep_probability_is_the_chance_a_noise_draw_keeps_the_point():
 
 def test_threshold_override_and_nothing_kept():
     model, pts = _model(threshold=0.45), _points()
-    res = run_sync(Job("pointmask-explain", {"model": model, "points": pts},
+    res = run(Job("pointmask-explain", {"model": model, "points": pts},
                        {"model_threshold": False, "threshold": 0.999}))
     assert res.metrics["threshold"] == 0.999 and res.metrics["kept"] == 0
     assert res.metrics["predicted_kept_only"] is None and not res.arrays["kept"].any()
@@ -84,7 +84,7 @@ def test_threshold_override_and_nothing_kept():
 def test_threshold_slider_needs_no_new_job():
     """Recolouring at a new t from the saved probability equals the model's mask at that t."""
     model, pts = _model(), _points()
-    res = run_sync(Job("pointmask-explain", {"model": model, "points": pts}))
+    res = run(Job("pointmask-explain", {"model": model, "points": pts}))
     for t in (0.0, 0.2, 0.5, 0.55, 0.9):
         m, kept = mask_at_threshold(res.arrays["mask_probability"], t)
         with torch.no_grad():
@@ -97,7 +97,7 @@ def test_threshold_slider_needs_no_new_job():
 
 def test_pointmap_explain_gives_the_mapped_cloud():
     model, pts = _model("pointmap"), _points()
-    res = run_sync(Job("pointmask-explain", {"model": model, "points": pts}))
+    res = run(Job("pointmask-explain", {"model": model, "points": pts}))
     a = res.arrays
     np.testing.assert_allclose(a["mapped"], pts + a["displacement"], atol=1e-6)
     np.testing.assert_allclose(a["displacement_norm"], np.linalg.norm(a["displacement"], axis=1), atol=1e-5)
@@ -106,12 +106,12 @@ def test_pointmap_explain_gives_the_mapped_cloud():
 
 def test_bad_inputs_are_clear_errors():
     with pytest.raises(ParameterError, match="threshold"):
-        run_sync(Job("pointmask-explain", {"model": _model(), "points": _points()}, {"threshold": 1.0}))
+        run(Job("pointmask-explain", {"model": _model(), "points": _points()}, {"threshold": 1.0}))
     with pytest.raises(ParameterError, match="threshold"):
-        run_sync(Job("pointmask-explain", {"model": _model(), "points": _points()}, {"threshold": -0.2}))
+        run(Job("pointmask-explain", {"model": _model(), "points": _points()}, {"threshold": -0.2}))
     pn = build_model("pointnet", num_classes=4, width=0.125).eval()
     with pytest.raises(ModelError, match="pointmask"):
-        run_sync(Job("pointmask-explain", {"model": pn, "points": _points()}))
+        run(Job("pointmask-explain", {"model": pn, "points": _points()}))
 
 
 def test_cli_explain_pointmask_writes_a_result(tmp_path, capsys):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score, top_k_accuracy_score
 
-from engine.errors import ParameterError
+from engine.core.errors import ParameterError
 from engine.metrics import lowest_classes, lowest_classes_table, per_class_accuracy, summary, top_k_accuracy
 
 

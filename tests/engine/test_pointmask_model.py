@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import CheckpointError, ParameterError
-from engine.models import build_model
+from engine.core.errors import CheckpointError, ParameterError
+from engine.models.zoo import build_model
 from engine.models.pointmask import kl_to_standard_normal, mask_relu
 
 W = 0.125
@@ -198,7 +198,7 @@ def test_checkpoint_round_trip_keeps_alpha_and_threshold(tmp_path):
 
 
 def test_taps_reach_the_inner_classifier():
-    from engine.models import tap
+    from engine.models.taps import tap
 
     model = _model().eval()
     with tap(model, ["global", "fT1.fc1"]) as acts, torch.no_grad():

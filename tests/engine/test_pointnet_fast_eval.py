@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.models import build_model
+from engine.models.zoo import build_model
 from engine.models import pointnet_fast
 
 

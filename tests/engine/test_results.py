@@ -2,7 +2,7 @@
 import numpy as np
 
 from engine.results import load_result, save_result
-from engine.types import Result
+from engine.core.types import Result
 
 
 def test_result_round_trip_keeps_text_and_numbers(tmp_path):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ParameterError
-from engine.methods import pointmixup, rsmix
+from engine.core.errors import ParameterError
+from engine.methods.mix import pointmixup, rsmix
 
 
 def _line(n: int = 10) -> np.ndarray:

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ModelError, ParameterError
-from engine.methods import pointmixup, sagemix
-from engine.methods.saliency import SALIENCY_FLOOR, point_saliency
-from engine.models import build_model
+from engine.core.errors import ModelError, ParameterError
+from engine.methods.mix import pointmixup, sagemix
+from engine.methods.inspect.saliency import SALIENCY_FLOOR, point_saliency
+from engine.models.zoo import build_model
 
 
 def _pair():
@@ -277,7 +277,7 @@ def test_pairing_partners_and_the_shared_assignment(b):
 
 
 def test_folded_view_tracks_live_weights_and_leaves_the_model_alone():
-    from engine.methods.saliency import folded_view
+    from engine.methods.inspect.saliency import folded_view
     model = _tiny_pointnet(3)
     pts, y = _batch(3, 24)
     model.train()

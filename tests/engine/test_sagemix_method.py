@@ -9,12 +9,12 @@ import torch
 
 from engine import corruptions, metrics
 from engine.cli import main
-from engine.errors import ParameterError
-from engine.jobs import Job, run_sync
-from engine.methods import sagemix
-from engine.models import build_model
+from engine.core.errors import ParameterError
+from engine import Job, run_sync, run, start
+from engine.methods.mix import sagemix
+from engine.models.zoo import build_model
 from engine.ops.assignment import assign_exact
-from engine.registry import AUGMENTATIONS
+from engine.core.registry import AUGMENTATIONS
 from engine.results import load_result, save_result
 
 CLASSES = ["shell", "disc", "stick"]
@@ -61,7 +61,7 @@ def files(tmp_path_factory):
 
 
 def _mix(params: dict, **inputs):
-    return run_sync(Job("mix", inputs, params))
+    return run(Job("mix", inputs, params))
 
 
 def test_mix_sagemix_result_holds_every_step():
@@ -88,7 +88,7 @@ def test_mix_sagemix_result_holds_every_step():
     assert sum(label.values()) == pytest.approx(1.0)
     assert res.metrics["queries"] == [qa, qb]
     # saliency shown is that of the model on each source with its label
-    from engine.methods.saliency import point_saliency
+    from engine.methods.inspect.saliency import point_saliency
     s = point_saliency(model, torch.from_numpy(x[:2]), torch.tensor([0, 1])).numpy()
     np.testing.assert_allclose(arr["saliency_a"], s[0], rtol=1e-5)
 

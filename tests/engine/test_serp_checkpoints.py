@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import CheckpointError, EngineError
-from engine.jobs import Job, run_sync
-from engine.models import build_model
+from engine.core.errors import CheckpointError, EngineError
+from engine import Job, run_sync, run, start
+from engine.models.zoo import build_model
 from engine.models.checkpoints import save_checkpoint
 from engine.models.serp_pointnet import SerpPointNet
 from engine.models.serp_transformer import SerpTransformer
@@ -58,6 +58,6 @@ def test_explain_refuses_a_classifier_checkpoint(saved, tmp_path):
     save_checkpoint(path, build_model("pointnet", num_classes=3, width=0.125), {"classes": ["a", "b", "c"]})
     pts = np.random.default_rng(0).uniform(-1, 1, (128, 3)).astype(np.float32)
     with pytest.raises(EngineError, match="'pointnet'"):
-        run_sync(Job("serp-explain", {"points": pts, "checkpoint": str(path)}, {}))
-    r = run_sync(Job("serp-explain", {"points": pts, "checkpoint": str(saved["vasp"][0])}, {"centres": 3}))
+        run(Job("serp-explain", {"points": pts, "checkpoint": str(path)}, {}))
+    r = run(Job("serp-explain", {"points": pts, "checkpoint": str(saved["vasp"][0])}, {"centres": 3}))
     assert r.metrics["model"] == "vasp"

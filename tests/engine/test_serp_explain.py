@@ -6,10 +6,10 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from engine.errors import EngineError, ModelError, ParameterError
-from engine.jobs import Job, run_sync
-from engine.methods.perturb import perturb
-from engine.models import build_model
+from engine.core.errors import EngineError, ModelError, ParameterError
+from engine import Job, run_sync, run, start
+from engine.ops.perturb import perturb
+from engine.models.zoo import build_model
 
 TINY_T = dict(size="small", dim=16, heads=2, depth=1, decoder_depth=1, groups=16, group_size=16)
 
@@ -24,7 +24,7 @@ def cloud():
 
 
 def explain(model, pts, **params):
-    return run_sync(Job("serp-explain", {"points": pts, "model": model}, params))
+    return run(Job("serp-explain", {"points": pts, "model": model}, params))
 
 
 def test_pointnet_result(cloud):

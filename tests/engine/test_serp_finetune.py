@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ModelError
-from engine.jobs import Job, run_sync
-from engine.methods.finetune_compare import downstream
-from engine.models import build_model
+from engine.core.errors import ModelError
+from engine import Job, run_sync, run, start
+from engine.training.finetune_compare import downstream
+from engine.models.zoo import build_model
 from engine.models.checkpoints import load_checkpoint, save_checkpoint
 
 
@@ -29,7 +29,7 @@ def test_pretrained_run_starts_from_the_encoder(tmp_path):
     x, y = small_data()
     params = {"epochs": 1, "batch_size": 8, "points": 64, "lr": 1e-9, "augmentations": "none",
               "out_prefix": str(tmp_path / "ft")}
-    r = run_sync(Job("finetune-compare", {"checkpoint": str(ckpt), "data": (x, y, ["a", "b", "c"]),
+    r = run(Job("finetune-compare", {"checkpoint": str(ckpt), "data": (x, y, ["a", "b", "c"]),
                                           "test": small_data(1)[:2]}, params))
     m = r.metrics
     n_feat = sum(not k.endswith("num_batches_tracked") for k in pre.encoder_state_dict())

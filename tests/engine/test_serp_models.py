@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from engine.errors import ParameterError
-from engine.methods.perturb import perturb_batch
-from engine.models import build_model
+from engine.core.errors import ParameterError
+from engine.ops.perturb import perturb_batch
+from engine.models.zoo import build_model
 from engine.ops.geometry import gather_points
 
 TINY_T = dict(size="small", dim=16, heads=2, depth=1, decoder_depth=1, groups=8, group_size=8)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import ParameterError
-from engine.methods.perturb import perturb, perturb_batch
+from engine.core.errors import ParameterError
+from engine.ops.perturb import perturb, perturb_batch
 
 
 def brute_patches(pts: np.ndarray, centre_idx, k: int) -> list[set[int]]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.models import build_model
+from engine.models.zoo import build_model
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.augment import PointAugment, random_rotations
-from engine.errors import CheckpointError, ParameterError, RegistryError
-from engine.jobs import Job, drive, run_sync
-from engine.models import build_model
+from engine.training.augment import PointAugment, random_rotations
+from engine.core.errors import CheckpointError, ParameterError, RegistryError
+from engine import Job, drive, run_sync, run, start
+from engine.models.zoo import build_model
 from engine.models.checkpoints import load_checkpoint, save_checkpoint
-from engine.train_data import epoch_batches, spread_indices
+from engine.training.batches import epoch_batches, spread_indices
 from tests.engine.core_helpers import CLASSES, toy_clouds, toy_folder
 
 TRAIN = toy_clouds(36, 64, seed=1)
@@ -34,7 +34,7 @@ def _train(out=None, data=None, **params):
     if isinstance(inputs["data"], str):
         inputs.pop("test")
     seen = []
-    result = run_sync(Job("train", inputs, p), on_progress=seen.append)
+    result = run(Job("train", inputs, p), on_progress=seen.append)
     return result, seen
 
 
@@ -122,7 +122,7 @@ def test_self_supervised_training_and_init(tmp_path):
     assert np.isnan(result.arrays["train_acc"]).all()
     loaded = load_checkpoint(ssl, expect="parae")
     # --init copies the encoder (feat.*) into a classifier and says how many tensors matched
-    from engine.train_state import init_from
+    from engine.training.state import init_from
 
     clf = build_model("pointnet", num_classes=3, width=0.125)
     copied, total, text = init_from(clf, str(ssl))
@@ -196,7 +196,7 @@ def test_fast_pointnet_path_matches_the_module():
     import copy
 
     from engine.models import pointnet_fast
-    from engine.train_state import loss_function
+    from engine.training.state import loss_function
 
     torch.manual_seed(0)
     a = build_model("pointnet", num_classes=3, width=0.25).double().train()

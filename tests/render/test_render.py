@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.results import save_result
-from engine.types import Result
+from engine.core.types import Result
 from viewer import colormaps, selection
 from viewer.render import BACKGROUND, make_actor, render_layers, set_camera, view_direction
 from viewer.scene import EllipsoidsLayer, PointsLayer, Scalar, Scene, SurfaceLayer

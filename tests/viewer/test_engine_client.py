@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from engine.errors import DataError
-from engine.types import Progress
+from engine.core.errors import DataError
+from engine.core.types import Progress
 from viewer.engine_client import EngineClient
 from viewer.work import CANCELLED, DONE, FAILED, Request
 

@@ -84,9 +84,9 @@ def test_compare_view_five_clouds_table_click_and_exports(win, qtbot, tiny_class
         assert img.shape[:2] == (220, 220)
         assert (img[20:-50, 60:] < 200).any(-1).sum() > 30, f"the view of {m} is blank"
         assert f"{r.metrics['chamfer']:.4f}" in tile.caption.text()
-    # the same job run headless in this thread (engine.jobs.run_sync) gives the same clouds and metrics
-    from engine.jobs import make_params, run_sync
-    from engine.registry import METHODS
+    # the same job run headless in this thread (engine.core.jobs.run_sync) gives the same clouds and metrics
+    from engine.core.jobs import make_params, run_sync
+    from engine.core.registry import METHODS
 
     method = METHODS.get("flowam")
     for m in ("vanilla", "flow"):

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSlider
 
-from engine.errors import DataError, ParameterError
+from engine.core.errors import DataError, ParameterError
 from viewer import movie, provenance
 from viewer.movie import MovieSpec
 from viewer.scene import PointsLayer

@@ -282,9 +282,9 @@ def _unwatch(win, rb):
 
 def _reference(rb, specs):
     """ONE engine robustness run over the list; the table must hold exactly its numbers."""
-    from engine.jobs import Job, run_sync
+    from engine import Job, run_sync, run, start
 
-    ref = run_sync(Job("robustness", {"data": "builtin"},
+    ref = run(Job("robustness", {"data": "builtin"},
                        {"checkpoints": ",".join(specs), "limit": TINY["limit"],
                         "corruptions": rb.corruptions.text()}))
     cols = ref.metrics["columns"]

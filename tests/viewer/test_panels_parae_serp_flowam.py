@@ -124,7 +124,7 @@ def demo_or_skip(key):
 
 
 def test_serp_modes_match_the_engine():
-    from engine.methods.perturb import MODES
+    from engine.ops.perturb import MODES
     from viewer.panels.serp import MODES as shown
 
     assert tuple(shown) == tuple(MODES)
@@ -193,7 +193,7 @@ def test_serp_transformer_colours_patches(win, qtbot):
 def test_flowam_panel_live_cloud_loss_plot_timeline_and_ply(win, qtbot, classifier, tmp_path):
     from viewer.panels.flowam import METHODS
 
-    from engine.methods.flowam_baselines import METHOD_CHOICES
+    from engine.methods.flowam.baselines import METHOD_CHOICES
 
     assert tuple(METHODS) == tuple(METHOD_CHOICES)
     # Earlier tests may leave a debounced SeRP re-run in flight; let it land first so its layers

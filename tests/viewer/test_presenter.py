@@ -82,7 +82,7 @@ def test_presenter_mode_scales_and_restores(win, qapp, qtbot):
 
 
 def test_demo_walks_every_step_and_reveals_the_engine_numbers(win, qapp, qtbot):
-    from engine.jobs import Job, run_sync
+    from engine import Job, run_sync, run, start
     from viewer.bias_demo_text import letter_categories
 
     pres = win.extensions["presenter"]
@@ -103,7 +103,7 @@ def test_demo_walks_every_step_and_reveals_the_engine_numbers(win, qapp, qtbot):
     assert np.array_equal(win.scene.get("demo.object").points, win.scene.get("demo.clean").points)
     assert win.scene.get("demo.letter").color == "#D55E00"
     # the letter drawn is the one the bias lab appends to that cloud (engine inject_bias)
-    from engine.methods.bias_inject import inject_bias
+    from engine.methods.pointmask.bias_inject import inject_bias
 
     c = demo.show_class.currentIndex()
     want, _ = inject_bias(demo.samples["train"], np.arange(3), 8, 3, seed=0)
@@ -128,7 +128,7 @@ def test_demo_walks_every_step_and_reveals_the_engine_numbers(win, qapp, qtbot):
     assert np.allclose(demo.chart.bars["with"].opts["height"], demo.chart.values["with"])
     # the same job run directly through the engine gives the same table (seeded, CPU)
     direct = {k: v for k, v in params.items() if k != "keep_checkpoints"}
-    assert run_sync(Job("bias-lab", {"data": "builtin"}, direct)).metrics["accuracy"] == m["accuracy"]
+    assert run(Job("bias-lab", {"data": "builtin"}, direct)).metrics["accuracy"] == m["accuracy"]
 
     demo.next.click()                                          # step 5: PointMask's mask
     qtbot.waitUntil(lambda: demo.explained is not None and "demo.mask" in win.scene, timeout=20000)
@@ -181,15 +181,15 @@ def test_bias_lab_class_subset_and_mask_fractions_match_an_independent_count():
 
     from engine.data import open_dataset
     from engine.data.dataset import Loading
-    from engine.errors import ParameterError
-    from engine.jobs import Job, run_sync
-    from engine.methods.bias_inject import inject_bias
+    from engine.core.errors import ParameterError
+    from engine import Job, run_sync, run, start
+    from engine.methods.pointmask.bias_inject import inject_bias
     from engine.models.checkpoints import load_checkpoint
 
     with tempfile.TemporaryDirectory() as d:
         params = {"levels": "6", "models": "pointmask", "epochs": 1, "width": 0.0625, "points": 32,
                   "limit": 6, "classes": "desk,chair", "keep_checkpoints": d, "seed": 0}
-        res = run_sync(Job("bias-lab", {"data": "builtin"}, params))
+        res = run(Job("bias-lab", {"data": "builtin"}, params))
         m = res.metrics
         assert m["classes"] == ["desk", "chair"] and m["train_clouds"] == 6 and m["test_clouds"] == 6
         assert list(res.arrays["gallery_labels"]) == [0, 1]
@@ -209,7 +209,7 @@ def test_bias_lab_class_subset_and_mask_fractions_match_an_independent_count():
         assert m["runs"][0]["letter_kept"] == pytest.approx(kept[is_bias].mean())
         assert m["runs"][0]["object_kept"] == pytest.approx(kept[~is_bias].mean())
     with pytest.raises(ParameterError, match="sofa_bed"):
-        run_sync(Job("bias-lab", {"data": "builtin"}, {**params, "classes": "desk,sofa_bed", "keep_checkpoints": ""}))
+        run(Job("bias-lab", {"data": "builtin"}, {**params, "classes": "desk,sofa_bed", "keep_checkpoints": ""}))
 
 
 def test_closing_in_presenter_mode_saves_the_normal_layout(qapp, tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.errors import DataError
+from engine.core.errors import DataError
 from viewer import provenance as prov
 
 
@@ -100,7 +100,7 @@ def test_sidecar_round_trip(tmp_path):
 
 def test_render_command_stamps_its_png(tmp_path):
     from engine.results import save_result
-    from engine.types import Result
+    from engine.core.types import Result
     from viewer.render_cli import main
 
     pts = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)

@@ -7,7 +7,7 @@ import pytest
 from viewer import colormaps, selection
 from viewer.result_layers import covariance_axes, generic_layers, inspect_layers
 from viewer.scene import EllipsoidsLayer, PointsLayer, Scalar, Scene, Selection, format_pick
-from engine.types import Result
+from engine.core.types import Result
 
 
 def test_scalar_kind_is_guessed_from_values():

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from engine.data import save_h5
-from engine.errors import DataError
-from engine.registry import METHODS
-from engine.types import Progress, Result
+from engine.core.errors import DataError
+from engine.core.registry import METHODS
+from engine.core.types import Progress, Result
 from viewer import tasks
 from viewer.session import CLOUD, Session
 from viewer.work import CANCELLED, DONE, FAILED, JobHandle, Request, SyncClient, execute

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from engine.registry import METHODS
-from engine.types import Progress, Result
+from engine.core.registry import METHODS
+from engine.core.types import Progress, Result
 from viewer import colormaps, selection
 from viewer.session import CLOUD
 from viewer.work import CANCELLED, DONE, RUNNING

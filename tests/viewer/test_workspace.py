@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import pytest
 
-from engine.errors import DataError
-from engine.types import Result
+from engine.core.errors import DataError
+from engine.core.types import Result
 from viewer import workspace
 
 from .conftest import save_tiny_checkpoint
@@ -156,7 +156,7 @@ def test_sigkill_while_saving_leaves_the_previous_file(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         import numpy as np
-        from engine.types import Result
+        from engine.core.types import Result
         from viewer import workspace
         rng = np.random.default_rng(0)
         results = [(f"big {{i}}", Result("big", {{"points": rng.normal(size=(262144, 3)).astype(np.float32)}}))

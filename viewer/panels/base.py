@@ -7,7 +7,7 @@ session event (see ``viewer.session``: ``sample``, ``checkpoint``, ``dataset``, 
 How a panel works
 -----------------
 - **Submit a job**: ``self.run_method("method-name", inputs, params, target=..., on_result=...,
-  on_progress=...)``. The method is looked up in ``engine.registry.METHODS`` ON THE ENGINE
+  on_progress=...)``. The method is looked up in ``engine.core.registry.METHODS`` ON THE ENGINE
   THREAD; the open checkpoint (``checkpoint=spec``) and ``device`` are added to ``inputs``
   (device only if the method's ``run`` takes it). ``params`` is a dict checked against the
   method's frozen ``Params``. Give slider-driven requests a ``target`` (e.g. ``"mymethod.mask"``):
@@ -37,7 +37,7 @@ How a panel works
 - **Saved results re-open**: register a Qt-free mapping ``Result -> layers`` with
   ``viewer.result_layers.register(kind)`` so ``pointlens render`` and File > Open result draw it.
 - **Controls from Params**: ``params_form(ParamsCls)`` builds spin boxes / combos from
-  ``engine.params.describe`` (ranges and help text live in one place).
+  ``engine.core.params.describe`` (ranges and help text live in one place).
 
 Never import torch (or engine modules that do) at module level in a panel: the GUI starts
 without torch; the engine thread imports it.
@@ -101,7 +101,7 @@ class MethodPanel(QWidget):
 
 def params_form(params_cls: type, values: dict | None = None) -> tuple[QFormLayout, Callable[[], dict]]:
     """Controls for a Params dataclass; returns (layout, read() -> dict of current values)."""
-    from engine.params import describe
+    from engine.core.params import describe
 
     form = QFormLayout()
     readers: dict[str, Callable[[], Any]] = {}

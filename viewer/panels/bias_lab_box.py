@@ -6,7 +6,7 @@ class (combo), a thumbnail per level of that class's training cloud with its let
 view from above, so the object and the flat letter both read; object points blue, letter points
 red, titled "k = 50 letter points, class chair").
 The result carries the gallery clouds at the largest level only; the other levels are rebuilt
-from the same object points by ``engine.methods.bias_inject.inject_bias`` ON THE ENGINE THREAD
+from the same object points by ``engine.methods.pointmask.bias_inject.inject_bias`` ON THE ENGINE THREAD
 (the same letters, seeds and placement the lab trained on). Clicking a thumbnail draws that cloud
 in 3D in the viewport. CSV and PNG exports carry provenance (``viewer.provenance``).
 """
@@ -60,7 +60,7 @@ def oblique(points: np.ndarray, up: str = "z", azimuth: float = 35.0, elevation:
 def gallery_levels(objects: np.ndarray, labels: np.ndarray, levels, num_classes: int, placement: str,
                    distance: float, scale: float, seed: int) -> dict:
     """Engine thread: {level: (clouds (K, N + level, 3), is_bias)} rebuilt exactly as the lab did."""
-    from engine.methods.bias_inject import inject_bias
+    from engine.methods.pointmask.bias_inject import inject_bias
 
     return {int(lv): inject_bias(objects, labels, int(lv), num_classes, placement=placement, distance=distance,
                                  scale=scale, seed=seed) for lv in levels}

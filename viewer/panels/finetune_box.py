@@ -1,6 +1,6 @@
 """"Scratch vs pre-trained": the SeRP panel's fine-tuning comparison (paper Tables 1-2).
 
-Runs the engine method ``finetune-compare`` (engine/methods/finetune_compare.py): the same
+Runs the engine method ``finetune-compare`` (engine/training/finetune_compare.py): the same
 classifier trained twice with identical settings and seed, once from random weights and once
 initialised from a SeRP pre-trained encoder. While it runs, the test accuracy after every epoch
 of both runs is drawn in the Plots dock (two named curves), the scratch row of the table is

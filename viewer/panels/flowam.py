@@ -24,7 +24,7 @@ from ..scene import PointsLayer, Scalar
 from .base import MethodPanel
 from .focus import hide_others
 
-METHODS = ("flow", "vanilla", "l2", "blur", "tv")    # engine.methods.flowam_baselines.METHOD_CHOICES
+METHODS = ("flow", "vanilla", "l2", "blur", "tv")    # engine.methods.flowam.baselines.METHOD_CHOICES
 LAYER = "flowam.cloud"
 NOT_READY = "Open a classifier (File > Open checkpoint) and a dataset."
 TERM_NAMES = {"total": "total L", "am": "L_AM (activation)", "la": "L_LA (latent alignment)",
@@ -395,7 +395,7 @@ class FlowAMPanel(MethodPanel):
     def record_replay(self, path: str, fps: float = 12.0, size: tuple[int, int] | None = None):
         """Record the replay to ``path`` now: every recorded step, in order, from viewport 1.
         Returns the MovieRecorder (it runs on the event loop); errors go to the window's dialog."""
-        from engine.errors import EngineError
+        from engine.core.errors import EngineError
 
         from ..movie import MovieSpec
 

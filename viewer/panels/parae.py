@@ -213,7 +213,7 @@ class ParaePanel(MethodPanel):
                                on_error=lambda msg: self.failed(self.summary, "ParAE", msg))
 
     def show_result(self, res) -> None:
-        from engine.methods.parae_explain import grid_from_result
+        from engine.methods.parae.explain import grid_from_result
 
         self.result = res
         self.grid = grid_from_result(res)
@@ -328,7 +328,7 @@ class ParaePanel(MethodPanel):
         self.show_distances(int(info["index"]))
 
     def show_distances(self, index: int) -> None:
-        from engine.methods.parae_explain import feature_distances
+        from engine.methods.parae.explain import feature_distances
 
         a = self.result.arrays
         pts = np.asarray(a["points"], np.float64)

@@ -1,6 +1,6 @@
 """The PointMask panel: which points a PointMask model keeps, and the bias-injection lab.
 
-Explain (METHOD "pointmask-explain", engine/methods/pointmask_explain.py): the current sample
+Explain (METHOD "pointmask-explain", engine/methods/pointmask/explain.py): the current sample
 (optionally with its class letter appended as k bias points, as the bias lab does) is run
 through a PointMask or PointMap model. PointMask: view 0 shows kept / masked / bias points in
 the paper's Fig. 3 colours (blue, black, red; grey for black, so it also shows on the dark
@@ -293,7 +293,7 @@ class PointMaskPanel(MethodPanel):
 
     def export(self, kind: str, path: str) -> bool:
         """Write the table (csv) or the plot (png); a failure is one message, not a traceback."""
-        from engine.errors import EngineError
+        from engine.core.errors import EngineError
 
         try:
             (self.export_csv if kind == "csv" else self.export_png)(path)

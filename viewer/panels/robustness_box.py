@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, Q
 
 from engine import corruptions        # numpy only (a test checks the GUI still starts without torch)
 from engine.assets import checkpoint_problem
-from engine.errors import EngineError
+from engine.core.errors import EngineError
 
 from ..provenance import describe
 from ..work import Request
@@ -44,7 +44,7 @@ def column_title(spec: str) -> str:
 
 
 def row_name(spec: str) -> str:
-    """As engine.methods.robustness.row_name: 'demo:pointnet' as is, a path by its stem."""
+    """As engine.training.robustness.row_name: 'demo:pointnet' as is, a path by its stem."""
     return spec if spec.startswith("demo:") else Path(spec).stem
 
 

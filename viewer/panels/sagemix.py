@@ -1,7 +1,7 @@
 """The mixing panel: SageMix, PointMixup and RSMix on one pair of clouds, step by step.
 
 Cloud A is the current sample; B is picked by index or by class from the same split. One
-"mix" job (engine/methods/mix_method.py) computes saliency, the optimal assignment, the query
+"mix" job (engine/methods/mix/method.py) computes saliency, the optimal assignment, the query
 points and the blend. The viewports show A and B with their saliency and the query points (in
 green), the blend coloured by lambda (per-point share of A) and the blend split into "mostly A /
 mostly B". The sigma and pi sliders redraw the SageMix blend at once on the GUI thread

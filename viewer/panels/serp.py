@@ -33,7 +33,7 @@ from .focus import hide_others
 from .train_box import TrainBox
 
 DEMOS = ("demo:serp-pointnet", "demo:serp-transformer")
-MODES = ("per-point", "per-patch")   # engine.methods.perturb.MODES (that module imports torch; a test checks)
+MODES = ("per-point", "per-patch")   # engine.ops.perturb.MODES (that module imports torch; a test checks)
 
 
 def demo_missing(spec: str) -> str:

@@ -1,6 +1,6 @@
 """TrainBox: a reusable "train a model" group for method panels (PointMask, ParAE, SeRP, Mix).
 
-The box runs the engine's "train" method (engine/train.py) on the session's current dataset
+The box runs the engine's "train" method (engine/training/train.py) on the session's current dataset
 (builtin if none is open) through ``panel.run_method`` and draws LIVE CURVES in the Plots dock
 tab ``f"{panel.name}.train"``: the training loss of every step (left axis) and the test accuracy
 after every epoch (right axis, %). Self-supervised models have no accuracy: their mean training
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from ..work import Request
 from .base import MethodPanel
 
-# The ranges of engine/train.py Train.Params (repeated: describe() would import torch here).
+# The ranges of engine/training/train.py Train.Params (repeated: describe() would import torch here).
 FIELDS = {  # name: (kind, default, lo, hi, tooltip)
     "epochs": (int, 10, 1, 100000, "epochs to train"),
     "width": (float, 0.25, 0.01, 8.0, "width multiplier of every layer (1 = the paper's network)"),
@@ -65,8 +65,8 @@ def default_out(model: str) -> str:
 
 def model_options(models: Sequence[str]) -> dict:
     """Engine thread: {model: {option: (type name, default, help)}} from the registry."""
-    from engine.registry import MODELS
-    from engine.train import load_registries
+    from engine.core.registry import MODELS
+    from engine.training.train import load_registries
 
     load_registries()
     out = {}

@@ -1,0 +1,1 @@
+"""engine.methods.flowam.method."""

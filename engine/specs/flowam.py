@@ -1,0 +1,2 @@
+"""flowam specs (being moved here from the implementations)."""
+SPECS = ()

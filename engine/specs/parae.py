@@ -1,0 +1,2 @@
+"""parae specs (being moved here from the implementations)."""
+SPECS = ()

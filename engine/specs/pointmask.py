@@ -1,0 +1,2 @@
+"""pointmask specs (being moved here from the implementations)."""
+SPECS = ()

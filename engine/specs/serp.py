@@ -1,0 +1,2 @@
+"""serp specs (being moved here from the implementations)."""
+SPECS = ()

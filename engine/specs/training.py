@@ -1,0 +1,2 @@
+"""training specs (being moved here from the implementations)."""
+SPECS = ()

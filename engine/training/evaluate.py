@@ -1,0 +1,122 @@
+"""The "evaluate" method: a classifier checkpoint on a dataset split, optionally corrupted.
+
+Reports overall, per-class and top-k accuracy, the confusion matrix and the expected calibration
+error (engine.metrics), and returns the logits, labels and sample indices so they can be saved.
+Inference runs on an eval-only copy with batch norm folded into the layers before it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine import corruptions, metrics
+from engine.data.dataset import SAMPLINGS
+from engine.core.errors import DataError, ParameterError
+from engine.core.jobs import Ticker
+from engine.core.method import JobGenerator, Method
+from engine.core.params import as_dict, param
+from engine.core.registry import METHODS
+from engine.core.types import Progress, Result
+from engine.training.batches import spread_indices
+
+
+@METHODS.register("evaluate")
+class Evaluate(Method):
+    name = "evaluate"
+    title = "Evaluate a classifier"
+
+    @dataclass(frozen=True)
+    class Params:
+        checkpoint: str = param("demo:pointnet", help="checkpoint path or demo:<model>")
+        split: str = param("test", help="dataset split to evaluate")
+        points: int = param(0, lo=0, hi=1000000, help="points per cloud (0 = as the checkpoint was trained)")
+        limit: int = param(0, lo=0, help="at most this many clouds, spread over the split (0 = all)")
+        corrupt: str = param("", help="corruption KIND:LEVEL, e.g. noise:0.05, rotate-z:180, dropout:0.5")
+        corrupt_seed: int = param(0, lo=0, help="seed of the corruption")
+        batch_size: int = param(32, lo=1, hi=65536, help="clouds per forward pass")
+        sampling: str = param("auto", choices=("auto",) + SAMPLINGS,
+                              help="how clouds are cut to N points (auto: as in training)")
+        device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
+        fold_bn: bool = param(True, help="fold batch norm into the preceding layers (faster, same result)")
+
+    def run(self, params, data="builtin") -> JobGenerator:
+        from engine.data import Loading, open_dataset
+        from engine.models.checkpoints import load_checkpoint_cached
+
+        corruption = corruptions.parse(params.corrupt) if params.corrupt else None
+        yield Progress(0, 1, "loading checkpoint")
+        loaded = load_checkpoint_cached(params.checkpoint, params.device)
+        model = loaded.model
+        if getattr(model, "task", "classification") != "classification":
+            raise ParameterError(f"checkpoint {params.checkpoint} is a self-supervised '{loaded.key}' "
+                                 f"model; evaluate needs a classifier.",
+                                 hint="Fine-tune it into a classifier with `pointlens train --init`.")
+        norm = loaded.meta.get("normalisation") or {}
+        n_points = params.points or int(norm.get("points") or 1024)
+        sampling = params.sampling if params.sampling != "auto" else (
+            norm.get("sampling") if norm.get("sampling") in SAMPLINGS else "first")
+        yield Progress(0, 1, "loading data")
+        warnings: list[str] = []
+        if isinstance(data, (tuple, list)):
+            x_all = np.asarray(data[0], np.float32)
+            y_all = np.asarray(data[1]).reshape(-1).astype(np.int64)
+            classes = list(data[2]) if len(data) > 2 and data[2] is not None else list(loaded.classes)
+            idx = spread_indices(len(y_all), params.limit)
+            x, y, source = x_all[idx], y_all[idx], "arrays"
+        else:
+            ds = open_dataset(str(data), Loading(points=n_points, sampling=sampling, seed=0))
+            split = ds.split(params.split)
+            idx = spread_indices(len(split), params.limit)
+            x, y = split.arrays(indices=idx)
+            classes, source = list(ds.classes), str(ds.path)
+        if len(y) == 0:
+            raise DataError(f"{source}: split '{params.split}' is empty; nothing to evaluate.")
+        if corruption is not None:
+            x = corruptions.apply(x, corruption, seed=params.corrupt_seed)
+        device = next(model.parameters()).device
+        net, fold_note = model, "not folded"
+        if params.fold_bn:
+            net, fold_note = _folded(model, x[:min(len(x), 4)], device)
+        ticker = Ticker(0.1)
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(y), params.batch_size):
+                xb = torch.from_numpy(np.ascontiguousarray(x[start:start + params.batch_size])).to(device)
+                parts.append(net(xb).float().cpu().numpy())
+                if ticker.due():
+                    yield Progress(start + len(xb), len(y), f"evaluating {start + len(xb)}/{len(y)}")
+        logits = np.concatenate(parts)
+        k = logits.shape[1]
+        if y.max() >= k:
+            raise DataError(f"{source}: labels go up to {int(y.max())} but checkpoint {params.checkpoint} "
+                            f"has {k} classes.", hint="Evaluate on the dataset the model was trained for.")
+        if loaded.classes and classes and list(loaded.classes) != list(classes):
+            warnings.append(f"the checkpoint's classes ({', '.join(loaded.classes[:4])}, ...) differ from "
+                            f"the dataset's ({', '.join(classes[:4])}, ...); labels are compared by index")
+        summary = metrics.summary(logits, y, list(loaded.classes) or classes)
+        summary.update(checkpoint=loaded.path, model=loaded.key, data=source, split=params.split,
+                       points=int(x.shape[1]), corruption=corruption.spec if corruption else None,
+                       warnings=warnings, batch_norm=fold_note, report=loaded.report)
+        arrays = {"logits": logits, "labels": y, "indices": np.asarray(idx, np.int64),
+                  "confusion": np.asarray(summary["confusion"], np.int64)}
+        return Result(kind="evaluation", arrays=arrays, metrics=summary,
+                      params=as_dict(params),
+                      provenance={"checkpoint": loaded.path, "data": source,
+                                  "training_data_fingerprint": loaded.meta.get("data_fingerprint")})
+
+
+def _folded(model, sample: np.ndarray, device) -> tuple[torch.nn.Module, str]:
+    """The batch-norm-folded copy, used only if it reproduces the model's logits on a sample."""
+    from engine.perf import fold_batchnorm
+
+    net, note = fold_batchnorm(model)
+    if net is model:
+        return model, note
+    with torch.inference_mode():
+        xb = torch.from_numpy(np.ascontiguousarray(sample)).to(device)
+        a, b = model(xb), net(xb)
+    if a.shape != b.shape or not torch.allclose(a, b, rtol=1e-3, atol=1e-4 * (1 + float(a.abs().max()))):
+        return model, "batch norm not folded (the folded copy did not reproduce the logits)"
+    return net, note

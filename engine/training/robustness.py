@@ -1,0 +1,112 @@
+"""The "robustness" method: the SageMix paper's Table 3 for several checkpoints at once.
+
+For every checkpoint: accuracy on the clean split and under each corruption (engine.corruptions:
+Gaussian noise 0.01 / 0.05, rotation 180 degrees about x / z, scaling x0.6 / x2.0, dropout 25 % /
+50 %), and the expected calibration error on the clean split (the paper reports ECE "in the same
+setting as the robustness test", 15 bins, engine.metrics). Every cell is the "evaluate" method
+on the same clouds (loaded once, with the same corruption seed for every checkpoint), so the
+rows differ only by the model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine import corruptions
+from engine.data.dataset import SAMPLINGS
+from engine.core.errors import DataError, ParameterError
+from engine.training.evaluate import Evaluate
+from engine.core.method import JobGenerator, Method
+from engine.core.params import as_dict, param
+from engine.core.registry import METHODS
+from engine.core.types import Progress, Result
+
+CLEAN = "clean"
+
+
+def checkpoint_list(text: str) -> list[str]:
+    specs = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not specs:
+        raise ParameterError("robustness needs at least one checkpoint.",
+                             hint="E.g. --checkpoints base.safetensors,sagemix.safetensors.")
+    return specs
+
+
+def row_name(spec: str) -> str:
+    """A short row label: 'demo:pointnet' as is, a path by its file name without suffix."""
+    return spec if spec.startswith("demo:") else Path(spec).stem
+
+
+@METHODS.register("robustness")
+class Robustness(Method):
+    name = "robustness"
+    title = "Robustness and calibration table"
+
+    @dataclass(frozen=True)
+    class Params:
+        checkpoints: str = param("demo:pointnet", help="comma-separated checkpoints (one row each)")
+        split: str = param("test", help="dataset split")
+        points: int = param(0, lo=0, hi=1000000, help="points per cloud (0 = as the first checkpoint was trained)")
+        limit: int = param(0, lo=0, help="at most this many clouds, spread over the split (0 = all)")
+        corruptions: str = param(",".join(corruptions.TABLE3), help="comma list of KIND:LEVEL columns")
+        seed: int = param(0, lo=0, help="seed of the corruptions (the same for every checkpoint)")
+        batch_size: int = param(32, lo=1, hi=65536, help="clouds per forward pass")
+        device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
+
+    def run(self, params, data="builtin") -> JobGenerator:
+        from engine.data import Loading, open_dataset
+        from engine.models.checkpoints import load_checkpoint_cached
+        from engine.training.batches import spread_indices
+
+        specs = checkpoint_list(params.checkpoints)
+        columns = [corruptions.parse(c).spec for c in params.corruptions.split(",") if c.strip()]
+        yield Progress(0, 1, "loading checkpoints")
+        loaded = [load_checkpoint_cached(s, params.device) for s in specs]
+        for spec, ld in zip(specs, loaded):
+            if getattr(ld.model, "task", "classification") != "classification":
+                raise ParameterError(f"checkpoint {spec} is a self-supervised '{ld.key}' model; "
+                                     "the table needs classifiers.")
+        norm = loaded[0].meta.get("normalisation") or {}
+        n_points = params.points or int(norm.get("points") or 1024)
+        sampling = norm.get("sampling") if norm.get("sampling") in SAMPLINGS else "first"
+        yield Progress(0, 1, "loading data")
+        ds = open_dataset(str(data), Loading(points=n_points, sampling=sampling, seed=0))
+        split = ds.split(params.split)
+        x, y = split.arrays(indices=spread_indices(len(split), params.limit))
+        if len(y) == 0:
+            raise DataError(f"{ds.path}: split '{params.split}' is empty; nothing to evaluate.")
+        classes = list(ds.classes)
+        cols = [CLEAN] + columns
+        acc = np.full((len(specs), len(cols)), np.nan)
+        ece = np.full((len(specs), len(cols)), np.nan)
+        total = len(specs) * len(cols)
+        evaluate = Evaluate()
+        for i, spec in enumerate(specs):
+            for j, col in enumerate(cols):
+                cell = i * len(cols) + j
+                ep = Evaluate.Params(checkpoint=spec, corrupt="" if col == CLEAN else col,
+                                     corrupt_seed=params.seed, batch_size=params.batch_size,
+                                     device=params.device)
+                gen = evaluate.run(ep, data=(x, y, classes))
+                while True:
+                    try:
+                        p = next(gen)
+                    except StopIteration as stop:
+                        res = stop.value
+                        break
+                    yield Progress(cell + p.fraction, total, f"{row_name(spec)}: {col}")
+                acc[i, j] = res.metrics["accuracy"]
+                ece[i, j] = res.metrics["ece"]
+        table = []
+        for i, spec in enumerate(specs):
+            row = {"checkpoint": spec, "name": row_name(spec), "model": loaded[i].key}
+            row.update({c: float(acc[i, j]) for j, c in enumerate(cols)})
+            row["ece"] = float(ece[i, 0])
+            table.append(row)
+        metrics = {"columns": cols, "table": table, "n": int(len(y)), "points": int(x.shape[1]),
+                   "data": str(ds.path), "split": params.split, "seed": params.seed}
+        return Result(kind="robustness", arrays={"accuracy": acc, "ece": ece},
+                      metrics=metrics, params=as_dict(params),
+                      provenance={"checkpoints": [ld.path for ld in loaded], "data": str(ds.path)})
