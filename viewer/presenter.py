@@ -143,7 +143,17 @@ class Presenter(QObject):
             self.demo_dock.setWidget(self.demo)
             self.window.addDockWidget(Qt.RightDockWidgetArea, self.demo_dock)
             self.demo_dock.hide()
+            self.demo_dock.visibilityChanged.connect(self._demo_visibility)
         return self.demo
+
+    def _demo_visibility(self, visible: bool) -> None:
+        """The demo draws on its own stage, which starts empty (no start-up sample under its
+        chairs); closing it gives the views back to the current panel's stage."""
+        w = self.window
+        if visible and w.scene.stage != "demo":
+            w.show_stage("demo", empty=True)
+        elif not visible and w.scene.stage == "demo":
+            w.show_stage(w.current_panel_stage())
 
     def show_demo(self):
         demo = self.ensure_demo()

@@ -186,7 +186,6 @@ class ViewContent:
     def __init__(self, renderer: vtkRenderer, scene: Scene, view: int):
         self.renderer, self.scene, self.view = renderer, scene, view
         self.actors: dict[str, LayerActor] = {}
-        self.extra_offsets: dict[str, tuple] = {}
         renderer.SetBackground(*BACKGROUND)
         # A horizontal colour bar along the bottom: room for a two-line title that says what the
         # scalar is and how it was normalised, without covering the cloud.
@@ -348,11 +347,11 @@ class ViewContent:
         return t
 
     def _mine(self, layer: Layer) -> bool:
-        return layer.view == self.view or layer.name in self.extra_offsets
+        """Drawn here: layers of this view on the scene's active stage (never another view's)."""
+        return layer.view == self.view and self.scene.on_stage(layer)
 
     def offset(self, layer: Layer) -> tuple:
-        extra = self.extra_offsets.get(layer.name, (0.0, 0.0, 0.0))
-        return tuple(a + b for a, b in zip(layer.offset, extra))
+        return tuple(layer.offset)
 
     def sync(self, name: str | None = None) -> None:
         """Bring actors up to date: one layer (by name) or all; rebuild only on shape changes."""
@@ -383,11 +382,6 @@ class ViewContent:
 
     def sync_decorations(self) -> None:
         scale = self.scene.color_scale(self.view)
-        if scale is None:   # layers shown here from another view (too few viewports)
-            for layer in self.layers():
-                if isinstance(layer, PointsLayer) and layer.visible and layer.active_scalar() is not None:
-                    scale = self.scene.color_scale(layer.view)
-                    break
         self._scale = scale
         self.bar.SetVisibility(scale is not None and scale.kind != "categorical")
         self.bar_title.SetVisibility(scale is not None and scale.kind != "categorical")

@@ -11,6 +11,11 @@ viewport) and display settings. Listeners get ``(event, layer_name)`` through pl
 
 Colour scales are shared: layers whose active scalars have the same title use one range, so the
 same colour means the same value in every viewport.
+
+Stages: a layer named ``"<stage>.<rest>"`` belongs to that stage (each method panel names its
+layers with its own prefix); a name without a dot (the sample's ``cloud``) is shared. Only the
+active stage's layers are drawn (``on_stage``); switching stages hides the others' layers without
+removing them, and each stage remembers whether it shows the shared layers.
 """
 from __future__ import annotations
 
@@ -182,11 +187,50 @@ class Selection:
 Listener = Callable[[str, str], None]
 
 
+def stage_of(name: str) -> str | None:
+    """The stage a layer name belongs to (its prefix before the first dot), None if shared."""
+    head, dot, _ = name.partition(".")
+    return head if dot and not head.startswith("_") else None
+
+
 class Scene:
     def __init__(self) -> None:
         self._layers: dict[str, Layer] = {}
         self._listeners: list[Listener] = []
         self.selection: Selection | None = None
+        self.stage: str | None = None           # None: every layer is on stage
+        self._shared_shown: dict[str | None, dict[str, bool]] = {}
+
+    # ---- stages ---------------------------------------------------------------------------------
+    def on_stage(self, layer: Layer | str) -> bool:
+        name = layer if isinstance(layer, str) else layer.name
+        s = stage_of(name)
+        return self.stage is None or s is None or s == self.stage
+
+    def shown(self, layer: Layer) -> bool:
+        return layer.visible and self.on_stage(layer)
+
+    def set_stage(self, stage: str | None, empty: bool = False) -> None:
+        """Show ``stage``'s layers and hide every other stage's (kept, not removed). Shared layers
+        (no prefix) get the visibility they had when ``stage`` was last shown; on a stage shown
+        for the first time they are visible, or hidden when ``empty``."""
+        if stage == self.stage and not empty:
+            return
+        before = {n: self.on_stage(n) for n in self._layers}
+        shared = [l for l in self._layers.values() if stage_of(l.name) is None and not l.name.startswith("_")]
+        self._shared_shown[self.stage] = {l.name: l.visible for l in shared}
+        self.stage = stage
+        remembered = {} if empty else self._shared_shown.get(stage, {})
+        for l in shared:
+            visible = remembered.get(l.name, not empty)
+            if l.visible != visible:
+                l.visible = visible
+                self._emit("style", l.name)
+        for name, was in before.items():
+            if name in self._layers and self.on_stage(name) != was:
+                self._emit("geometry", name)
+        if self.selection and not self.on_stage(self.selection.layer):
+            self.set_selection(None)
 
     # ---- notifications ----------------------------------------------------------------------
     def subscribe(self, fn: Listener) -> Callable[[], None]:
@@ -292,7 +336,7 @@ class Scene:
             return (0.0, float(max(len(s.names), int(s.values.max()) + 1 if s.values.size else 1) - 1))
         lo, hi = colormaps.auto_clim(s.values, s.kind)
         for other in self._layers.values():
-            if other is layer or not isinstance(other, PointsLayer) or not other.visible:
+            if other is layer or not isinstance(other, PointsLayer) or not self.shown(other):
                 continue
             o = other.active_scalar()
             if o is not None and o.title == s.title and o.kind == s.kind and o.clim is None:
@@ -303,7 +347,7 @@ class Scene:
     def color_scale(self, view: int | None = None) -> ColorScale | None:
         """The colour bar of a viewport: the last-added visible points layer with a scalar."""
         for layer in reversed(self.layers(view)):
-            if isinstance(layer, PointsLayer) and layer.visible and layer.active_scalar() is not None:
+            if isinstance(layer, PointsLayer) and self.shown(layer) and layer.active_scalar() is not None:
                 s = layer.active_scalar()
                 title = s.title or layer.active or ""
                 if s.normalisation and s.kind != "categorical":

@@ -157,7 +157,7 @@ class ViewportGrid(QWidget):
             view.renderer.SetViewport(*rect)
             self.window.AddRenderer(view.renderer)
 
-        self._place_layers()
+        self._sync_all()
         self.request_render()
 
     def set_linked(self, linked: bool) -> None:
@@ -273,14 +273,9 @@ class ViewportGrid(QWidget):
         self.reset_camera()
 
     # ---- scene -> actors ----------------------------------------------------------------------
-    def _place_layers(self) -> None:
-        """Layers of views beyond the layout go to the last viewport, shifted along x."""
-        last = self.count - 1
-        for i, view in enumerate(self.views):
-            view.extra_offsets = {}
-        for layer in self.scene.layers():
-            if layer.view > last:
-                self.views[last].extra_offsets[layer.name] = (2.6 * (layer.view - last), 0.0, 0.0)
+    def _sync_all(self) -> None:
+        """Every view draws its own layers; layers of views beyond the layout wait, undrawn, until
+        the layout has their view again (they never move to another view)."""
         for view in self.views:
             view.sync()
 
@@ -289,20 +284,18 @@ class ViewportGrid(QWidget):
             self._show_selection()
         elif event in ("added", "geometry", "removed"):
             layer = self.scene.get(name) if name in self.scene else None
-            if layer is not None and layer.view >= self.count:
-                self._place_layers()
-            else:
-                for v in self.views:
-                    v.sync(name)
-                if layer is not None and not name.startswith("_"):
-                    # Fit the camera to a view's first layer, and again whenever a new layer
-                    # would reach outside the view (the direction the user chose is kept).
-                    v = self.views[min(layer.view, self.count - 1)]
-                    first = self._empty[min(layer.view, 3)]
-                    self._empty[min(layer.view, 3)] = False
-                    if first or (event == "added" and render.outside(v.renderer)):
-                        render.reset(v.renderer)   # keeps the direction: linked views stay lined up
-                        self._synced[v.view] = self._state(v.view)
+            for v in self.views:
+                v.sync(name)
+            drawn = layer is not None and layer.view < self.count and self.scene.on_stage(layer)
+            if drawn and not name.startswith("_"):
+                # Fit the camera to a view's first layer, and again whenever a new layer
+                # would reach outside the view (the direction the user chose is kept).
+                v = self.views[layer.view]
+                first = self._empty[layer.view]
+                self._empty[layer.view] = False
+                if first or (event == "added" and render.outside(v.renderer)):
+                    render.reset(v.renderer)   # keeps the direction: linked views stay lined up
+                    self._synced[v.view] = self._state(v.view)
         else:   # values / style: in place
             for v in self.views:
                 if name in v.actors:
@@ -369,7 +362,7 @@ class ViewportGrid(QWidget):
         mat, w, h, ox, oy = self._projection(v)
         best = None
         for layer in v.layers():
-            if not isinstance(layer, PointsLayer) or not layer.pickable or not layer.visible or layer.n == 0:
+            if not isinstance(layer, PointsLayer) or not layer.pickable or not self.scene.shown(layer) or layer.n == 0:
                 continue
             xy, depth = selection.project(layer.points + np.asarray(v.offset(layer), np.float32), mat, w, h)
             i = selection.pick(xy, depth, (x - ox, y - oy), max(4.0, layer.point_size / 2 + 2))

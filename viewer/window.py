@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
         self.ctx = PanelContext(self.session, self.scene, self.viewports, self.plots, log.info, self.settings)
         self.tabs = QTabWidget()
         self.method_panels = []
+        self._tab_panels: list = []           # tab index -> method panel (None: the Layers tab)
+        self._stage_views: dict = {}          # stage -> the viewport count it last used
         classes, errors = panels.load_method_panels()
         for cls in classes:
             try:
@@ -117,8 +119,13 @@ class MainWindow(QMainWindow):
                 errors.append(f"panel '{getattr(cls, 'name', cls)}' failed to start: {type(e).__name__}: {e}")
                 continue
             self.method_panels.append(panel)
+            self._tab_panels.append(panel)
             self.tabs.addTab(_scrolled(panel), panel.title)
+        self._tab_panels.append(None)
         self.tabs.addTab(_scrolled(self.layers), "Layers")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        if self.method_panels:
+            self.scene.set_stage(self.method_panels[0].name)
         for e in errors:
             log.error(e)
 
@@ -264,6 +271,26 @@ class MainWindow(QMainWindow):
         self.parallel_action.setChecked(s.get("layout/parallel"))
 
     # ---- view settings --------------------------------------------------------------------------
+    # ---- stages: each method panel shows only its own layers ------------------------------------
+    def _tab_changed(self, index: int) -> None:
+        panel = self._tab_panels[index] if 0 <= index < len(self._tab_panels) else None
+        if panel is not None:          # the Layers tab keeps the stage it was opened on
+            self.show_stage(panel.name)
+
+    def current_panel_stage(self) -> str | None:
+        i = self.tabs.currentIndex()
+        panel = self._tab_panels[i] if 0 <= i < len(self._tab_panels) else None
+        return panel.name if panel is not None else self.scene.stage
+
+    def show_stage(self, stage: str | None, empty: bool = False) -> None:
+        """Show ``stage``'s layers (hiding, not removing, the others') with the viewport count it
+        last used; ``empty`` starts it without the shared sample cloud (demo, presenter)."""
+        self._stage_views[self.scene.stage] = self.viewports.count
+        self.scene.set_stage(stage, empty=empty)
+        n = self._stage_views.get(stage)
+        if n and n != self.viewports.count:
+            self.set_layout(n)
+
     def set_layout(self, n: int) -> None:
         self.viewports.set_layout(n)
         self.layout_actions.get(self.viewports.count, self.layout_actions[1]).setChecked(True)

@@ -13,9 +13,14 @@ def all_specs() -> list[MethodSpec]:
 
 
 def get(key: str) -> MethodSpec:
+    """The spec of ``key``: a built-in one, else that of a method registered at run time (a
+    plugin or a test's method)."""
     from engine.core.errors import RegistryError
+    from engine.core.registry import METHODS
 
     for s in all_specs():
         if s.key == key:
             return s
+    if key in METHODS:
+        return METHODS.get(key).spec
     raise RegistryError(f"Unknown method '{key}'. Known: {', '.join(sorted(s.key for s in all_specs()))}.")

@@ -37,7 +37,7 @@ def _row_message(win, handle) -> str:
 def test_without_on_error_the_window_shows_a_dialog(win, qtbot):
     _close_dialogs(win)
     panel = win.method_panels[0]
-    h = panel.run_method(BAD, {}, name="contract default", with_model=False)
+    h = panel.run_method(BAD, {}, name="contract default")
     qtbot.waitUntil(lambda: h.state == FAILED, timeout=30_000)
     qtbot.waitUntil(lambda: len(win.error_dialogs) == 1, timeout=5000)
     assert win.error_dialogs[0].windowTitle() == "contract default failed"
@@ -50,7 +50,7 @@ def test_on_error_replaces_the_dialog_but_the_jobs_dock_and_log_keep_it(win, qtb
     _close_dialogs(win)
     panel = win.method_panels[0]
     got = []
-    h = panel.run_method(BAD, {}, name="contract handled", with_model=False, on_error=got.append)
+    h = panel.run_method(BAD, {}, name="contract handled", on_error=got.append)
     qtbot.waitUntil(lambda: h.state == FAILED, timeout=30_000)
     _settle(qtbot)
     assert len(got) == 1 and BAD in got[0] and got[0] == h.error
@@ -63,7 +63,7 @@ def test_panel_failed_raises_exactly_one_dialog(win, qtbot):
     _close_dialogs(win)
     panel = win.method_panels[0]
     label = QLabel()
-    h = panel.run_method(BAD, {}, name="contract told", with_model=False,
+    h = panel.run_method(BAD, {}, name="contract told",
                          on_error=lambda msg: panel.failed(label, "Contract check", msg))
     qtbot.waitUntil(lambda: h.state == FAILED, timeout=30_000)
     qtbot.waitUntil(lambda: len(win.error_dialogs) >= 1, timeout=5000)

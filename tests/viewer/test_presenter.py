@@ -320,7 +320,7 @@ def test_presenter_high_contrast_recolours_and_scales_the_live_legend(win, qapp)
 
     pres = win.extensions["presenter"]
     v = win.viewports.views[0]
-    win.scene.add(PointsLayer("test.mask", points=np.random.default_rng(1).normal(size=(50, 3)),
+    win.scene.add(PointsLayer("test_mask", points=np.random.default_rng(1).normal(size=(50, 3)),
                               active="category", cmap="kept-masked-bias",
                               scalars={"category": Scalar(np.arange(50) % 3, kind="categorical", title="PointMask",
                                                           names=("kept", "masked", "bias (letter)"))}))
@@ -343,4 +343,4 @@ def test_presenter_high_contrast_recolours_and_scales_the_live_legend(win, qapp)
         pres.contrast_action.setChecked(False)
         if pres.on:
             pres.action.trigger()
-        win.scene.remove("test.mask")
+        win.scene.remove("test_mask")

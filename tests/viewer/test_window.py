@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from engine.core.method import Method, implements
 from engine.core.registry import METHODS
+from engine.core.spec import MethodSpec
 from engine.core.types import Progress, Result
 from viewer import colormaps, selection
 from viewer.session import CLOUD
@@ -24,10 +26,13 @@ class _SleepParams:
     seconds: float = 30.0
 
 
-class _Sleep:
+SLEEP = MethodSpec(key="viewer-test-sleep", title="Sleep (test)", family="test", params=_SleepParams,
+                   produces="sleep")
+
+
+class _Sleep(Method):
     """Test-only method: yields every 20 ms until cancelled; records that it cleaned up."""
 
-    Params = _SleepParams
     cleaned: list = []
 
     def run(self, params):
@@ -42,7 +47,7 @@ class _Sleep:
 
 
 if "viewer-test-sleep" not in METHODS:
-    METHODS.register("viewer-test-sleep")(_Sleep)
+    implements(SLEEP)(_Sleep)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +185,7 @@ def test_save_and_reopen_result_and_screenshots(win, qtbot, tmp_path):
 
 def test_run_and_cancel_a_job_from_the_jobs_dock(win, qtbot):
     _Sleep.cleaned.clear()
-    h = win.session.run_method("viewer-test-sleep", {}, {"seconds": 30.0}, with_model=False, name="sleep")
+    h = win.session.run_method("viewer-test-sleep", {}, {"seconds": 30.0}, name="sleep")
     wait(qtbot, lambda: h.state == RUNNING and h.progress is not None)
     row = win.jobs.row_of(h)
     assert win.jobs.item(row, 0).text() == "sleep"
@@ -234,7 +239,7 @@ def test_closing_during_a_job_cancels_it_and_joins_the_thread(qapp, qtbot, tmp_p
     w = make_window(tmp_path)
     wait(qtbot, lambda: CLOUD in w.scene, timeout=30000)
     _Sleep.cleaned.clear()
-    h = w.session.run_method("viewer-test-sleep", {}, {"seconds": 30.0}, with_model=False)
+    h = w.session.run_method("viewer-test-sleep", {}, {"seconds": 30.0})
     wait(qtbot, lambda: h.state == RUNNING)
     t0 = time.monotonic()
     w.close()
