@@ -148,8 +148,3 @@ class SerpPointNet(PointModel):
         """The PointNet encoder under ``feat.*``, the names ``PointNetClassifier`` uses."""
         return {k: v for k, v in self.state_dict().items() if k.startswith("feat.")}
 
-    @classmethod
-    def from_checkpoint(cls, spec: str, device: str = "cpu") -> "SerpPointNet":
-        from engine.models.checkpoints import load_checkpoint
-        # expect= makes a checkpoint of another SeRP variant a CheckpointError naming both.
-        return load_checkpoint(spec, device=device, expect=cls.key).model

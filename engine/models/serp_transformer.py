@@ -108,12 +108,6 @@ class PatchTokenEncoder(PointModel):
         """Encoder weights under the names the classifier uses (for ``train --init``)."""
         return {k: v for k, v in self.state_dict().items() if k.startswith(ENCODER_PREFIXES)}
 
-    @classmethod
-    def from_checkpoint(cls, spec: str, device: str = "cpu") -> "PatchTokenEncoder":
-        from engine.models.checkpoints import load_checkpoint
-
-        # expect= makes a checkpoint of another SeRP variant a CheckpointError naming both.
-        return load_checkpoint(spec, device=device, expect=cls.key).model
 
 
 @MODELS.register("serp-transformer")

@@ -8,7 +8,7 @@ import torch
 from engine.core.errors import CheckpointError, EngineError
 from engine import Job, run_sync, run, start
 from engine.models.zoo import build_model
-from engine.models.checkpoints import save_checkpoint
+from engine.models.checkpoints import load_checkpoint, save_checkpoint
 from engine.models.serp_pointnet import SerpPointNet
 from engine.models.serp_transformer import SerpTransformer
 from engine.models.vasp import VASP
@@ -36,7 +36,7 @@ def saved(tmp_path_factory):
 def test_round_trip_rebuilds_the_same_model(saved, key):
     path, model = saved[key]
     cls = MODELS[key][0]
-    loaded = cls.from_checkpoint(str(path))
+    loaded = load_checkpoint(str(path), expect=key).model
     assert type(loaded) is cls and loaded.config == model.config
     x = torch.rand(1, 96, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.no_grad():
@@ -48,7 +48,7 @@ def test_round_trip_rebuilds_the_same_model(saved, key):
 def test_variant_opened_as_another_names_both(saved, key, other):
     path, _ = saved[key]
     with pytest.raises(CheckpointError) as err:
-        MODELS[other][0].from_checkpoint(str(path))
+        load_checkpoint(str(path), expect=other)
     text = str(err.value)
     assert f"'{key}'" in text and f"'{other}'" in text and str(path) in text
 
@@ -58,6 +58,6 @@ def test_explain_refuses_a_classifier_checkpoint(saved, tmp_path):
     save_checkpoint(path, build_model("pointnet", num_classes=3, width=0.125), {"classes": ["a", "b", "c"]})
     pts = np.random.default_rng(0).uniform(-1, 1, (128, 3)).astype(np.float32)
     with pytest.raises(EngineError, match="'pointnet'"):
-        run(Job("serp-explain", {"points": pts, "checkpoint": str(path)}, {}))
-    r = run(Job("serp-explain", {"points": pts, "checkpoint": str(saved["vasp"][0])}, {"centres": 3}))
+        run(Job("serp-explain", {"points": pts}, {}, model=str(path)))
+    r = run(Job("serp-explain", {"points": pts}, {"centres": 3}, model=str(saved["vasp"][0])))
     assert r.metrics["model"] == "vasp"
