@@ -11,8 +11,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# name -> (module, attribute); attribute None means the module itself.
-_EXPORTS: dict[str, tuple[str, str | None]] = {}
+# name -> (module, attribute)
+_EXPORTS: dict[str, tuple[str, str]] = {}
 
 
 def _export(module: str, *names: str) -> None:
@@ -44,10 +44,11 @@ _export("engine.device", "available_devices")
 # method helpers the viewer calls on its own thread (numpy in, numpy out)
 _export("engine.methods.parae.explain", "grid_from_result", "feature_distances")
 _export("engine.methods.pointmask.bias_inject", "inject_bias")
-# whole modules
-_EXPORTS["corruptions"] = ("engine.corruptions", None)
-_EXPORTS["auction"] = ("engine.ops.auction", None)
-_EXPORTS["cli"] = ("engine.cli", None)
+_EXPORTS["auction_available"] = ("engine.ops.auction", "available")
+_EXPORTS["auction_assign"] = ("engine.ops.auction", "auction_assign")
+# the headless commands
+_EXPORTS["cli_main"] = ("engine.cli", "main")
+_EXPORTS["cli_parser"] = ("engine.cli", "build_parser")
 
 __all__ = ["__version__", *_EXPORTS]
 
@@ -57,8 +58,7 @@ def __getattr__(name: str) -> Any:
         module, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'engine' has no attribute '{name}'") from None
-    mod = importlib.import_module(module)
-    value = mod if attr is None else getattr(mod, attr)
+    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value
 

@@ -34,13 +34,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return render_main(argv[argv.index("render") + 1:])
     if first is not None:
-        from engine.cli import main as engine_main
+        from engine import cli_main
 
-        return engine_main(argv)
+        return cli_main(argv)
     if any(a in ("-h", "--help") for a in argv) and not argv[1:]:
-        from engine.cli import build_parser
+        from engine import cli_parser
 
-        build_parser().print_help()
+        cli_parser().print_help()
         return 0
     from .app import main as gui_main
 

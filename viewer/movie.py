@@ -28,8 +28,8 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QSlider
 
-from engine.atomic import replace_durably, temp_beside
-from engine.core.errors import DataError, ParameterError
+from engine import replace_durably, temp_beside
+from engine import DataError, ParameterError
 
 from . import provenance, render
 

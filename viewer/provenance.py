@@ -23,8 +23,8 @@ import os
 from typing import Any
 
 from engine import __version__
-from engine.atomic import atomic_path
-from engine.core.errors import DataError
+from engine import atomic_path
+from engine import DataError
 
 KEY = "PointLens-provenance"
 CSV_PREFIX = "# provenance: "

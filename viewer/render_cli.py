@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from engine.core.errors import DataError, EngineError
+    from engine import DataError, EngineError
 
     try:
         w, h = args.size
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if view not in VIEWS:
             raise DataError(f"--view {args.view}: use one of iso, x, y, z, +x, -x, +y, -y, +z, -z.")
-        from engine.results import load_result
+        from engine import load_result
 
         from .result_layers import layers_for
 

@@ -117,13 +117,13 @@ def _check_ffmpeg(win, results: dict) -> str:
 def _check_auction(win, results: dict) -> str:
     """The compiled assignment kernel training batches use (numba; a bundle must carry it, or
     SageMix/PointMixup training silently falls back to the slower exact solver)."""
-    from engine.ops import auction
+    from engine import auction_assign, auction_available
 
-    if not auction.available():
+    if not auction_available():
         raise RuntimeError("numba could not compile the auction kernel")
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(64, 3)), rng.normal(size=(64, 3)) * [1.5, 0.5, 0.5]
-    perm, cost, lower = auction.auction_assign(a, b)
+    perm, cost, lower = auction_assign(a, b)
     if sorted(perm.tolist()) != list(range(64)) or not lower <= cost <= 1.01 * lower + 1e-9:
         raise RuntimeError(f"auction result is wrong (cost {cost}, bound {lower})")
     return f"64-point pair within {100 * (cost / lower - 1):.2f} % of the optimum"
@@ -135,10 +135,9 @@ VIEWER_CHECKS = {"viewer:plots": _check_plot, "viewer:image": _check_export, "vi
 
 def registered_methods() -> list[str]:
     """Engine thread: import the engine's method modules (torch) and list what registered."""
-    import engine.methods  # noqa: F401  (registers the built-in methods)
-    from engine.core.registry import METHODS
+    from engine import method_names
 
-    return METHODS.names()
+    return method_names()
 
 
 class SelfTest:
@@ -214,7 +213,7 @@ class SelfTest:
                                 target=f"selftest.{name}", on_result=done, on_error=failed, with_model=False)
 
     def _check(self, name: str, res) -> tuple[bool, str]:
-        from engine.core.types import Result
+        from engine import Result
 
         if not isinstance(res, Result):
             return False, f"returned {type(res).__name__}, not a Result"

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.core.types import PointCloud, Result
+from engine import PointCloud, Result
 
 from . import tasks
 from .result_layers import layers_for
@@ -310,7 +310,7 @@ class Session:
         return self.results[-1][1] if self.results else None
 
     def save_result(self, path: str, result: Result | None = None):
-        from engine.results import save_result
+        from engine import save_result
 
         res = result or self.last_result
         if res is None:
@@ -321,7 +321,7 @@ class Session:
                                           on_error=self._fail(f"could not save {path}")))
 
     def open_result(self, path: str):
-        from engine.results import load_result
+        from engine import load_result
 
         def done(res: Result) -> None:
             self.scene.clear("inspect.")

@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine.core.errors import CheckpointError, DataError
-from engine.core.jobs import Job
-from engine.core.types import PointCloud
+from engine import CheckpointError, DataError
+from engine import Job
+from engine import PointCloud
 
 DEFAULT_MODEL_POINTS = 1024
 
@@ -82,7 +82,7 @@ class EngineState:
 
     def opener(self):
         if self._opener is None:
-            from engine.data import open_dataset
+            from engine import open_dataset
 
             self._opener = open_dataset
         return self._opener
@@ -90,8 +90,8 @@ class EngineState:
 
 def open_dataset(state: EngineState, spec: str) -> DatasetInfo:
     """Open a dataset (lazily; labels only) and summarise it for the browser."""
-    from engine.data.dataset import Loading
-    from engine.fingerprint import path_fingerprint
+    from engine import Loading
+    from engine import path_fingerprint
 
     ds = state.opener()(spec, Loading(points=None, normalize=True))
     splits = []
@@ -159,11 +159,11 @@ def _model_points(meta: dict) -> int:
 def open_checkpoint(spec: str, device: str = "cpu") -> CheckpointInfo:
     """Load (and cache) a checkpoint on the engine thread; summarise it for the GUI."""
     try:
-        from engine.models.checkpoints import load_checkpoint_cached
+        from engine import load_checkpoint_cached
     except ImportError as e:
         raise CheckpointError(f"cannot open checkpoint '{spec}': the checkpoint loader is not available ({e}).",
                               hint="Update PointLens; engine.models.checkpoints is missing.") from None
-    from engine.fingerprint import file_fingerprint
+    from engine import file_fingerprint
 
     loaded = load_checkpoint_cached(spec, device)
     meta = dict(loaded.meta or {})
@@ -186,7 +186,7 @@ def open_checkpoint(spec: str, device: str = "cpu") -> CheckpointInfo:
 
 
 def available_devices() -> list[str]:
-    from engine.device import available_devices as devices
+    from engine import available_devices as devices
 
     return devices()
 
@@ -208,7 +208,7 @@ def model_input(points: np.ndarray, n_model: int, index: int = 0, sampling: str 
     if sampling == "first":
         return np.arange(n_model, dtype=np.int64), f"first {n_model:,}"
     if sampling == "fps" and n <= FPS_LIMIT:
-        from engine.data.dataset import farthest_point_indices
+        from engine import farthest_point_indices
 
         return farthest_point_indices(points.astype(np.float64), n_model), "farthest-point sampling"
     how = "random subset" + (f" (FPS is too slow for {n:,} points)" if sampling == "fps" else "")
@@ -232,10 +232,10 @@ def used_text(used: int, total: int) -> str:
 def predict_split(key_spec: str, split: str, checkpoint: str, device: str):
     """Generator: logits.argmax of every sample of a split, by the engine's 'evaluate' method
     (batched, the checkpoint's own sampling): -1 where a sample was not evaluated."""
-    import engine.methods  # noqa: F401  (registers 'evaluate')
+    from engine import start
 
-    job = Job("evaluate", {"data": key_spec}, {"checkpoint": checkpoint, "split": split, "device": device})
-    result = yield from job.start()
+    job = Job("evaluate", {"data": key_spec}, {"split": split}, model=checkpoint, device=device)
+    result = yield from start(job)
     logits, idx = np.asarray(result.arrays["logits"]), np.asarray(result.arrays["indices"], np.int64)
     preds = np.full(int(idx.max()) + 1 if idx.size else 0, -1, dtype=np.int64)
     preds[idx] = logits.argmax(1)

@@ -39,7 +39,7 @@ def is_result_file(path: str) -> bool:
     try:
         import h5py
 
-        from engine.results import FORMAT
+        from engine import RESULT_FORMAT as FORMAT
 
         with h5py.File(path, "r") as f:
             return f.attrs.get("format") == FORMAT
@@ -475,8 +475,8 @@ class MainWindow(QMainWindow):
         pix = screen.grabWindow(self.winId())
         if pix.isNull():
             pix = self.grab()
-        from engine.atomic import atomic_path
-        from engine.core.errors import EngineError
+        from engine import atomic_path
+        from engine import EngineError
 
         from . import provenance
 
@@ -504,7 +504,7 @@ class MainWindow(QMainWindow):
                 self, "viewport screenshot", view=min(view, self.viewports.count - 1),
                 size=[int(img.shape[1]), int(img.shape[0])], transparent=bool(transparent)))
         except OSError as e:
-            from engine.core.errors import DataError
+            from engine import DataError
 
             raise DataError(f"{path}: could not save the screenshot: {e}",
                             hint="choose a writable folder and a .png name") from e

@@ -25,11 +25,11 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.atomic import atomic_path
-from engine.core.errors import DataError
-from engine.core.jobs import drive
-from engine.results import read_result_group, to_json, write_result_group
-from engine.core.types import Progress, Result
+from engine import atomic_path
+from engine import DataError
+from engine import drive
+from engine import read_result_group, to_json, write_result_group
+from engine import Progress, Result
 
 FORMAT = "pointlens-session/1"
 SUFFIX = ".plsession"
@@ -77,7 +77,7 @@ def dataset_path(spec: str) -> Path | None:
 def checkpoint_path(spec: str) -> Path | None:
     """The file a checkpoint spec names (``demo:<key>`` -> the bundled file); None if unknown."""
     if spec.startswith("demo:"):
-        from engine.assets import demo_path
+        from engine import demo_path
 
         return demo_path(spec[5:])
     return Path(spec).expanduser().resolve()
@@ -85,7 +85,7 @@ def checkpoint_path(spec: str) -> Path | None:
 
 def _fingerprint(what: str, path: Path) -> str:
     # The same quick fingerprints the viewer shows in provenance (size + first/last MiB).
-    from engine.fingerprint import file_fingerprint, path_fingerprint
+    from engine import file_fingerprint, path_fingerprint
 
     return path_fingerprint(path) if what == "dataset" else file_fingerprint(path, full=False)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import corruptions, metrics
+from engine import metrics
+from engine.numeric import corruptions
 from engine.core.errors import ParameterError
 
 

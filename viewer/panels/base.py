@@ -101,7 +101,7 @@ class MethodPanel(QWidget):
 
 def params_form(params_cls: type, values: dict | None = None) -> tuple[QFormLayout, Callable[[], dict]]:
     """Controls for a Params dataclass; returns (layout, read() -> dict of current values)."""
-    from engine.core.params import describe
+    from engine import describe
 
     form = QFormLayout()
     readers: dict[str, Callable[[], Any]] = {}
