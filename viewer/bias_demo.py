@@ -331,11 +331,11 @@ class BiasDemo(QWidget):
         return {"levels": str(self.k), "models": ",".join(models), "epochs": self.epochs.value(),
                 "width": self.width_box.value(), "points": self.points.value(),
                 "limit": self.per_class.value() * len(self.classes), "classes": ",".join(self.classes),
-                "seed": DEFAULTS["seed"], "keep_checkpoints": self._ckdir.name, "device": self.session.device}
+                "seed": DEFAULTS["seed"], "keep_checkpoints": self._ckdir.name}
 
     def _same_settings(self, done: dict) -> bool:
         now = self.params()
-        return all(str(done.get(k)) == str(now[k]) for k in now if k not in ("keep_checkpoints", "device"))
+        return all(str(done.get(k)) == str(now[k]) for k in now if k != "keep_checkpoints")
 
     def train(self):
         params = self.params()
@@ -364,7 +364,7 @@ class BiasDemo(QWidget):
             self._finished()
 
         self.handle = self.session.run_method(
-            "bias-lab", {"data": "builtin"}, params, name="Demo: training on biased data", with_model=False,
+            "bias-lab", {"data": "builtin"}, params, name="Demo: training on biased data",
             target="demo.train", on_result=done, on_progress=progress, quiet=True,
             on_error=lambda msg: (stopped(f"<b>failed:</b> {msg}"), self.session.emit("error", f"demo: {msg}")),
             on_cancel=lambda: stopped("Cancelled. Change the settings or press <b>Train</b> again."))
@@ -453,7 +453,6 @@ class BiasDemo(QWidget):
                                               int(kept[~is_bias].sum()),
                                               keep_p=(float(keep_p[is_bias].mean()), float(keep_p[~is_bias].mean()))))
 
-        return self.session.run_method("pointmask-explain", {"points": pts, "checkpoint": self.checkpoint(),
-                                                             "label": c}, {"model_threshold": True},
-                                       target="demo.explain", name="Demo: PointMask's mask", on_result=done,
-                                       with_model=False)
+        return self.session.run_method("pointmask-explain", {"points": pts, "label": c}, {"model_threshold": True},
+                                       model=self.checkpoint(), target="demo.explain",
+                                       name="Demo: PointMask's mask", on_result=done)

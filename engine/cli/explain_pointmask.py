@@ -1,15 +1,19 @@
 """`pointlens explain pointmask --checkpoint C --data D --index I [--split test] [--threshold T]
-[--points N] --out R.h5 [--json]`.
+[--sample-seed S] [--points N] --out R.h5 [--json]`.
 
 Runs METHOD "pointmask-explain" on one sample: the per-point mask probability sigmoid(J) (eps = 0),
 the mask M and kept points at threshold t, and the prediction without the mask (``predicted``),
 on the masked cloud P * M (``predicted_masked``), on the kept points alone
 (``predicted_kept_only``) and the model's own sampled-mask prediction (``predicted_model``); the
 JSON's ``definitions`` says which is which. PointMap checkpoints give the mapped cloud instead.
+The method's parameters (range, default) come from its spec, engine/specs/pointmask.py; a
+``--threshold`` given alone turns ``--model-threshold`` off.
 """
 from __future__ import annotations
 
 from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.spec_options import add_params, given_params
+from engine.specs.pointmask import EXPLAIN
 
 JSON_KEYS = ("model", "kept", "total", "threshold", "predicted", "predicted_name", "predicted_masked",
              "predicted_masked_name", "predicted_kept_only", "predicted_kept_only_name", "predicted_model",
@@ -25,8 +29,7 @@ def register(explain_subparsers) -> None:
     p.add_argument("--split", default="test", help="split name (default test)")
     p.add_argument("--points", type=int, default=None,
                    help="points per cloud (default: as the checkpoint was trained, else 1024)")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="mask threshold t in [0, 1) (default: the model's training threshold)")
+    add_params(p, EXPLAIN)
     p.add_argument("--out", default=None, help="write the result to this .h5 file")
     add_device(p)
     add_json(p)
@@ -37,12 +40,11 @@ def explain_pointmask_command(args) -> int:
     from engine.core.jobs import Job
     from engine.results import save_result
 
-    inputs = {"checkpoint": args.checkpoint, "data": args.data, "index": args.index,
-              "split": args.split, "n_points": args.points, "device": args.device}
-    params = {"model_threshold": args.threshold is None}
-    if args.threshold is not None:
-        params["threshold"] = args.threshold
-    result = run_job(Job("pointmask-explain", inputs, params))
+    inputs = {"data": args.data, "index": args.index, "split": args.split, "n_points": args.points}
+    params = given_params(args, EXPLAIN)
+    if "threshold" in params:                 # a threshold given is the one used
+        params.setdefault("model_threshold", False)
+    result = run_job(Job("pointmask-explain", inputs, params, model=args.checkpoint, device=args.device))
     if args.out:
         save_result(result, args.out)
     m = result.metrics

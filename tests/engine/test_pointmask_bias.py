@@ -96,7 +96,7 @@ def test_bias_lab_cancels_and_cleans_up(tmp_path, monkeypatch):
         if "pointnet" in p.message and "epoch" in p.message:
             cancel.set()                      # stop inside the first training run
 
-    gen = Job("bias-lab", _lab_inputs(), dict(LAB, levels="4", models="pointnet,randmask", epochs=3)).start()
+    gen = start(Job("bias-lab", _lab_inputs(), dict(LAB, levels="4", models="pointnet,randmask", epochs=3)))
     assert drive(gen, on_progress, cancel) is None
     assert not any("randmask" in p.message for p in seen)
     assert list(tmp_path.iterdir()) == []     # temporary checkpoints removed
@@ -173,3 +173,17 @@ def test_bias_lab_unwritable_checkpoint_folder_is_one_clear_message(tmp_path):
     with pytest.raises(ParameterError, match="keep_checkpoints .*a_file"):
         run(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet",
                                                       keep_checkpoints=str(blocker / "sub"))))
+
+
+def test_bias_lab_device_is_the_jobs_not_a_parameter():
+    """The spec declares uses_device: the device travels with the job, and a 'device' param is
+    refused by name; the result's provenance says where it trained."""
+    from engine.data.alphabet import PLACEMENTS as ALPHABET_PLACEMENTS
+    from engine.specs.pointmask import BIAS_LAB, PLACEMENTS
+
+    assert BIAS_LAB.uses_device and not BIAS_LAB.needs_model and PLACEMENTS == ALPHABET_PLACEMENTS
+    with pytest.raises(ParameterError, match="device"):
+        run(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet", device="cpu")))
+    res = run(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet"), device="cpu"))
+    assert res.provenance["device"] == "cpu" and "device" not in res.params
+    assert set(BIAS_LAB.arrays) <= set(res.arrays)

@@ -31,7 +31,7 @@ def test_explain_arrays_follow_the_mask_formula():
     with torch.no_grad():      # a threshold that keeps about half of the points
         t = float(np.median(model.mask(torch.from_numpy(pts)[None])[0].numpy()))
     model.threshold = t
-    res = run(Job("pointmask-explain", {"model": model, "points": pts, "label": 2}))
+    res = run(Job("pointmask-explain", {"points": pts, "label": 2}, model=model))
     with torch.no_grad():
         x = torch.from_numpy(pts)[None]
         mu, logvar = model.encoder(x)
@@ -59,7 +59,7 @@ def test_keep_probability_is_the_chance_a_noise_draw_keeps_the_point():
 
     model, pts = _model(), _points()
     model.threshold = 0.8
-    res = run(Job("pointmask-explain", {"model": model, "points": pts}, {"sample_seed": 3}))
+    res = run(Job("pointmask-explain", {"points": pts}, {"sample_seed": 3}, model=model))
     a = res.arrays
     with torch.no_grad():
         mu, logvar = model.encoder(torch.from_numpy(pts)[None])
@@ -75,8 +75,8 @@ def test_keep_probability_is_the_chance_a_noise_draw_keeps_the_point():
 
 def test_threshold_override_and_nothing_kept():
     model, pts = _model(threshold=0.45), _points()
-    res = run(Job("pointmask-explain", {"model": model, "points": pts},
-                       {"model_threshold": False, "threshold": 0.999}))
+    res = run(Job("pointmask-explain", {"points": pts},
+                       {"model_threshold": False, "threshold": 0.999}, model=model))
     assert res.metrics["threshold"] == 0.999 and res.metrics["kept"] == 0
     assert res.metrics["predicted_kept_only"] is None and not res.arrays["kept"].any()
 
@@ -84,7 +84,7 @@ def test_threshold_override_and_nothing_kept():
 def test_threshold_slider_needs_no_new_job():
     """Recolouring at a new t from the saved probability equals the model's mask at that t."""
     model, pts = _model(), _points()
-    res = run(Job("pointmask-explain", {"model": model, "points": pts}))
+    res = run(Job("pointmask-explain", {"points": pts}, model=model))
     for t in (0.0, 0.2, 0.5, 0.55, 0.9):
         m, kept = mask_at_threshold(res.arrays["mask_probability"], t)
         with torch.no_grad():
@@ -97,7 +97,7 @@ def test_threshold_slider_needs_no_new_job():
 
 def test_pointmap_explain_gives_the_mapped_cloud():
     model, pts = _model("pointmap"), _points()
-    res = run(Job("pointmask-explain", {"model": model, "points": pts}))
+    res = run(Job("pointmask-explain", {"points": pts}, model=model))
     a = res.arrays
     np.testing.assert_allclose(a["mapped"], pts + a["displacement"], atol=1e-6)
     np.testing.assert_allclose(a["displacement_norm"], np.linalg.norm(a["displacement"], axis=1), atol=1e-5)
@@ -106,12 +106,12 @@ def test_pointmap_explain_gives_the_mapped_cloud():
 
 def test_bad_inputs_are_clear_errors():
     with pytest.raises(ParameterError, match="threshold"):
-        run(Job("pointmask-explain", {"model": _model(), "points": _points()}, {"threshold": 1.0}))
+        run(Job("pointmask-explain", {"points": _points()}, {"threshold": 1.0}, model=_model()))
     with pytest.raises(ParameterError, match="threshold"):
-        run(Job("pointmask-explain", {"model": _model(), "points": _points()}, {"threshold": -0.2}))
+        run(Job("pointmask-explain", {"points": _points()}, {"threshold": -0.2}, model=_model()))
     pn = build_model("pointnet", num_classes=4, width=0.125).eval()
     with pytest.raises(ModelError, match="pointmask"):
-        run(Job("pointmask-explain", {"model": pn, "points": _points()}))
+        run(Job("pointmask-explain", {"points": _points()}, model=pn))
 
 
 def test_cli_explain_pointmask_writes_a_result(tmp_path, capsys):
@@ -139,3 +139,16 @@ def test_cli_explain_pointmask_writes_a_result(tmp_path, capsys):
     rc = main(["explain", "pointmask", "--checkpoint", str(ckpt), "--data", str(data), "--split", "all",
                "--threshold", "1.5"])
     assert rc == 2 and "threshold" in capsys.readouterr().err
+
+
+def test_spec_arrays_are_there_and_the_cli_options_come_from_the_spec(capsys):
+    from engine.cli import main
+    from engine.specs.pointmask import EXPLAIN
+
+    for key in ("pointmask", "pointmap"):
+        res = run(Job("pointmask-explain", {"points": _points()}, model=_model(key)))
+        assert set(EXPLAIN.arrays) <= set(res.arrays) and res.kind == EXPLAIN.produces
+    with pytest.raises(SystemExit):
+        main(["explain", "pointmask", "--help"])
+    text = capsys.readouterr().out
+    assert "--sample-seed" in text and "--threshold" in text and "[0.0, 1.0)" in text

@@ -19,11 +19,13 @@ import numpy as np
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
+from engine.core.params import describe
+from engine.specs.pointmask import BIAS_LAB, LAB_MODELS, PLACEMENTS     # torch-free
+
 from .. import provenance
 from ..scene import PointsLayer
 from ..work import Request
 
-LAB_MODELS = ("pointnet", "randmask", "pointmap", "pointmask")
 MODEL_COLOURS = {"pointnet": "#E69F00", "randmask": "#56B4E9", "pointmap": "#009E73", "pointmask": "#0072B2"}
 OBJECT, LETTER = "#0072B2", "#D55E00"        # paper Fig. 3: blue object, red bias
 CSV_HEADER = ["model", "bias_points", "unbiased_test_accuracy", "biased_test_accuracy"]
@@ -76,8 +78,10 @@ class BiasLabBox(QGroupBox):
         self.gallery: dict = {}     # level -> (clouds, is_bias), every class
         self.thumbs: list = []      # the gallery's PlotItems, one per level
 
-        self.levels = QLineEdit("1,50,100,256")
-        self.levels.setToolTip("letter points per cloud, comma list (0 = no letter)")
+        default = BIAS_LAB.defaults()             # defaults and help texts live in the spec
+        tips = {d["name"]: d["help"] for d in describe(BIAS_LAB.params)}
+        self.levels = QLineEdit(default.levels)
+        self.levels.setToolTip(tips["levels"])
         self.model_checks = {}
         mrow = QGridLayout()                     # 2 x 2: four boxes in a row make the tab too wide
         for i, m in enumerate(LAB_MODELS):
@@ -87,20 +91,26 @@ class BiasLabBox(QGroupBox):
             mrow.addWidget(c, i // 2, i % 2)
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
-        self.epochs.setValue(10)
+        self.epochs.setValue(default.epochs)
+        self.epochs.setToolTip(tips["epochs"])
         self.points = QSpinBox()
         self.points.setRange(8, 4096)
-        self.points.setValue(1024)
+        self.points.setValue(default.points)
+        self.points.setToolTip(tips["points"])
         self.limit = QSpinBox()
         self.limit.setRange(0, 100000)
-        self.limit.setToolTip("at most this many clouds per split (0 = all)")
+        self.limit.setValue(default.limit)
+        self.limit.setToolTip(tips["limit"])
         self.width_box = QDoubleSpinBox()
         self.width_box.setRange(0.01, 8.0)
         self.width_box.setDecimals(4)            # 0.125 must not read as 0.13
         self.width_box.setSingleStep(0.125)
-        self.width_box.setValue(0.25)
+        self.width_box.setValue(default.width)
+        self.width_box.setToolTip(tips["width"])
         self.placement = QComboBox()
-        self.placement.addItems(["per-class", "fixed"])
+        self.placement.addItems(list(PLACEMENTS))
+        self.placement.setCurrentText(default.placement)
+        self.placement.setToolTip(tips["placement"])
         self.run_btn = QPushButton("Run bias lab")
         self.run_btn.setToolTip("Train every model at every level (one job; cancel it in the Jobs dock)")
         self.status = QLabel("")
@@ -155,7 +165,7 @@ class BiasLabBox(QGroupBox):
         data = p.session.current.spec if p.session.current is not None else "builtin"
         params = {"levels": self.levels.text(), "models": ",".join(models), "epochs": self.epochs.value(),
                   "points": self.points.value(), "limit": self.limit.value(), "width": self.width_box.value(),
-                  "placement": self.placement.currentText(), "device": p.session.device, **extra}
+                  "placement": self.placement.currentText(), **extra}
         plot = p.plots.plot("pointmask.bias", "Bias lab: accuracy on the unbiased test split",
                             "letter points per cloud (k)", "unbiased test accuracy", tab="bias lab")
         plot.clear()
@@ -172,7 +182,7 @@ class BiasLabBox(QGroupBox):
             self.status.setText(pr.message)
 
         self.handle = p.run_method("bias-lab", {"data": data}, params, target="pointmask.lab", name="Bias lab",
-                                   on_result=self.done, on_progress=progress, with_model=False)
+                                   on_result=self.done, on_progress=progress)
         return self.handle
 
     def _same_table(self, unbiased) -> bool:

@@ -172,11 +172,12 @@ class PointMaskPanel(MethodPanel):
             if self.sample is s:
                 self.show_result(res, pts, is_bias)
 
-        inputs = {"points": pts, "checkpoint": spec}
+        inputs = {"points": pts}
         if s.label is not None and s.label >= 0:
             inputs["label"] = int(s.label)
         return self.run_method(self.EXPLAIN, inputs, {"threshold": self.threshold, "model_threshold": False},
-                               target="pointmask.explain", name=f"PointMask {s.name}", on_result=done)
+                               model=spec, target="pointmask.explain", name=f"PointMask {s.name}",
+                               on_result=done)
 
     def show_result(self, res, pts, is_bias) -> None:
         self.result, self.points, self.is_bias = res, pts, is_bias
@@ -254,8 +255,8 @@ class PointMaskPanel(MethodPanel):
                                    f"(P = {100 * float(np.max(res.arrays['probabilities'])):.1f} %)")
 
         self.kept_pred.setText("classifying the kept points…")
-        return self.run_method(self.SUBSET, {"points": self.points, "indices": idx, "checkpoint": self._spec()},
-                               {"mode": "only"}, target="pointmask.kept", name="PointMask: kept points only",
+        return self.run_method(self.SUBSET, {"points": self.points, "indices": idx}, {"mode": "only"},
+                               model=self._spec(), target="pointmask.kept", name="PointMask: kept points only",
                                on_result=done)
 
     def _show_arrows(self, on: bool) -> None:

@@ -46,20 +46,19 @@ import math
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from engine.core.errors import ParameterError
 from engine.core.jobs import make_params
-from engine.core.method import JobGenerator, Method
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import JobGenerator, Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.pointmask.bias_inject import PLACEMENTS, check_bias_settings, inject_bias
+from engine.methods.pointmask.bias_inject import check_bias_settings, inject_bias
+from engine.specs import pointmask as spec
+from engine.specs.pointmask import LAB_MODELS, PLACEMENTS  # noqa: F401 - re-exported
 
-LAB_MODELS = ("pointnet", "randmask", "pointmap", "pointmask")
 VARIATIONAL = ("pointmask", "pointmap")
 
 
@@ -170,50 +169,20 @@ def mask_kept_fractions(model, x: np.ndarray, n_object: int, batch: int = 64) ->
             "letter_keep_prob": share(prob, True), "object_keep_prob": share(prob, False)}
 
 
-@METHODS.register("bias-lab")
+@implements(spec.BIAS_LAB)
 class BiasLab(Method):
     name = "bias-lab"
-    title = "Bias lab: train on letter-biased data, test without the letters"
 
-    @dataclass(frozen=True)
-    class Params:
-        levels: str = param("1,50,100,256", help="letter points per cloud, comma list (0 = none)")
-        models: str = param(",".join(LAB_MODELS), help="comma list of pointnet, randmask, pointmap, pointmask")
-        epochs: int = param(10, lo=1, hi=100000, help="training epochs per model and level")
-        width: float = param(0.25, lo=0.01, hi=8.0, help="width multiplier of every model")
-        points: int = param(1024, lo=8, hi=1000000, help="object points per cloud (the letter adds k)")
-        limit: int = param(0, lo=0, help="at most this many clouds per split (0 = all)")
-        batch_size: int = param(32, lo=2, hi=65536, help="clouds per training step")
-        lr: float = param(1e-3, lo=0.0, lo_open=True, hi=10.0, help="learning rate")
-        seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of training and of the letters")
-        placement: str = param("per-class", choices=PLACEMENTS,
-                               help="per-class: each class's letter at its own place; fixed: one place")
-        distance: float = param(1.5, lo=0.0, hi=100.0, help="letter centre's distance from the object centre")
-        scale: float = param(0.5, lo=0.0, lo_open=True, hi=100.0, help="letter size (unit-sphere objects)")
-        pointmask_alpha: float = param(0.5, lo=0.0, hi=1e6, help="PointMask: KL weight alpha (KL summed "
-                                                                  "over points; see the module docstring)")
-        pointmap_alpha: float = param(0.001, lo=0.0, hi=1e6, help="PointMap: KL weight alpha")
-        threshold: float = param(0.8, lo=0.0, hi=1.0, hi_open=True,
-                                 help="PointMask: mask threshold t (0.8: sparse masks; see the module docstring)")
-        pointmask_options: str = param("", help="PointMask: further model options as JSON, e.g. "
-                                                '{"kl_reduce": "mean"} (\'\' = the defaults)')
-        randmask_options: str = param("", help="RandMask: model options as JSON, e.g. "
-                                               '{"min_drop": 0.9, "max_drop": 0.95} (\'\' = 10-70 %)')
-        augmentations: str = param("none", help="training augmentations (comma list, or none)")
-        device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
-        classes: str = param("", help="comma list of class names or indices to keep, renumbered 0..K-1 "
-                                      "in the order given ('' = every class)")
-        keep_checkpoints: str = param("", help="folder to keep the trained models in as "
-                                               "<model>-<level>.safetensors ('' = deleted after testing)")
-
-    def run(self, params, data="builtin", test=None) -> JobGenerator:
+    def run(self, params, *, device="cpu", data="builtin", test=None) -> JobGenerator:
         """``data``: a dataset spec/``Dataset``, or in-memory ``(X, y[, classes])`` with ``test``
-        = ``(X_test, y_test)`` (as the train method takes them)."""
+        = ``(X_test, y_test)`` (as the train method takes them); ``device`` trains and tests."""
         from engine.training.train import Train
         from engine.training.batches import load_train_data
 
         levels, models = parse_levels(params.levels), parse_models(params.models)
         yield Progress(0, 1, "loading data")
+        if data is None:
+            data = "builtin"
         # With a class subset the limit applies to the subset, so load every cloud first.
         td = load_train_data(data, points=params.points, limit=0 if params.classes else params.limit,
                              sampling="random", seed=params.seed, test=test)
@@ -248,7 +217,7 @@ class BiasLab(Method):
                     label = f"{key}, bias {level}"
                     tp = make_params(Train.Params, self._train_params(params, key, tmp / f"{key}-{level}.safetensors"),
                                      owner="bias-lab training")
-                    gen = Train().run(tp, data=(x_tr, td.y_train, td.classes), test=None)
+                    gen = Train().run(tp, device=device, data=(x_tr, td.y_train, td.classes), test=None)
                     try:
                         while True:
                             try:
@@ -261,7 +230,7 @@ class BiasLab(Method):
                     finally:
                         gen.close()
                     yield Progress(done + 1, total, f"{label}: testing", self._preview(acc, models, levels))
-                    model = self._load(tmp / f"{key}-{level}.safetensors", params.device)
+                    model = self._load(tmp / f"{key}-{level}.safetensors", device)
                     acc["unbiased"][mi, li] = float((predict(model, td.x_test) == td.y_test).mean())
                     acc["biased"][mi, li] = float((predict(model, x_tb) == td.y_test).mean())
                     m = train_result.metrics
@@ -294,7 +263,8 @@ class BiasLab(Method):
                               "gallery": gallery, "gallery_is_bias": gallery_bias,
                               "gallery_labels": td.y_train[gallery_idx]},
                       metrics=metrics, params=asdict(params),
-                      provenance={"data": td.source, "data_fingerprint": td.fingerprint, "seed": params.seed})
+                      provenance={"data": td.source, "data_fingerprint": td.fingerprint, "seed": params.seed,
+                                  "device": str(device)})
 
     @staticmethod
     def _train_params(p, key: str, out: Path) -> dict:
@@ -306,8 +276,7 @@ class BiasLab(Method):
                    "pointmap": {"alpha": p.pointmap_alpha}}.get(key, {})
         return {"model": key, "epochs": p.epochs, "lr": p.lr, "batch_size": p.batch_size,
                 "points": p.points, "width": p.width, "seed": p.seed, "augmentations": p.augmentations,
-                "model_options": json.dumps(options) if options else "", "device": p.device,
-                "out": str(out), "keep": "last"}
+                "model_options": json.dumps(options) if options else "", "out": str(out), "keep": "last"}
 
     @staticmethod
     def _load(path: Path, device: str):

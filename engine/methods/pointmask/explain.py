@@ -16,15 +16,13 @@ kept from the saved probability (the viewer's slider uses it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from engine.core.errors import ModelError, ParameterError
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
 from engine.methods.model_input import as_points, model_device
+from engine.specs import pointmask as spec
 
 # What each prediction in the metrics is; written into the result so the JSON explains itself.
 DEFINITIONS = {
@@ -65,30 +63,18 @@ def check_variational(model) -> str:
     return key
 
 
-@METHODS.register("pointmask-explain")
-class PointMaskExplain:
-    title = "PointMask: which points the classifier keeps"
-
-    @dataclass(frozen=True)
-    class Params:
-        threshold: float = param(0.5, lo=0.0, hi=1.0, hi_open=True,
-                                 help="mask threshold t: a point is kept when sigmoid(J) > t")
-        model_threshold: bool = param(True, help="use the threshold the model was trained with "
-                                                 "(off: use 'threshold')")
-        sample_seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the one noise draw shown as "
-                                 "'kept_sampled' (the mask as the classifier sees it in training)")
-
-    def run(self, params, points=None, model=None, checkpoint=None, device="cpu", label=None,
-            data=None, index=0, split="test", n_points=None):
+@implements(spec.EXPLAIN)
+class PointMaskExplain(Method):
+    def run(self, params, *, model, points=None, label=None, data=None, index=0, split="test", n_points=None):
         import torch
 
         from engine.models.pointmask import keep_probability
-        from engine.methods.model_input import resolve_model
 
         source = {}
-        if points is None and data:
-            points, label, source = load_sample(data, index, split, n_points, checkpoint, model)
-        model, classes = resolve_model(model, checkpoint, device)
+        if points is None and data is not None:
+            points, label, source = load_sample(data, index, split, n_points, model.meta)
+        checkpoint = model.path
+        model, classes = model.model, model.classes
         key = check_variational(model)
         pts = as_points(points)
         t = float(model.threshold) if params.model_threshold else float(params.threshold)
@@ -152,19 +138,17 @@ class PointMaskExplain:
                       provenance={"checkpoint": str(checkpoint or ""), **source})
 
 
-def load_sample(data, index: int, split: str, n_points: int | None, checkpoint=None, model=None):
-    """Sample ``index`` of a dataset split, cut to ``n_points`` (default: the checkpoint's
-    training point count, else 1024). Returns (points, label, provenance dict)."""
+def load_sample(data, index: int | None, split: str | None, n_points: int | None, meta: dict | None = None):
+    """Sample ``index`` of a dataset split, cut to ``n_points`` (default: the point count the
+    checkpoint with metadata ``meta`` was trained at, else 1024). Returns (points, label,
+    provenance dict)."""
     from engine.data import Loading, open_dataset
     from engine.core.errors import DataError
 
-    if n_points is None and checkpoint and model is None:
-        from engine.models.checkpoints import read_meta
-
-        try:
-            n_points = (read_meta(checkpoint).get("normalisation") or {}).get("points")
-        except Exception:  # noqa: BLE001 - a missing meta only loses the default
-            n_points = None
+    index = 0 if index is None else index
+    split = split or "test"
+    if n_points is None:
+        n_points = ((meta or {}).get("normalisation") or {}).get("points")
     n_points = int(n_points or 1024)
     ds = open_dataset(str(data), Loading(points=n_points))
     if split not in ds.splits:
