@@ -5,10 +5,10 @@ libraries were left out fails here instead of on a user's machine) and by
 tests/viewer/test_selftest.py from source. The window opens on the built-in dataset; after the
 first sample is drawn the engine thread lists ``engine.core.registry.METHODS`` (the viewer never
 imports torch itself), then each method runs ONCE, in turn, via ``session.run_method`` with the
-tiny inputs and parameters of ``CASES`` and the demo checkpoints in assets/. Its result is drawn
+tiny inputs and parameters of ``engine.specs.examples`` and the demo checkpoints in assets/. Its result is drawn
 (``session.add_result``) so the result-to-layer code runs too.
 
-A registered method missing from ``CASES`` is a FAILURE: a new method must get a line here.
+A registered method without an example is a FAILURE: a new method must get one.
 One line per method (``ok``/``FAIL``, seconds, message), a screenshot of the window, then exit
 code 0 only if every method passed (1: some failed, 3: the overall timeout hit).
 """
@@ -16,65 +16,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+
+from typing import Any
 
 import numpy as np
+
+from engine.specs.examples import EXAMPLES
 
 log = logging.getLogger("pointlens")
 
 POINTS = 256          # points given to per-cloud methods (the demo models take any count)
-DATA = "builtin"
 
 
 def _pts(sample) -> np.ndarray:
     return np.ascontiguousarray(sample.model_input[:POINTS], dtype=np.float32)
-
-
-def _mirror(sample) -> np.ndarray:
-    """A second cloud of the same size for 'mix' (the sample mirrored and reversed)."""
-    return np.ascontiguousarray(_pts(sample)[::-1] * np.array([-1.0, 1.0, 1.0], np.float32))
-
-
-@dataclass(frozen=True)
-class Case:
-    """How the self-test runs one method: inputs built from the current sample, tiny params."""
-
-    inputs: Callable[[Any], dict]
-    params: dict = field(default_factory=dict)
-
-
-FLOW = {"steps": 2, "points": 64, "init_objects": 2, "stats_per_class": 2, "fid_reals": 4,
-        "preview_every": 1, "fid_layers": "global"}
-TRAIN = {"epochs": 1, "points": 64, "limit": 20, "batch_size": 10}
-
-CASES: dict[str, Case] = {
-    "inspect": Case(lambda s: {"points": _pts(s), "label": s.label, "checkpoint": "demo:pointnet"}),
-    "predict-subset": Case(lambda s: {"points": _pts(s), "indices": np.arange(0, POINTS, 2),
-                                      "checkpoint": "demo:pointnet"}, {"mode": "without"}),
-    "deletion-curve": Case(lambda s: {"points": _pts(s), "scalar": np.linalg.norm(_pts(s), axis=1),
-                                      "checkpoint": "demo:pointnet"}, {"steps": 4, "random_orders": 1}),
-    "pointmask-explain": Case(lambda s: {"points": _pts(s), "label": s.label, "checkpoint": "demo:pointmask"},
-                              {"threshold": 0.5, "model_threshold": False}),
-    "parae-explain": Case(lambda s: {"points": _pts(s), "checkpoint": "demo:parae"}, {"resolution": 16}),
-    "serp-explain": Case(lambda s: {"points": _pts(s), "checkpoint": "demo:serp-pointnet"},
-                         {"centres": 2, "neighbours": 8}),
-    "mix": Case(lambda s: {"a": _pts(s), "b": _mirror(s), "checkpoint": "demo:pointnet"}, {"method": "sagemix"}),
-    "probe": Case(lambda s: {"data": DATA, "checkpoint": "demo:parae"},
-                  {"limit": 20, "points": 64, "tsne": False, "batch_size": 10}),
-    "evaluate": Case(lambda s: {"data": DATA}, {"checkpoint": "demo:pointnet", "limit": 10, "points": 64}),
-    "robustness": Case(lambda s: {"data": DATA}, {"checkpoints": "demo:pointnet", "limit": 5, "points": 64,
-                                                  "corruptions": "noise:0.01"}),
-    "train": Case(lambda s: {"data": DATA}, {"model": "pointnet", "width": 0.125, **TRAIN}),
-    "finetune-compare": Case(lambda s: {"data": DATA, "checkpoint": "demo:serp-pointnet"}, TRAIN),
-    "bias-lab": Case(lambda s: {"data": DATA}, {"levels": "1", "models": "pointnet", "width": 0.125,
-                                                "classes": "0,1", **TRAIN}),
-    "flowam": Case(lambda s: {"data": DATA, "target": 0, "checkpoint": "demo:pointnet"}, FLOW),
-    "flowam-sanity": Case(lambda s: {"data": DATA, "target": 0, "checkpoint": "demo:pointnet"},
-                          {**FLOW, "part": "dropout", "levels": "0,0.5", "accuracy_per_class": 1}),
-    "flow-layers": Case(lambda s: {"data": DATA, "checkpoint": "demo:pointnet"},
-                        {**FLOW, "layers": "aliases", "pairs": 1, "per_class": 2, "explanations": "vanilla"}),
-}
 
 
 def _check_plot(win, results: dict) -> str:
@@ -172,13 +127,13 @@ class SelfTest:
                                            on_error=lambda msg: self._finish_with(f"could not list methods: {msg}")))
 
     def _got_methods(self, names: list[str]) -> None:
-        missing = [n for n in names if n not in CASES]
-        stale = [n for n in CASES if n not in names]
+        missing = [n for n in names if n not in EXAMPLES]
+        stale = [n for n in EXAMPLES if n not in names]
         for n in missing:
-            self._report(n, False, 0.0, "no self-test case: add one to viewer/selftest.py CASES")
+            self._report(n, False, 0.0, "no example: add one to engine/specs/examples.py")
         for n in stale:
-            self._report(n, False, 0.0, "in CASES but not registered (engine.methods does not import it)")
-        self.queue = [n for n in names if n in CASES]
+            self._report(n, False, 0.0, "has an example but is not registered (engine/catalog.py does not import it)")
+        self.queue = [n for n in names if n in EXAMPLES]
         self.out(f"self-test: {len(names)} methods registered: {', '.join(names)}")
         self._next()
 
@@ -193,8 +148,8 @@ class SelfTest:
         sample = self.session.sample
         t = time.perf_counter()
         try:
-            case = CASES[name]
-            inputs = case.inputs(sample)
+            case = EXAMPLES[name]
+            inputs = case.inputs(_pts(sample), sample.label)
         except Exception as exc:   # a broken table entry is a failure of that method, not a crash
             self._report(name, False, 0.0, f"building inputs: {type(exc).__name__}: {exc}")
             self._later(self._next)
@@ -209,8 +164,8 @@ class SelfTest:
             self._report(name, False, time.perf_counter() - t, msg)
             self._later(self._next)
 
-        self.session.run_method(name, inputs, dict(case.params), name=f"Self-test: {name}",
-                                target=f"selftest.{name}", on_result=done, on_error=failed, with_model=False)
+        self.session.run_method(name, inputs, dict(case.params), model=case.model, name=f"Self-test: {name}",
+                                target=f"selftest.{name}", on_result=done, on_error=failed)
 
     def _check(self, name: str, res) -> tuple[bool, str]:
         from engine import Result

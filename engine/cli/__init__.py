@@ -17,6 +17,7 @@ COMMANDS.append("probe")
 COMMANDS += ["flow_layers", "sanity"]
 COMMANDS += ["explain", "bias_lab"]
 COMMANDS += ["mix", "robustness"]
+COMMANDS.append("run")   # every catalog method, generated from its spec
 
 
 def build_parser() -> argparse.ArgumentParser:

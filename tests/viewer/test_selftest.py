@@ -20,12 +20,12 @@ def _shipped_methods() -> list[str]:
     return out.stdout.split()
 
 
-def test_every_registered_method_has_a_case():
-    from viewer.selftest import CASES
+def test_every_registered_method_has_an_example():
+    from engine.specs.examples import EXAMPLES
 
     names = _shipped_methods()
     assert len(names) >= 10
-    assert sorted(CASES) == names, "add a self-test case for each new method to viewer/selftest.py CASES"
+    assert sorted(EXAMPLES) == names, "add an example for each new method to engine/specs/examples.py"
 
 
 def test_self_test_runs_every_method_in_the_real_app(tmp_path):
@@ -59,16 +59,17 @@ class _FakeWindow:
         self.closed = True
 
 
-def test_a_method_without_a_case_fails_the_self_test(qapp, qtbot):
-    from viewer.selftest import CASES, SelfTest
+def test_a_method_without_an_example_fails_the_self_test(qapp, qtbot):
+    from engine.specs.examples import EXAMPLES
+    from viewer.selftest import SelfTest
 
     lines: list[str] = []
     win = _FakeWindow()
     test = SelfTest(win, screenshot=None, out=lines.append)
-    test._got_methods(["brand-new-method"])   # registered, but nobody added a case
+    test._got_methods(["brand-new-method"])   # registered, but nobody added an example
     qtbot.waitUntil(lambda: win.closed, timeout=5000)
     assert test.code == 1
     fails = [l for l in lines if l.startswith("self-test FAIL")]
-    assert any("brand-new-method" in l and "no self-test case" in l for l in fails)
+    assert any("brand-new-method" in l and "no example" in l for l in fails)
     # the table's own entries were not registered in this fake engine: reported too, not ignored
-    assert all(any(name in l for l in fails) for name in CASES)
+    assert all(any(name in l for l in fails) for name in EXAMPLES)

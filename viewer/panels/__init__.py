@@ -1,9 +1,16 @@
-"""Panels. Method panels are listed here by module name (one per line, so a method helper adds
-its own with a one-line append); each module defines ``PANEL``, a ``MethodPanel`` subclass.
-Fixed panels (data browser, layers, jobs, log, plots) are built by the window directly."""
+"""Panels. Method panels are listed here, one per line: a module name (the module defines
+``PANEL``, a ``MethodPanel`` subclass) or ``generated("<method>")`` for a panel made from the
+method's spec alone (see panels/generated.py). Fixed panels (data browser, layers, jobs, log,
+plots) are built by the window directly."""
 from __future__ import annotations
 
 import importlib
+
+
+def generated(key: str) -> tuple[str, str]:
+    """A panel made from method ``key``'s spec (panels/generated.py)."""
+    return ("generated", key)
+
 
 METHOD_PANELS = [
     "inspect",
@@ -18,9 +25,14 @@ METHOD_PANELS = [
 def load_method_panels() -> tuple[list[type], list[str]]:
     """(panel classes in order, error lines): a panel that fails to import is reported, not fatal."""
     out, errors = [], []
-    for name in METHOD_PANELS:
+    for entry in METHOD_PANELS:
         try:
-            out.append(importlib.import_module(f"{__name__}.{name}").PANEL)
+            if isinstance(entry, tuple):
+                from .generated import generated as make
+
+                out.append(make(entry[1]))
+            else:
+                out.append(importlib.import_module(f"{__name__}.{entry}").PANEL)
         except Exception as e:  # noqa: BLE001 - one broken panel must not stop the app
-            errors.append(f"panel '{name}' could not be loaded: {type(e).__name__}: {e}")
+            errors.append(f"panel '{entry}' could not be loaded: {type(e).__name__}: {e}")
     return out, errors
