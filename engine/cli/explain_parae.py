@@ -1,5 +1,8 @@
 """`pointlens explain parae --checkpoint C --data D --index I [--level c] --out R.h5 [--json]`.
 
+Without ``--level`` (or with ``--level 0``) the isosurface level is automatic: the density below
+which ``--level-quantile`` of the points lie.
+
 The Gaussian parts of one cloud (METHOD "parae-explain"). The result file holds the datasets
 ``points`` (N, 3), ``pi`` (J,), ``mu`` (J, 3), ``sigma`` (J, 3, 3), ``partition`` (N,),
 ``responsibilities`` (N, J), ``point_features``, the density grid ``density`` with
@@ -9,6 +12,8 @@ The Gaussian parts of one cloud (METHOD "parae-explain"). The result file holds 
 from __future__ import annotations
 
 from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.spec_options import add_params, given_params
+from engine.specs.parae import PARAE_EXPLAIN
 
 
 def register(explain_subparsers) -> None:
@@ -18,13 +23,21 @@ def register(explain_subparsers) -> None:
     p.add_argument("--index", type=int, default=0, help="sample index in the split (default 0)")
     p.add_argument("--split", default="test", help="split name (default test)")
     p.add_argument("--points", type=int, default=None, help="points per cloud (default: as stored)")
-    p.add_argument("--level", type=float, default=0.0,
-                   help="isosurface density c (default: the 5%% quantile of the density at the points)")
-    p.add_argument("--resolution", type=int, default=64, help="grid voxels along the longest side (default 64)")
     p.add_argument("--out", default=None, help="write the result to this .h5 file")
     add_device(p)
     add_json(p)
+    add_params(p, PARAE_EXPLAIN)       # --resolution, --margin, --level, --level-quantile, --auto-level
     p.set_defaults(func=explain_parae_command)
+
+
+def explain_params(args) -> dict:
+    """The given parameters; a given --level turns the automatic level off (--level 0: automatic)."""
+    params = given_params(args, PARAE_EXPLAIN)
+    if "level" in params and "auto_level" not in params:
+        params["auto_level"] = params["level"] <= 0
+    if params.get("level", 1.0) <= 0 and params.get("auto_level", True):
+        params.pop("level")
+    return params
 
 
 def explain_parae_command(args) -> int:
@@ -33,9 +46,9 @@ def explain_parae_command(args) -> int:
     from engine.core.jobs import Job
     from engine.results import save_result
 
-    inputs = {"checkpoint": args.checkpoint, "data": args.data, "index": args.index,
-              "split": args.split, "n_points": args.points, "device": args.device}
-    result = run_job(Job("parae-explain", inputs, {"level": args.level, "resolution": args.resolution}))
+    inputs = {"data": args.data, "index": args.index, "split": args.split, "n_points": args.points}
+    result = run_job(Job("parae-explain", inputs, explain_params(args), model=args.checkpoint,
+                         device=args.device))
     if args.out:
         save_result(result, args.out)
     m, a = result.metrics, result.arrays

@@ -9,40 +9,47 @@ initialised network of the same architecture. JSON contract: ``pretrained``, ``r
 from __future__ import annotations
 
 from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.spec_options import add_params, given_params
+from engine.specs.parae import PROBE
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("probe", help="linear-SVM probe of a network's learnt global features")
     p.add_argument("--checkpoint", required=True, help="checkpoint path or demo:<model>")
     p.add_argument("--data", required=True, help="labelled dataset (path or 'builtin') with train and test splits")
-    p.add_argument("--points", type=int, default=1024, help="points per cloud (default 1024)")
-    p.add_argument("--limit", type=int, default=0,
-                   help="at most N samples per split, balanced over classes (default: all)")
-    p.add_argument("--C", dest="c", type=float, default=1.0, help="LinearSVC regularisation (default 1)")
-    p.add_argument("--batch-size", type=int, default=32, help="clouds per forward pass")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random-init baseline, SVM and t-SNE")
-    p.add_argument("--no-baseline", action="store_true", help="skip the random-init baselines")
-    p.add_argument("--tsne", action="store_true", help="compute the t-SNE embedding (always with --out)")
+    p.add_argument("--C", dest="c", type=float, default=None, help="the same as --c")
+    p.add_argument("--no-baseline", action="store_true", help="skip the random-init baselines (= --baseline false)")
+    p.add_argument("--tsne", action="store_true", default=None,
+                   help="compute the t-SNE embedding of the test features (always with --out)")
     p.add_argument("--out", default=None, help="save the result (accuracies, embedding) to this .h5 file")
     add_device(p)
     add_json(p)
+    # --c, --limit, --points, --batch-size, --baseline, --perplexity, --seed
+    add_params(p, PROBE, skip=("tsne",))
     p.set_defaults(func=probe_command)
+
+
+def probe_params(args) -> dict:
+    """The given parameters. Without --tsne the embedding is computed only when saved (--out)."""
+    params = given_params(args, PROBE)
+    if args.no_baseline:
+        params["baseline"] = False
+    params.setdefault("tsne", bool(args.out))
+    return params
 
 
 def probe_command(args) -> int:
     from engine.core.jobs import Job
     from engine.results import save_result
 
-    params = {"c": args.c, "limit": args.limit, "points": args.points, "batch_size": args.batch_size,
-              "seed": args.seed, "baseline": not args.no_baseline, "tsne": bool(args.tsne or args.out)}
-    result = run_job(Job("probe", {"checkpoint": args.checkpoint, "data": args.data,
-                                   "device": args.device}, params))
+    result = run_job(Job("probe", {"data": args.data}, probe_params(args), model=args.checkpoint,
+                         device=args.device))
     if args.out:
         save_result(result, args.out)
     m = dict(result.metrics)
     out = {k: m[k] for k in ("pretrained", "random_init", "random_init_default_bn", "n_train",
                              "n_test", "feature_dim", "c") if k in m}
-    out.update(checkpoint=args.checkpoint, data=args.data, points=args.points)
+    out.update(checkpoint=args.checkpoint, data=args.data, points=result.params["points"])
     if args.out:
         out["out"] = args.out
     lines = [f"linear SVM on frozen global features ({out['n_train']} train / {out['n_test']} test, "

@@ -24,8 +24,8 @@ import torch
 
 from engine.core.errors import ParameterError
 from engine.ops.geometry import pairwise_sq_dist
+from engine.specs.serp import MODES  # noqa: F401  (declared with the serp-explain spec, torch-free)
 
-MODES = ("per-point", "per-patch")
 DEFAULT_CENTRES = 20
 DEFAULT_NEIGHBOURS = 20
 DEFAULT_STD = 0.03

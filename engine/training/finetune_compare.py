@@ -8,24 +8,25 @@ the classifier by name. The downstream classifier follows the pre-trained model:
 - SeRP-PointNet -> ``pointnet`` at the same width without the feature T-Net (the pre-trained
   encoder has none), so every ``feat.*`` tensor is initialised;
 - SeRP-Transformer / VASP -> ``serp-transformer-cls`` with the encoder's sizes.
+
+The pre-trained checkpoint is the job's model (a ``Loaded``); the pre-trained run initialises
+from its file (``Loaded.path``), and both runs train on the job's device.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine.core.errors import ModelError
 from engine.core.jobs import make_params
-from engine.core.method import JobGenerator, Method
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import JobGenerator, Method, implements
 from engine.core.types import Progress, Result
+from engine.specs import serp as spec
 
-PRETRAINED = ("serp-pointnet", "serp-transformer", "vasp")
+PRETRAINED = spec.SERP_MODELS
 ENCODER_CONFIG = ("size", "dim", "depth", "heads", "groups", "group_size", "skip_near_origin")
 
 
@@ -48,43 +49,38 @@ def _final(result: Result) -> dict:
             "init": result.metrics.get("init", "")}
 
 
-@METHODS.register("finetune-compare")
+@implements(spec.FINETUNE_COMPARE)
 class FinetuneCompare(Method):
-    name = "finetune-compare"
-    title = "SeRP: fine-tune vs scratch"
-
-    @dataclass(frozen=True)
-    class Params:
-        epochs: int = param(10, lo=1, hi=100000, help="epochs of each classifier run")
-        lr: float = param(1e-3, lo=0.0, lo_open=True, hi=10.0, help="learning rate (both runs)")
-        batch_size: int = param(32, lo=2, hi=65536, help="clouds per step")
-        points: int = param(1024, lo=8, hi=1000000, help="points per cloud")
-        limit: int = param(0, lo=0, help="use at most this many clouds per split (0 = all)")
-        seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of both runs (same initial head, same batches)")
-        scheduler: str = param("step", choices=("step", "cosine", "none"), help="learning-rate schedule")
-        augmentations: str = param("scale,shift", help="augmentations of both runs")
-        device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
-        out_prefix: str = param("", help="write <prefix>_scratch.safetensors and <prefix>_pretrained.safetensors")
-
-    def run(self, params, checkpoint=None, data=None, test=None) -> JobGenerator:
-        from engine.models.checkpoints import read_meta
+    def run(self, params, *, model, device, data, test=None) -> JobGenerator:
         from engine.training.train import Train
 
-        if not checkpoint:
-            raise ModelError("finetune-compare needs the pre-trained SeRP checkpoint.",
-                             hint="E.g. demo:serp-pointnet.")
-        meta = read_meta(checkpoint)
-        cls_key, width, options = downstream(str(meta.get("model", "")), meta.get("config") or {})
+        pretrained = model
+        if not pretrained.path:
+            raise ModelError("finetune-compare initialises from the pre-trained checkpoint's file; this "
+                             "model was not loaded from one.",
+                             hint="Give the pre-trained SeRP checkpoint as the model, e.g. demo:serp-pointnet.")
+        meta = dict(pretrained.meta or {})
+        config = meta.get("config") or dict(getattr(pretrained.model, "config", {}) or {})
+        key = str(meta.get("model") or pretrained.key)
+        cls_key, width, options = downstream(key, config)
+        # Train takes the device as a parameter or (converted to the method contract) as a keyword.
+        device_is_param = "device" in {f.name for f in dataclasses.fields(Train.Params)}
         runs = {}
-        for i, (label, init) in enumerate((("scratch", ""), ("pretrained", str(checkpoint)))):
+        for i, (label, init) in enumerate((("scratch", ""), ("pretrained", str(pretrained.path)))):
             out = f"{params.out_prefix}_{label}.safetensors" if params.out_prefix else ""
-            tp = make_params(Train.Params, {
+            values = {
                 "model": cls_key, "width": width, "model_options": json.dumps(options),
                 "epochs": params.epochs, "lr": params.lr, "batch_size": params.batch_size,
                 "points": params.points, "limit": params.limit, "seed": params.seed,
                 "scheduler": params.scheduler, "augmentations": params.augmentations,
-                "device": params.device, "init": init, "out": out}, owner="method 'train'")
-            gen = Train().run(tp, data=data, test=test)
+                "init": init, "out": out}
+            extra = {}
+            if device_is_param:
+                values["device"] = device
+            else:
+                extra["device"] = device
+            tp = make_params(Train.Params, values, owner="method 'train'")
+            gen = Train().run(tp, data=data, test=test, **extra)
             try:
                 while True:
                     try:
@@ -101,11 +97,11 @@ class FinetuneCompare(Method):
         metrics = {"scratch_accuracy": s["final"], "pretrained_accuracy": p["final"],
                    "gain": p["final"] - s["final"], "scratch_best_accuracy": s["best"],
                    "pretrained_best_accuracy": p["best"], "best_gain": p["best"] - s["best"],
-                   "classifier": cls_key, "pretrained_model": meta.get("model"), "init": p["init"]}
+                   "classifier": cls_key, "pretrained_model": key, "init": p["init"]}
         arrays = {"scratch_test_acc": s["curve"], "pretrained_test_acc": p["curve"],
                   "scratch_loss": s["loss"], "pretrained_loss": p["loss"]}
         return Result("finetune-compare", arrays=arrays, metrics=metrics,
                       params=dataclasses.asdict(params),
-                      provenance={"seed": params.seed, "checkpoint": str(checkpoint),
+                      provenance={"seed": params.seed, "checkpoint": str(pretrained.path), "device": str(device),
                                   "data": str(data) if isinstance(data, str) else "arrays",
                                   "classifier_options": options, "width": width})

@@ -104,7 +104,7 @@ def test_bench_reconstruct_one_cloud():
     for key, small in (("serp-pointnet", dict(width=0.5)),
                        ("serp-transformer", dict(size="small", groups=32, group_size=32))):
         model, what = _model(key, **small)
-        job = lambda: run(Job("serp-explain", {"points": pts, "model": model}, {"seed": 1}))  # noqa: E731
+        job = lambda: run(Job("serp-explain", {"points": pts}, {"seed": 1}, model=model))  # noqa: E731
         r = job()
         assert r.arrays["perturbed_mask"].any()
         t = best_of(job, 10)

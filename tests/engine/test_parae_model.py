@@ -48,8 +48,8 @@ def test_loss_falls_during_training(trained):
 
 def test_probe_beats_the_random_init_baseline(trained):
     _, path, _ = trained
-    result = run(Job("probe", {"checkpoint": str(path), "data": "builtin"},
-                          {"points": POINTS, "limit": 200, "batch_size": 50, "tsne": True}))
+    result = run(Job("probe", {"data": "builtin"},
+                     {"points": POINTS, "limit": 200, "batch_size": 50, "tsne": True}, model=str(path)))
     m = result.metrics
     assert m["n_train"] == 200 and m["n_test"] == 200 and m["feature_dim"] == 128
     print(m)
@@ -102,8 +102,8 @@ def test_explain_one_cloud_is_consistent(trained, tmp_path):
     from engine.results import load_result, save_result
 
     _, path, _ = trained
-    result = run(Job("parae-explain", {"checkpoint": str(path), "data": "builtin", "index": 7,
-                                            "n_points": POINTS}, {"resolution": 32}))
+    result = run(Job("parae-explain", {"data": "builtin", "index": 7, "n_points": POINTS},
+                     {"resolution": 32}, model=str(path)))
     a = result.arrays
     pts, gamma = a["points"].astype(np.float64), a["responsibilities"].astype(np.float64)
     assert pts.shape == (POINTS, 3) and gamma.shape == (POINTS, PARTS)
@@ -138,9 +138,8 @@ def test_model_rejects_bad_settings():
     model = build_model("parae", parts=40, width=WIDTH)
     with pytest.raises(ParameterError, match="more than the 32 points"):
         model.training_loss(torch.rand(2, 32, 3), None)
-    with pytest.raises(ModelError, match="not a ParAE"):
-        run(Job("parae-explain", {"model": build_model("pointnet", width=WIDTH),
-                                       "points": np.random.rand(32, 3)}))
+    with pytest.raises(ModelError, match="needs a 'parae' model; this is 'pointnet'"):
+        run(Job("parae-explain", {"points": np.random.rand(32, 3)}, model=build_model("pointnet", width=WIDTH)))
 
 
 def test_pointnet_classifier_initialises_from_the_parae_encoder(trained):
@@ -191,3 +190,25 @@ def test_cli_train_explain_and_probe(trained, tmp_path, capsys):
     # A bad index is one clear line, exit status 2.
     assert main(["explain", "parae", "--checkpoint", str(path), "--data", "builtin", "--index", "5000"]) == 2
     assert "--index 5000 is outside" in capsys.readouterr().err
+
+
+def test_cli_options_come_from_the_spec():
+    """The explain/probe options are the specs' parameters; the old spellings still work."""
+    from engine.cli import build_parser
+    from engine.cli.explain_parae import explain_params
+    from engine.cli.probe import probe_params
+
+    parser = build_parser()
+
+    def explain(*argv):
+        return explain_params(parser.parse_args(["explain", "parae", "--data", "builtin", *argv]))
+
+    def probe(*argv):
+        return probe_params(parser.parse_args(["probe", "--checkpoint", "c", "--data", "builtin", *argv]))
+
+    assert explain() == {}
+    assert explain("--level", "0.5", "--resolution", "24") == {"level": 0.5, "auto_level": False, "resolution": 24}
+    assert explain("--level", "0") == {"auto_level": True}             # 0: automatic, as before
+    assert probe() == {"tsne": False}
+    assert probe("--C", "2", "--tsne", "--no-baseline") == {"c": 2.0, "tsne": True, "baseline": False}
+    assert probe("--c", "3", "--out", "r.h5", "--points", "128") == {"c": 3.0, "points": 128, "tsne": True}

@@ -24,7 +24,7 @@ def cloud():
 
 
 def explain(model, pts, **params):
-    return run(Job("serp-explain", {"points": pts, "model": model}, params))
+    return run(Job("serp-explain", {"points": pts}, params, model=model))
 
 
 def test_pointnet_result(cloud):

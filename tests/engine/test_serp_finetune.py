@@ -29,8 +29,8 @@ def test_pretrained_run_starts_from_the_encoder(tmp_path):
     x, y = small_data()
     params = {"epochs": 1, "batch_size": 8, "points": 64, "lr": 1e-9, "augmentations": "none",
               "out_prefix": str(tmp_path / "ft")}
-    r = run(Job("finetune-compare", {"checkpoint": str(ckpt), "data": (x, y, ["a", "b", "c"]),
-                                          "test": small_data(1)[:2]}, params))
+    r = run(Job("finetune-compare", {"data": (x, y, ["a", "b", "c"]), "test": small_data(1)[:2]},
+                params, model=str(ckpt)))
     m = r.metrics
     n_feat = sum(not k.endswith("num_batches_tracked") for k in pre.encoder_state_dict())
     assert m["classifier"] == "pointnet" and m["init"].startswith(f"initialised {n_feat} of ")

@@ -22,7 +22,7 @@ TINY = {"width": 0.0625, "points": 64, "limit": 40}
 def _save(key: str, path, seed: int, classes=(), sampling="random", **config) -> str:
     import torch
 
-    import engine.models  # noqa: F401 - registers the models
+    import engine.models.zoo  # noqa: F401 - registers the models
     from engine.models.base import build_model
     from engine.models.checkpoints import save_checkpoint
 

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QToolButton)
 
-from engine.assets import checkpoint_problem
+from engine import checkpoint_problem
 
 from ..provenance import describe
 from .base import button_row, two_columns
@@ -147,7 +147,7 @@ class FinetuneBox(QGroupBox):
 
     def params(self) -> dict:
         return {"epochs": self.epochs.value(), "points": self.points.value(), "limit": self.limit.value(),
-                "batch_size": self.batch.value(), "seed": self.seed.value(), "device": self.session.device}
+                "batch_size": self.batch.value(), "seed": self.seed.value()}
 
     def provenance(self) -> dict:
         res = self.result
@@ -176,8 +176,8 @@ class FinetuneBox(QGroupBox):
         item.clear()
         self.status.setText("starting…")
         self.handle = self.panel.run_method(
-            METHOD, {"checkpoint": spec, "data": self.data_spec()}, params, target=self.plot_key,
-            name=f"Scratch vs pre-trained ({spec}, {params['epochs']} epochs)", with_model=False,
+            METHOD, {"data": self.data_spec()}, params, model=spec, target=self.plot_key,
+            name=f"Scratch vs pre-trained ({spec}, {params['epochs']} epochs)",
             on_progress=self._progress, on_result=self._done, on_error=self._failed,
             on_cancel=self._update_buttons)
         self._update_buttons()

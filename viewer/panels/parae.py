@@ -207,13 +207,13 @@ class ParaePanel(MethodPanel):
             if self.sample is s:
                 self.show_result(with_points(res, pts, self.session.provenance(), sample=s.name))
 
-        return self.run_method(self.EXPLAIN, {"points": pts, "checkpoint": spec},
-                               {"resolution": int(self.resolution.value())}, target="parae.explain",
+        return self.run_method(self.EXPLAIN, {"points": pts}, {"resolution": int(self.resolution.value())},
+                               model=spec, target="parae.explain",
                                name=f"ParAE {s.name}", on_result=done,
                                on_error=lambda msg: self.failed(self.summary, "ParAE", msg))
 
     def show_result(self, res) -> None:
-        from engine.methods.parae.explain import grid_from_result
+        from engine import grid_from_result
 
         self.result = res
         self.grid = grid_from_result(res)
@@ -328,7 +328,7 @@ class ParaePanel(MethodPanel):
         self.show_distances(int(info["index"]))
 
     def show_distances(self, index: int) -> None:
-        from engine.methods.parae.explain import feature_distances
+        from engine import feature_distances
 
         a = self.result.arrays
         pts = np.asarray(a["points"], np.float64)
@@ -360,7 +360,7 @@ class ParaePanel(MethodPanel):
         self.probe_label.setText("probing…")
         self.probe_spec = ds.spec
         params = {"limit": int(self.probe_limit.value()), "points": int(self.probe_points.value())}
-        return self.run_method(self.PROBE, {"data": ds.spec, "checkpoint": spec}, params, target="parae.probe",
+        return self.run_method(self.PROBE, {"data": ds.spec}, params, model=spec, target="parae.probe",
                                name="ParAE probe", on_result=self.show_probe,
                                on_error=lambda msg: self.failed(self.probe_label, "ParAE probe", msg))
 

@@ -22,7 +22,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout)
 
-from engine.assets import checkpoint_problem
+from engine import checkpoint_problem
+from engine.specs.serp import MODES  # torch-free: the perturbation modes of serp-explain
 
 from .. import tasks
 from ..result_layers import layers_for
@@ -33,7 +34,6 @@ from .focus import hide_others
 from .train_box import TrainBox
 
 DEMOS = ("demo:serp-pointnet", "demo:serp-transformer")
-MODES = ("per-point", "per-patch")   # engine.ops.perturb.MODES (that module imports torch; a test checks)
 
 
 def demo_missing(spec: str) -> str:
@@ -190,7 +190,7 @@ class SerpPanel(MethodPanel):
             if self.sample is s:
                 self.show_result(with_points(res, pts, self.session.provenance(), sample=s.name))
 
-        return self.run_method(self.EXPLAIN, {"points": pts, "checkpoint": spec}, params, target="serp.explain",
+        return self.run_method(self.EXPLAIN, {"points": pts}, params, model=spec, target="serp.explain",
                                name=f"SeRP {s.name}", on_result=done,
                                on_error=lambda msg: self.failed(self.metrics, "SeRP", msg))
 

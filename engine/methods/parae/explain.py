@@ -14,29 +14,15 @@ density_floor, parts, eps.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from engine.core.errors import DataError, ModelError, ParameterError
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
+from engine.methods.model_input import model_device
+from engine.specs import parae as spec
 from engine.numeric.gmm_geometry import (DensityGrid, Gmm, default_level, density_grid, density_grid_steps,  # noqa: F401
                              ellipsoid, ellipsoid_axes, isosurface, mixture_density)
-
-
-def load_model(model: Any = None, checkpoint: str | None = None, device: str = "cpu"):
-    """(model, meta): ``model`` if given (tests, GUI cache), else the checkpoint (cached)."""
-    if model is not None:
-        return model, {}
-    if not checkpoint:
-        raise ModelError("No model: open a ParAE checkpoint (e.g. demo:parae).")
-    from engine.models.checkpoints import load_checkpoint_cached
-
-    loaded = load_checkpoint_cached(checkpoint, device)
-    return loaded.model, dict(loaded.meta)
 
 
 def load_cloud(points=None, data: str | None = None, index: int = 0, split: str = "test",
@@ -80,31 +66,31 @@ def feature_distances(features: np.ndarray, index: int) -> np.ndarray:
     return np.linalg.norm(f - f[int(index)], axis=1)
 
 
-@METHODS.register("parae-explain")
-class ParaeExplain:
-    title = "ParAE: Gaussian parts, density and isosurface"
+def provenance(model) -> dict:
+    """Where the model came from: its checkpoint (``Loaded.path``) and the checkpoint's metadata."""
+    net = model.model
+    out = {"checkpoint": model.path or None, "model": getattr(net, "key", "") or model.key,
+           "config": getattr(net, "config", {})}
+    meta = {k: model.meta[k] for k in ("model", "fingerprint", "data") if k in (model.meta or {})}
+    if meta:
+        out["checkpoint_meta"] = meta
+    return out
 
-    @dataclass(frozen=True)
-    class Params:
-        resolution: int = param(64, lo=8, hi=256, help="grid voxels along the cloud's longest side")
-        margin: float = param(0.15, lo=0.0, hi=2.0, help="grid margin around the cloud (fraction of its size)")
-        level: float = param(0.0, lo=0.0, help="isosurface density c (0 = auto from level_quantile)")
-        level_quantile: float = param(0.05, lo=0.0, hi=1.0, hi_open=True,
-                                      help="auto level: this fraction of the points lies outside the surface")
 
-    def run(self, params, checkpoint=None, model=None, points=None, data=None, index=0,
-            split="test", n_points=None, device="cpu"):
+@implements(spec.PARAE_EXPLAIN)
+class ParaeExplain(Method):
+    def run(self, params, *, model, points=None, data=None, index=0, split="test", n_points=None):
         import torch
 
-        yield Progress(0, 4, "loading model")
-        model, meta = load_model(model, checkpoint, device)
+        loaded, model = model, model.model
         if not hasattr(model, "gmm"):
             raise ModelError(f"Model '{getattr(model, 'key', type(model).__name__)}' is not a ParAE "
                              f"model (it has no Gaussian parts).",
                              hint="Open a checkpoint trained with --model parae (e.g. demo:parae).")
-        yield Progress(1, 4, "loading cloud")
+        yield Progress(0, 4, "loading cloud")
         pts, where = load_cloud(points, data, index, split, n_points)
-        dev = next(model.parameters()).device
+        yield Progress(1, 4, "Gaussian parts")
+        dev = model_device(model)
         was_training = model.training
         model.eval()
         try:
@@ -121,7 +107,7 @@ class ParaeExplain:
             if grid is None and done % 8 == 0:
                 yield Progress(2 + done / total, 4, f"density grid: part {done} of {total}")
         point_density = mixture_density(gmm, pts)
-        level = params.level if params.level > 0 else float(np.quantile(point_density, params.level_quantile))
+        level = float(np.quantile(point_density, params.level_quantile)) if params.auto_level else params.level
         yield Progress(3, 4, "isosurface")
         verts, faces = isosurface(gmm, level, grid)
         radii, _ = ellipsoid_axes(gmm.sigma)
@@ -141,13 +127,9 @@ class ParaeExplain:
                    "used_parts": int(len(np.unique(arrays["partition"]))),
                    "iso_vertices": int(len(verts)), "iso_faces": int(len(faces))}
         metrics.update({k: v for k, v in where.items() if v is not None})
-        provenance = {"checkpoint": str(checkpoint) if checkpoint else None,
-                      "model": getattr(model, "key", ""), "config": getattr(model, "config", {})}
-        if meta:
-            provenance["checkpoint_meta"] = {k: meta[k] for k in ("model", "fingerprint", "data")
-                                             if k in meta}
         yield Progress(4, 4, "done")
         return Result("parae", arrays=arrays, metrics=metrics,
                       params={"resolution": params.resolution, "margin": params.margin,
-                              "level": float(level), "level_quantile": params.level_quantile},
-                      provenance=provenance)
+                              "auto_level": params.auto_level, "level": float(level),
+                              "level_quantile": params.level_quantile},
+                      provenance=provenance(loaded))

@@ -21,15 +21,13 @@ indices), ``predicted``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine.core.errors import DataError, ModelError
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.parae.explain import load_model
+from engine.specs import parae as spec
 
 
 def feature_fn(model):
@@ -146,26 +144,14 @@ def calibrate_batchnorm(model, split, indices, batch_size=32, message="BatchNorm
         model.train(was_training)
 
 
-@METHODS.register("probe")
-class Probe:
-    title = "Linear-SVM probe of learnt features"
-
-    @dataclass(frozen=True)
-    class Params:
-        c: float = param(1.0, lo=0.0, lo_open=True, help="LinearSVC regularisation C")
-        limit: int = param(0, lo=0, help="at most this many samples per split, balanced over classes (0 = all)")
-        points: int = param(1024, lo=1, help="points per cloud")
-        batch_size: int = param(32, lo=1, help="clouds per forward pass")
-        baseline: bool = param(True, help="also probe a randomly initialised network")
-        tsne: bool = param(True, help="2D t-SNE embedding of the test features")
-        perplexity: float = param(10.0, lo=1.0, help="t-SNE perplexity (paper: 10)")
-        seed: int = param(0, lo=0, help="seed of the random-init network, SVM and t-SNE")
-
-    def run(self, params, data=None, checkpoint=None, model=None, device="cpu"):
+@implements(spec.PROBE)
+class Probe(Method):
+    def run(self, params, *, model, data):
         from engine.data import open_dataset
         from engine.data.dataset import Loading
 
-        model, meta = load_model(model, checkpoint, device)
+        loaded, model = model, model.model
+        feature_fn(model)                  # a model without global features fails before any work
         if not data:
             raise DataError("No dataset: give a labelled dataset (a path or 'builtin').")
         ds = open_dataset(str(data), Loading(points=params.points))
@@ -203,10 +189,10 @@ class Probe:
         if params.tsne:
             yield Progress(0, 1, "t-SNE embedding of the test features")
             arrays["embedding"] = tsne_embedding(test_feats, params.perplexity, params.seed)
-        provenance = {"checkpoint": str(checkpoint) if checkpoint else None, "data": str(data),
-                      "model": getattr(model, "key", ""), "config": getattr(model, "config", {})}
-        if meta.get("model"):
-            provenance["checkpoint_model"] = meta["model"]
+        provenance = {"checkpoint": loaded.path or None, "data": str(data),
+                      "model": getattr(model, "key", "") or loaded.key, "config": getattr(model, "config", {})}
+        if (loaded.meta or {}).get("model"):
+            provenance["checkpoint_model"] = loaded.meta["model"]
         return Result("probe", arrays=arrays, metrics=metrics,
                       params={"c": params.c, "limit": params.limit, "points": params.points,
                               "seed": params.seed, "perplexity": params.perplexity},

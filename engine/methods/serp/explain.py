@@ -21,19 +21,16 @@ use the clean points of its patches as the reference set, the set it is trained 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from engine.core.errors import DataError, ModelError, ParameterError
-from engine.fingerprint import array_fingerprint
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.model_input import as_points, model_device, resolve_model
-from engine.ops.perturb import MODES, perturb
-
-SERP_MODELS = ("serp-pointnet", "serp-transformer", "vasp")
+from engine.fingerprint import array_fingerprint
+from engine.methods.model_input import as_points, model_device
+from engine.ops.perturb import perturb
+from engine.specs import serp as spec
+from engine.specs.serp import MODES, SERP_MODELS  # noqa: F401
 
 
 def chamfer_np(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,25 +138,10 @@ def explain_transformer(model, original, perturbed, mask, anchor: str):
     return arrays, metrics
 
 
-@METHODS.register("serp-explain")
-class SerpExplain:
-    title = "SeRP: perturb and reconstruct"
-
-    @dataclass(frozen=True)
-    class Params:
-        centres: int = param(20, lo=1, hi=100000, help="number of random perturbation centres (paper: 20)")
-        neighbours: int = param(20, lo=1, hi=100000, help="points per perturbed patch, the centre included (paper: 20)")
-        std: float = param(0.03, lo=0.0, hi=1.0, help="standard deviation of the Gaussian noise (paper: 0.03)")
-        mode: str = param("per-point", choices=MODES,
-                          help="per-point noise (paper) or one offset per patch (public code)")
-        seed: int = param(0, lo=0, help="seed of the centres and the noise")
-        anchor: str = param("clean", choices=("clean", "perturbed"),
-                            help="transformer: place predicted patches at the clean centres (as the "
-                                 "public reconstruct script) or at the perturbed input's centres")
-
-    def run(self, params, points=None, model=None, checkpoint=None, device="cpu", data=None,
-            index=0, split="test", n_points=1024):
-        model, _ = resolve_model(model, checkpoint, device)
+@implements(spec.SERP_EXPLAIN)
+class SerpExplain(Method):
+    def run(self, params, *, model, points=None, data=None, index=0, split="test", n_points=1024):
+        loaded, model = model, model.model
         key = check_serp_model(model)
         original, source = load_cloud(points, data, index, split, n_points)
         yield Progress(0, 2, "perturbing")
@@ -183,5 +165,5 @@ class SerpExplain:
                       params={"centres": params.centres, "neighbours": params.neighbours,
                               "std": params.std, "mode": params.mode, "seed": params.seed,
                               "anchor": params.anchor},
-                      provenance={"seed": params.seed, "model": key, "checkpoint": str(checkpoint or ""),
+                      provenance={"seed": params.seed, "model": key, "checkpoint": loaded.path or "",
                                   "points": array_fingerprint(original)})
