@@ -32,6 +32,7 @@ def load() -> None:
     import engine.training.robustness  # noqa: F401
     import engine.training.finetune_compare  # noqa: F401
     import engine.methods.inspect.predict  # noqa: F401
+    import engine.methods.inspect.occlusion  # noqa: F401
     import engine.methods.pointmask.explain  # noqa: F401
     import engine.methods.pointmask.bias_lab  # noqa: F401
     import engine.methods.flowam.method  # noqa: F401

@@ -57,6 +57,7 @@ EXAMPLES: dict[str, Example] = {
     "flow-layers": Example(lambda p, y: {"data": DATA},
                            {**FLOW, "layers": "aliases", "pairs": 1, "per_class": 2, "explanations": "vanilla"},
                            "demo:pointnet"),
+    "occlusion": Example(lambda p, y: {"points": p}, {"patches": 8, "patch_size": 16}, "demo:pointnet"),
 }
 
 

@@ -50,4 +50,24 @@ DELETION_CURVE = MethodSpec(
     needs_model=True, produces="deletion-curve", arrays=("k", "probability", "probability_random"),
     layers=("curve",))
 
-SPECS = (INSPECT, PREDICT_SUBSET, DELETION_CURVE)
+
+
+@dataclass(frozen=True)
+class OcclusionParams:
+    patches: int = param(64, lo=1, hi=4096, help="neighbourhoods removed one at a time (centres by "
+                                                 "farthest-point sampling)")
+    patch_size: int = param(32, lo=1, hi=100000, unit="points",
+                            help="points in each removed neighbourhood (its centre's nearest ones)")
+    batch_size: int = param(32, lo=1, hi=4096, help="occluded clouds per forward pass")
+
+
+OCCLUSION = MethodSpec(
+    key="occlusion", title="Occlusion saliency", family="inspect", params=OcclusionParams,
+    inputs=(POINTS, Input("target", "target", help="class whose probability is tracked (default: predicted)")),
+    needs_model=True, produces="occlusion", arrays=("importance", "probabilities", "drops", "centres"),
+    layers=("points", "scalar"),
+    help="Remove each neighbourhood of points in turn and record how much the target class's "
+         "probability drops; a point's importance is the mean drop over the neighbourhoods that "
+         "contain it (a model-agnostic contrast to the gradient saliency).")
+
+SPECS = (INSPECT, PREDICT_SUBSET, DELETION_CURVE, OCCLUSION)

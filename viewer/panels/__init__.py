@@ -19,6 +19,7 @@ METHOD_PANELS = [
     "parae",
     "serp",
     "flowam",
+    generated("occlusion"),
 ]
 
 
