@@ -259,7 +259,7 @@ def test_parae_on_a_classifier_says_so_in_the_panel_and_a_dialog(win, qtbot, cla
     n_dialogs = len(win.error_dialogs)
     panel.run_explain()
     qtbot.waitUntil(lambda: panel.summary.text().startswith("failed"), timeout=20000)
-    assert "not a ParAE" in panel.summary.text()
+    assert "needs a 'parae' model" in panel.summary.text()
     qtbot.waitUntil(lambda: len(win.error_dialogs) > n_dialogs, timeout=5000)
     for d in list(win.error_dialogs):
         d.close()
