@@ -26,8 +26,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
-from engine.data.alphabet import class_letter
-from engine.data.builtin_shapes import CLASSES
+from engine import class_letter
+from engine import BUILTIN_CLASSES as CLASSES
 
 from .bias_demo_chart import RevealChart
 from .bias_demo_text import (MASK_NAMES, MODELS, NAMES, inject, letter_categories, load_samples,

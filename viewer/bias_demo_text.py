@@ -23,7 +23,7 @@ def letter_categories(kept: np.ndarray, is_bias: np.ndarray) -> np.ndarray:
 def inject(points: np.ndarray, c: int, num_classes: int, k: int, seed: int) -> np.ndarray:
     """One cloud with class c's letter appended as k points, placed as bias_lab places it
     ('per-class', distance 1.5, scale 0.5)."""
-    from engine.data.alphabet import class_letter, letter_anchor, place_letter
+    from engine import class_letter, letter_anchor, place_letter
 
     if k <= 0:
         return np.asarray(points, np.float32)
@@ -35,8 +35,7 @@ def load_samples(classes: list[str], points: int, seed: int, per_class: int = 5)
     """ENGINE THREAD: the first train cloud ("train" (K, N, 3)) and the first ``per_class`` test
     clouds ("test" (K, per_class, N, 3)) of each class of the built-in dataset, cut to ``points``
     exactly as the bias lab's loader cuts them."""
-    from engine.data import open_dataset
-    from engine.data.dataset import Loading
+    from engine import Loading, open_dataset
 
     ds = open_dataset("builtin", Loading(points=points, sampling="random", seed=seed))
     out = {}

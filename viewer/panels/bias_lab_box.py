@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QWidget)
 
-from engine.core.params import describe
+from engine import describe
 from engine.specs.pointmask import BIAS_LAB, LAB_MODELS, PLACEMENTS     # torch-free
 
 from .. import provenance
@@ -62,7 +62,7 @@ def oblique(points: np.ndarray, up: str = "z", azimuth: float = 35.0, elevation:
 def gallery_levels(objects: np.ndarray, labels: np.ndarray, levels, num_classes: int, placement: str,
                    distance: float, scale: float, seed: int) -> dict:
     """Engine thread: {level: (clouds (K, N + level, 3), is_bias)} rebuilt exactly as the lab did."""
-    from engine.methods.pointmask.bias_inject import inject_bias
+    from engine import inject_bias
 
     return {int(lv): inject_bias(objects, labels, int(lv), num_classes, placement=placement, distance=distance,
                                  scale=scale, seed=seed) for lv in levels}
@@ -329,7 +329,7 @@ class BiasLabBox(QGroupBox):
     def export_png(self, path: str) -> None:
         import pyqtgraph.exporters as pe
 
-        from engine.atomic import atomic_path
+        from engine import atomic_path
 
         exporter = pe.ImageExporter(self.panel.plots.items["pointmask.bias"])
         with atomic_path(path) as tmp:

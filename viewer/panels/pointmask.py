@@ -25,7 +25,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
-from engine.assets import demo_path
+from engine import demo_path
 
 from ..result_layers import layers_for, mask_categories
 from ..scene import ArrowsLayer
@@ -159,7 +159,7 @@ class PointMaskPanel(MethodPanel):
         is_bias = None
         k = self.letter.value()
         if k > 0 and s.label is not None and s.label >= 0:
-            from engine.data.alphabet import class_letter, letter_anchor, place_letter
+            from engine import class_letter, letter_anchor, place_letter
 
             nclass = max(len(s.dataset.classes), 1)
             pts = place_letter(pts, class_letter(s.label), k, letter_anchor(s.label, nclass), 0.5,
@@ -294,7 +294,7 @@ class PointMaskPanel(MethodPanel):
 
     def export(self, kind: str, path: str) -> bool:
         """Write the table (csv) or the plot (png); a failure is one message, not a traceback."""
-        from engine.core.errors import EngineError
+        from engine import EngineError
 
         try:
             (self.export_csv if kind == "csv" else self.export_png)(path)
