@@ -1,6 +1,9 @@
 """`pointlens eval --checkpoint CKPT --data PATH|builtin [--split test] [--points N] [--limit N]
 [--corrupt KIND:LEVEL] [--save-predictions OUT.npz] [--batch-size B] [--device D] [--json]`.
 
+The options after --data come from the spec (engine.specs.training.EVALUATE): ranges and
+defaults live there.
+
 JSON contract (stable for scripts): ``n``, ``accuracy``, ``per_class_accuracy`` (class name ->
 fraction, null for a class without samples), ``top_k`` ("1" ... "5" -> fraction, for k up
 to the number of classes), ``ece`` (15 bins), ``confusion`` (rows = true class), plus
@@ -15,7 +18,9 @@ import sys
 import numpy as np
 
 from engine.cli.common import add_device, add_json, emit, run_job
-from engine.cli.parsing import nonneg_int, one_line_errors, positive_int
+from engine.cli.parsing import one_line_errors
+from engine.cli.spec_options import add_params
+from engine.specs.training import EVALUATE
 
 
 def register(subparsers) -> None:
@@ -23,27 +28,20 @@ def register(subparsers) -> None:
     one_line_errors(p)
     p.add_argument("--checkpoint", required=True, help="checkpoint file or demo:<model>")
     p.add_argument("--data", required=True, help="dataset path or 'builtin'")
-    p.add_argument("--split", default="test")
-    p.add_argument("--points", type=nonneg_int, default=0, help="points per cloud (default: as trained)")
-    p.add_argument("--limit", type=nonneg_int, default=0, help="at most N clouds, spread over the split")
-    p.add_argument("--corrupt", default="", metavar="KIND:LEVEL",
-                   help="noise:0.01|0.05, rotate-x:180, rotate-z:180, scale:0.6|2.0, dropout:0.25|0.5")
-    p.add_argument("--corrupt-seed", type=nonneg_int, default=0)
     p.add_argument("--save-predictions", default="", metavar="OUT.npz")
-    p.add_argument("--batch-size", type=positive_int, default=32)
     add_device(p)
     add_json(p)
-    p.set_defaults(func=eval_command)
+    add_params(p, EVALUATE)          # --split, --points, --limit, --corrupt, --corrupt-seed, --batch-size, ...
+    p.set_defaults(func=eval_command, spec_parser=p)
 
 
 def eval_command(args) -> int:
     from engine.atomic import atomic_path
+    from engine.cli.train import checked_params
     from engine.core.jobs import Job
 
-    params = {"checkpoint": args.checkpoint, "split": args.split, "points": args.points,
-              "limit": args.limit, "corrupt": args.corrupt, "corrupt_seed": args.corrupt_seed,
-              "batch_size": args.batch_size, "device": args.device}
-    result = run_job(Job("evaluate", {"data": args.data}, params))
+    params = checked_params(args, EVALUATE)
+    result = run_job(Job("evaluate", {"data": args.data}, params, model=args.checkpoint, device=args.device))
     m = dict(result.metrics)
     for w in m.get("warnings", []):
         print(f"pointlens eval: warning: {w}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """`pointlens mix sagemix|pointmixup|rsmix --checkpoint C --data D --a I --b J [--split test]
-[--points N] [--sigma S] [--pi P] [--theta T] [--radius R] [--seed S] [--fast] [--out R.h5]
-[--device D] [--json]`.
+[--points N] [--sigma S] [--pi P] [--theta T] [--radius R] [--n-sample K] [--seed S] [--fast]
+[--out R.h5] [--device D] [--json]`. The mixing options come from the spec (engine.specs.mix.MIX).
 
 Mixes samples I and J of a split and saves the result (datasets ``source_a``, ``source_b``,
 ``assignment``, ``queries``, ``lambda``, ``mixed``, ``saliency_a``, ``saliency_b``; attributes
@@ -14,8 +14,11 @@ import argparse
 
 from engine.cli.common import add_device, add_json, emit, run_job
 from engine.cli.parsing import nonneg_int, one_line_errors
+from engine.cli.spec_options import add_params
+from engine.specs.mix import METHOD_NAMES, MIX
 
-METHODS = ("sagemix", "pointmixup", "rsmix")
+METHODS = METHOD_NAMES
+_SKIP = ("method", "exact")          # the positional method; --fast sets exact
 
 
 def register(subparsers) -> None:
@@ -28,16 +31,12 @@ def register(subparsers) -> None:
     p.add_argument("--a", type=nonneg_int, required=True, help="index of cloud a in the split")
     p.add_argument("--b", type=nonneg_int, required=True, help="index of cloud b in the split")
     p.add_argument("--points", type=nonneg_int, default=0, help="points per cloud (default: as trained, else 1024)")
-    p.add_argument("--sigma", type=float, default=0.3, help="SageMix RBF bandwidth (default 0.3)")
-    p.add_argument("--pi", type=float, default=-1.0, help="prior pi / PointMixup share of a; -1 draws it")
-    p.add_argument("--theta", type=float, default=-1.0, help="Beta shape; -1 = the method's default")
-    p.add_argument("--radius", type=float, default=-1.0, help="RSMix ball radius; -1 draws it")
-    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--fast", action="store_true", help="warm-started assignment solver (same optimum)")
     p.add_argument("--out", default="", metavar="R.h5", help="write the result here (HDF5)")
     add_device(p)
     add_json(p)
-    p.set_defaults(func=mix_command)
+    add_params(p, MIX, skip=_SKIP)      # --sigma, --pi, --theta, --radius, --n-sample, --seed
+    p.set_defaults(func=mix_command, spec_parser=p)
 
 
 def load_pair(data: str, split_name: str, ia: int, ib: int, points: int, checkpoint: str):
@@ -64,15 +63,14 @@ def load_pair(data: str, split_name: str, ia: int, ib: int, points: int, checkpo
 
 
 def mix_command(args: argparse.Namespace) -> int:
+    from engine.cli.train import checked_params
     from engine.core.jobs import Job
     from engine.results import save_result
 
+    params = dict(checked_params(args, MIX, skip=_SKIP), method=args.method, exact=not args.fast)
     a, b, la, lb, classes = load_pair(args.data, args.split, args.a, args.b, args.points, args.checkpoint)
-    params = {"method": args.method, "sigma": args.sigma, "pi": args.pi, "theta": args.theta,
-              "radius": args.radius, "seed": args.seed, "exact": not args.fast}
-    inputs = {"a": a, "b": b, "label_a": la, "label_b": lb, "classes": classes,
-              "checkpoint": args.checkpoint or None, "device": args.device}
-    result = run_job(Job("mix", inputs, params))
+    inputs = {"a": a, "b": b, "label_a": la, "label_b": lb, "classes": classes}
+    result = run_job(Job("mix", inputs, params, model=args.checkpoint or None, device=args.device))
     if args.out:
         save_result(result, args.out)
     m = dict(result.metrics)

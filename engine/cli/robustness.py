@@ -11,34 +11,28 @@ from __future__ import annotations
 import argparse
 
 from engine.cli.common import add_device, add_json, emit, run_job
-from engine.cli.parsing import nonneg_int, one_line_errors, positive_int
+from engine.cli.parsing import one_line_errors
+from engine.cli.spec_options import add_params
+from engine.specs.training import ROBUSTNESS
 
 
 def register(subparsers) -> None:
-    from engine.corruptions import TABLE3
-
     p = subparsers.add_parser("robustness", help="robustness and calibration table for several checkpoints")
     one_line_errors(p)
     p.add_argument("--checkpoints", required=True, help="comma-separated checkpoints (one row each)")
     p.add_argument("--data", required=True, help="dataset path or 'builtin'")
-    p.add_argument("--split", default="test")
-    p.add_argument("--points", type=nonneg_int, default=0, help="points per cloud (default: as trained)")
-    p.add_argument("--limit", type=nonneg_int, default=0, help="at most N clouds, spread over the split")
-    p.add_argument("--corruptions", default=",".join(TABLE3), help="comma list of KIND:LEVEL columns")
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the corruptions")
-    p.add_argument("--batch-size", type=positive_int, default=32)
     add_device(p)
     add_json(p)
-    p.set_defaults(func=robustness_command)
+    add_params(p, ROBUSTNESS, skip=("checkpoints",))    # --split, --points, --limit, --corruptions, ...
+    p.set_defaults(func=robustness_command, spec_parser=p)
 
 
 def robustness_command(args: argparse.Namespace) -> int:
+    from engine.cli.train import checked_params
     from engine.core.jobs import Job
 
-    params = {"checkpoints": args.checkpoints, "split": args.split, "points": args.points,
-              "limit": args.limit, "corruptions": args.corruptions, "seed": args.seed,
-              "batch_size": args.batch_size, "device": args.device}
-    result = run_job(Job("robustness", {"data": args.data}, params))
+    params = dict(checked_params(args, ROBUSTNESS, skip=("checkpoints",)), checkpoints=args.checkpoints)
+    result = run_job(Job("robustness", {"data": args.data}, params, device=args.device))
     emit(args, dict(result.metrics), table_text(result.metrics))
     return 0
 

@@ -14,48 +14,54 @@ import shlex
 import sys
 from typing import Any
 
-from engine.core.errors import ParameterError
 from engine.cli.common import add_device, add_json, emit, run_job
-from engine.cli.parsing import lazy_options, nonneg_int, parse_bool, positive_int
+from engine.cli.parsing import lazy_options, parse_bool
+from engine.cli.spec_options import add_params, given_params, option_name
+from engine.core.errors import ParameterError
+from engine.core.spec import MethodSpec
+from engine.specs.training import TRAIN
 
 STATIC_DESTS: set[str] = set()
 _OWNERS: dict[str, dict[str, list[str]]] = {"model": {}, "mix": {}}
+
+
+# Params the command sets otherwise: --augment (mix), the registry flags (mix_options,
+# model_options), --out (required) and --resume (a switch).
+_SKIP = ("mix", "mix_options", "model_options", "out", "resume")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a model on a dataset",
         description="Train a registered model. Model- and mix-specific flags are listed at the end.")
-    p.add_argument("--model", default="pointnet", help="model key (default pointnet)")
     p.add_argument("--data", required=True, help="dataset path or 'builtin'")
-    p.add_argument("--epochs", type=positive_int, default=10, help="epochs (total when resuming)")
     p.add_argument("--out", required=True, help="checkpoint to write (.safetensors)")
-    p.add_argument("--seed", type=nonneg_int, default=0)
     add_device(p)
-    p.add_argument("--points", type=positive_int, default=1024, help="points per cloud")
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--limit", type=nonneg_int, default=0, help="clouds per split, spread evenly (0 = all)")
-    p.add_argument("--width", type=float, default=1.0, help="width multiplier (1.0 = the paper's)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--scheduler", choices=("step", "cosine", "none"), default="step")
-    p.add_argument("--step-size", type=positive_int, default=20, help="StepLR period in epochs")
-    p.add_argument("--gamma", type=float, default=0.7, help="StepLR factor")
-    p.add_argument("--augmentations", default="scale,shift",
-                   help="comma list of jitter, rotate-up, rotate-so3, scale, shift, dropout (or none)")
-    p.add_argument("--up-axis", choices=("auto", "x", "y", "z"), default="auto", help="axis of rotate-up")
     p.add_argument("--augment", default="none", help="mix augmentation (e.g. sagemix) or none")
-    p.add_argument("--sampling", choices=("first", "random", "fps"), default="random")
-    p.add_argument("--keep", choices=("best", "last"), default="best", help="checkpoint the best or the last epoch")
-    p.add_argument("--init", default="", help="copy matching weights from this checkpoint first")
     p.add_argument("--resume", action="store_true", help="continue the run saved next to --out")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="bf16 = mixed-precision forward (faster on CPUs with native bf16)")
     add_json(p)
+    add_params(p, TRAIN, skip=_SKIP)     # --model, --epochs, --lr, --batch-size, ... (ranges in the spec)
     STATIC_DESTS.update(a.dest for a in p._actions)
     lazy_options(p, _add_registry_options)
-    p.set_defaults(func=train_command)
+    p.set_defaults(func=train_command, spec_parser=p)
+
+
+def checked_params(args: argparse.Namespace, spec: MethodSpec, skip=()) -> dict:
+    """The spec's parameters given on the command line, each checked against its range and
+    choices now: a bad value is a usage error naming its option (one line, exit status 2)."""
+    from engine.core.jobs import make_params
+
+    given = given_params(args, spec, skip)
+    for name, value in given.items():
+        try:
+            make_params(spec.params, {name: value})
+        except ParameterError as e:
+            parser = getattr(args, "spec_parser", None)
+            text = f"argument {option_name(name)}: {e.message}"
+            if parser is None:
+                raise ParameterError(text, hint=e.hint) from None
+            parser.error(text)
+    return given
 
 
 def _add_registry_options(p: argparse.ArgumentParser) -> None:
@@ -88,7 +94,7 @@ def _collect_options(args) -> tuple[dict, dict]:
     """Split the given registry flags into model options and mix options; reject strays."""
     from engine.core.registry import AUGMENTATIONS, MODELS
 
-    model_cls = MODELS.get(args.model)
+    model_cls = MODELS.get(_model(args))
     model_opts = getattr(model_cls, "cli_options", None) or {}
     mix_opts = {}
     if args.augment not in ("", "none"):
@@ -107,7 +113,7 @@ def _collect_options(args) -> tuple[dict, dict]:
             to_mix[mnames[dest]] = _convert(value, mix_opts[mnames[dest]][0], dest)
         else:
             owners = sorted(set(_OWNERS["model"].get(dest, []) + _OWNERS["mix"].get(dest, [])))
-            raise ParameterError(f"--{dest.replace('_', '-')} does not apply to model '{args.model}'"
+            raise ParameterError(f"--{dest.replace('_', '-')} does not apply to model '{_model(args)}'"
                                  + (f" or mix '{args.augment}'" if args.augment not in ("", "none") else "")
                                  + f"; it is an option of {', '.join(owners)}.",
                                  hint="Drop the flag or choose a model that has it.")
@@ -129,7 +135,7 @@ def command_line(args) -> str:
     """The command as a user would type it (recorded in the checkpoint's metadata)."""
     parts = ["pointlens", "train"]
     for key, value in vars(args).items():
-        if key in ("func", "command", "debug") or value is None or value is False:
+        if key in ("func", "command", "debug", "spec_parser") or value is None or value is False:
             continue
         flag = "--" + (key[4:] if key.startswith("opt_") else key).replace("_", "-")
         parts += [flag] if value is True else [flag, str(value)]
@@ -143,30 +149,23 @@ def train_command(args) -> int:
     from engine.perf import tune_allocator
 
     model_opts, mix_opts = _collect_options(args)
+    params = checked_params(args, TRAIN, skip=_SKIP)
     allocator = tune_allocator()
-    params = {
-        "model": args.model, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-        "points": args.points, "limit": args.limit, "width": args.width, "seed": args.seed,
-        "weight_decay": args.weight_decay, "optimizer": args.optimizer, "scheduler": args.scheduler,
-        "step_size": args.step_size, "gamma": args.gamma, "augmentations": args.augmentations,
-        "up_axis": args.up_axis, "mix": args.augment, "sampling": args.sampling,
-        "mix_options": json.dumps(mix_opts) if mix_opts else "",
-        "model_options": json.dumps(model_opts) if model_opts else "",
-        "device": args.device, "init": args.init, "out": args.out, "keep": args.keep,
-        "resume": args.resume, "precision": args.precision,
-    }
+    params.update(mix=args.augment, out=args.out, resume=args.resume,
+                  mix_options=json.dumps(mix_opts) if mix_opts else "",
+                  model_options=json.dumps(model_opts) if model_opts else "")
     rank = int(os.environ.get("RANK", "0") or 0)
-    job = Job("train", {"data": args.data, "command": command_line(args)}, params)
+    job = Job("train", {"data": args.data, "command": command_line(args)}, params, device=args.device)
     if rank == 0:
         result = run_job(job)
     else:
-        from engine.core.jobs import run_sync
+        from engine.catalog import run
 
-        result = run_sync(job)
+        result = run(job)
     if rank != 0:
         return 0
     m = dict(result.metrics)
-    out = {"checkpoint": m.get("checkpoint"), "model": args.model, "epochs": m.get("epoch"),
+    out = {"checkpoint": m.get("checkpoint"), "model": _model(args), "epochs": m.get("epoch"),
            "test_accuracy": m.get("test_accuracy"), "train_accuracy": m.get("train_accuracy"),
            "loss": m.get("loss"), "test_loss": m.get("test_loss"), "best_score": m.get("best_score"),
            "seconds": m.get("seconds"), "samples_per_second": m.get("samples_per_second"),
@@ -190,3 +189,7 @@ def train_command(args) -> int:
 
 def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _model(args) -> str:
+    return args.model or TRAIN.params().model

@@ -39,3 +39,14 @@ def blend(a, b_matched, q_a, q_b, sigma: float, pi) -> tuple[np.ndarray, np.ndar
     lam = _sigmoid(logit[..., None] + (d_b - d_a) / (2.0 * sigma * sigma))
     mixed = lam[..., None] * a + (1.0 - lam[..., None]) * b
     return mixed.astype(dtype, copy=False), lam.astype(dtype, copy=False)
+
+
+def blend_constant(a, b_matched, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """PointMixup's blend (one ratio for every point): (lam a_i + (1 - lam) b_phi(i), lambda (..., N)).
+    Float input keeps its dtype; other input gives float64."""
+    if not (np.isfinite(lam) and 0.0 <= lam <= 1.0):
+        raise ValueError(f"lambda = {lam!r} must lie in [0, 1]")
+    a_in = np.asarray(a)
+    dtype = a_in.dtype if a_in.dtype.kind == "f" else np.float64
+    mixed = lam * a_in.astype(np.float64, copy=False) + (1.0 - lam) * np.asarray(b_matched, np.float64)
+    return mixed.astype(dtype, copy=False), np.full(a_in.shape[:-1], lam, dtype)

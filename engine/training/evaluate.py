@@ -1,4 +1,5 @@
-"""The "evaluate" method: a classifier checkpoint on a dataset split, optionally corrupted.
+"""The "evaluate" method: a classifier checkpoint (the job's model) on a dataset split, optionally
+corrupted. Spec: engine.specs.training.EVALUATE.
 
 Reports overall, per-class and top-k accuracy, the confusion matrix and the expected calibration
 error (engine.metrics), and returns the logits, labels and sample indices so they can be saved.
@@ -6,51 +7,32 @@ Inference runs on an eval-only copy with batch norm folded into the layers befor
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from engine import corruptions, metrics
-from engine.data.dataset import SAMPLINGS
+from engine import metrics
+from engine.numeric import corruptions
 from engine.core.errors import DataError, ParameterError
 from engine.core.jobs import Ticker
-from engine.core.method import JobGenerator, Method
-from engine.core.params import as_dict, param
-from engine.core.registry import METHODS
+from engine.core.method import JobGenerator, Method, implements
+from engine.core.params import as_dict
 from engine.core.types import Progress, Result
+from engine.specs import training as spec
+from engine.specs.training import SAMPLINGS
 from engine.training.batches import spread_indices
 
 
-@METHODS.register("evaluate")
+@implements(spec.EVALUATE)
 class Evaluate(Method):
-    name = "evaluate"
-    title = "Evaluate a classifier"
-
-    @dataclass(frozen=True)
-    class Params:
-        checkpoint: str = param("demo:pointnet", help="checkpoint path or demo:<model>")
-        split: str = param("test", help="dataset split to evaluate")
-        points: int = param(0, lo=0, hi=1000000, help="points per cloud (0 = as the checkpoint was trained)")
-        limit: int = param(0, lo=0, help="at most this many clouds, spread over the split (0 = all)")
-        corrupt: str = param("", help="corruption KIND:LEVEL, e.g. noise:0.05, rotate-z:180, dropout:0.5")
-        corrupt_seed: int = param(0, lo=0, help="seed of the corruption")
-        batch_size: int = param(32, lo=1, hi=65536, help="clouds per forward pass")
-        sampling: str = param("auto", choices=("auto",) + SAMPLINGS,
-                              help="how clouds are cut to N points (auto: as in training)")
-        device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
-        fold_bn: bool = param(True, help="fold batch norm into the preceding layers (faster, same result)")
-
-    def run(self, params, data="builtin") -> JobGenerator:
+    def run(self, params, *, model, device: str = "cpu", data="builtin") -> JobGenerator:
+        """``model``: the job's checkpoint (a ``Loaded``, already on ``device``)."""
         from engine.data import Loading, open_dataset
-        from engine.models.checkpoints import load_checkpoint_cached
 
         corruption = corruptions.parse(params.corrupt) if params.corrupt else None
-        yield Progress(0, 1, "loading checkpoint")
-        loaded = load_checkpoint_cached(params.checkpoint, params.device)
+        loaded = model
         model = loaded.model
         if getattr(model, "task", "classification") != "classification":
-            raise ParameterError(f"checkpoint {params.checkpoint} is a self-supervised '{loaded.key}' "
+            raise ParameterError(f"checkpoint {loaded.path or loaded.key} is a self-supervised '{loaded.key}' "
                                  f"model; evaluate needs a classifier.",
                                  hint="Fine-tune it into a classifier with `pointlens train --init`.")
         norm = loaded.meta.get("normalisation") or {}
@@ -75,7 +57,7 @@ class Evaluate(Method):
             raise DataError(f"{source}: split '{params.split}' is empty; nothing to evaluate.")
         if corruption is not None:
             x = corruptions.apply(x, corruption, seed=params.corrupt_seed)
-        device = next(model.parameters()).device
+        device = next(model.parameters()).device        # the catalog loaded it onto the job's device
         net, fold_note = model, "not folded"
         if params.fold_bn:
             net, fold_note = _folded(model, x[:min(len(x), 4)], device)
@@ -90,7 +72,7 @@ class Evaluate(Method):
         logits = np.concatenate(parts)
         k = logits.shape[1]
         if y.max() >= k:
-            raise DataError(f"{source}: labels go up to {int(y.max())} but checkpoint {params.checkpoint} "
+            raise DataError(f"{source}: labels go up to {int(y.max())} but checkpoint {loaded.path or loaded.key} "
                             f"has {k} classes.", hint="Evaluate on the dataset the model was trained for.")
         if loaded.classes and classes and list(loaded.classes) != list(classes):
             warnings.append(f"the checkpoint's classes ({', '.join(loaded.classes[:4])}, ...) differ from "
@@ -102,7 +84,7 @@ class Evaluate(Method):
         arrays = {"logits": logits, "labels": y, "indices": np.asarray(idx, np.int64),
                   "confusion": np.asarray(summary["confusion"], np.int64)}
         return Result(kind="evaluation", arrays=arrays, metrics=summary,
-                      params=as_dict(params),
+                      params=dict(as_dict(params), checkpoint=loaded.path or loaded.key),
                       provenance={"checkpoint": loaded.path, "data": source,
                                   "training_data_fingerprint": loaded.meta.get("data_fingerprint")})
 

@@ -1,6 +1,7 @@
-"""The "robustness" method: the SageMix paper's Table 3 for several checkpoints at once.
+"""The "robustness" method: the SageMix paper's Table 3 for several checkpoints at once
+(spec: engine.specs.training.ROBUSTNESS; the checkpoints are a parameter: rows to compare).
 
-For every checkpoint: accuracy on the clean split and under each corruption (engine.corruptions:
+For every checkpoint: accuracy on the clean split and under each corruption (engine.numeric.corruptions:
 Gaussian noise 0.01 / 0.05, rotation 180 degrees about x / z, scaling x0.6 / x2.0, dropout 25 % /
 50 %), and the expected calibration error on the clean split (the paper reports ECE "in the same
 setting as the robustness test", 15 bins, engine.metrics). Every cell is the "evaluate" method
@@ -9,19 +10,18 @@ rows differ only by the model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine import corruptions
-from engine.data.dataset import SAMPLINGS
+from engine.numeric import corruptions
 from engine.core.errors import DataError, ParameterError
 from engine.training.evaluate import Evaluate
-from engine.core.method import JobGenerator, Method
-from engine.core.params import as_dict, param
-from engine.core.registry import METHODS
+from engine.core.method import JobGenerator, Method, implements
+from engine.core.params import as_dict
 from engine.core.types import Progress, Result
+from engine.specs.training import ROBUSTNESS
+from engine.specs.training import SAMPLINGS
 
 CLEAN = "clean"
 
@@ -39,23 +39,9 @@ def row_name(spec: str) -> str:
     return spec if spec.startswith("demo:") else Path(spec).stem
 
 
-@METHODS.register("robustness")
+@implements(ROBUSTNESS)
 class Robustness(Method):
-    name = "robustness"
-    title = "Robustness and calibration table"
-
-    @dataclass(frozen=True)
-    class Params:
-        checkpoints: str = param("demo:pointnet", help="comma-separated checkpoints (one row each)")
-        split: str = param("test", help="dataset split")
-        points: int = param(0, lo=0, hi=1000000, help="points per cloud (0 = as the first checkpoint was trained)")
-        limit: int = param(0, lo=0, help="at most this many clouds, spread over the split (0 = all)")
-        corruptions: str = param(",".join(corruptions.TABLE3), help="comma list of KIND:LEVEL columns")
-        seed: int = param(0, lo=0, help="seed of the corruptions (the same for every checkpoint)")
-        batch_size: int = param(32, lo=1, hi=65536, help="clouds per forward pass")
-        device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
-
-    def run(self, params, data="builtin") -> JobGenerator:
+    def run(self, params, *, device: str = "cpu", data="builtin") -> JobGenerator:
         from engine.data import Loading, open_dataset
         from engine.models.checkpoints import load_checkpoint_cached
         from engine.training.batches import spread_indices
@@ -63,7 +49,7 @@ class Robustness(Method):
         specs = checkpoint_list(params.checkpoints)
         columns = [corruptions.parse(c).spec for c in params.corruptions.split(",") if c.strip()]
         yield Progress(0, 1, "loading checkpoints")
-        loaded = [load_checkpoint_cached(s, params.device) for s in specs]
+        loaded = [load_checkpoint_cached(s, device) for s in specs]
         for spec, ld in zip(specs, loaded):
             if getattr(ld.model, "task", "classification") != "classification":
                 raise ParameterError(f"checkpoint {spec} is a self-supervised '{ld.key}' model; "
@@ -86,10 +72,9 @@ class Robustness(Method):
         for i, spec in enumerate(specs):
             for j, col in enumerate(cols):
                 cell = i * len(cols) + j
-                ep = Evaluate.Params(checkpoint=spec, corrupt="" if col == CLEAN else col,
-                                     corrupt_seed=params.seed, batch_size=params.batch_size,
-                                     device=params.device)
-                gen = evaluate.run(ep, data=(x, y, classes))
+                ep = Evaluate.Params(corrupt="" if col == CLEAN else col, corrupt_seed=params.seed,
+                                     batch_size=params.batch_size)
+                gen = evaluate.run(ep, model=loaded[i], device=device, data=(x, y, classes))
                 while True:
                     try:
                         p = next(gen)

@@ -19,22 +19,21 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from engine.training.augment import PointAugment, parse_names
-from engine.data.dataset import SAMPLINGS
 from engine.core.errors import ParameterError
 from engine.core.jobs import Ticker
-from engine.core.method import JobGenerator, Method
-from engine.core.params import param
-from engine.core.registry import AUGMENTATIONS, METHODS, MODELS
+from engine.core.method import JobGenerator, Method, implements
+from engine.core.registry import AUGMENTATIONS, MODELS
 from engine.core.types import Progress, Result
+from engine.specs import training as spec
 from engine.training import state as ts
-from engine.training.batches import epoch_batches, gather, load_train_data, tensor_batches
+from engine.training.augment import PointAugment, parse_names
+from engine.training.batches import TrainData, epoch_batches, gather, load_train_data, tensor_batches
 
 MAX_HISTORY = 4000   # per-step loss points kept for the live plot (thinned beyond that)
 
@@ -70,47 +69,36 @@ def model_config(key: str, width: float, num_classes: int, options: dict) -> dic
     return config
 
 
-@METHODS.register("train")
+@dataclass
+class TrainRun:
+    """What one training loop needs, built by ``Train.run``: the settings, the model and how it
+    steps, the data, where it runs, and the state a resumed run starts from."""
+
+    params: Any                      # TrainParams
+    model: torch.nn.Module
+    runner: Any                      # (x, labels, soft) -> (loss, stats); DDP-wrapped when distributed
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    augment: PointAugment
+    mix: Any                         # a mix augmentation or None
+    data: TrainData
+    device: torch.device
+    dist: ts.Dist
+    supervised: bool
+    history: dict[str, list]
+    start: int = 0                   # epochs already done (resume)
+    best: float = -math.inf          # best score so far (resume)
+    pdict: dict = field(default_factory=dict)     # params as saved in the checkpoint and resume state
+    config: dict = field(default_factory=dict)    # the model's build settings
+    command: str = ""
+    init_text: str = ""
+
+
+@implements(spec.TRAIN)
 class Train(Method):
-    name = "train"
-    title = "Train a model"
-
-    @dataclass(frozen=True)
-    class Params:
-        model: str = param("pointnet", help="registered model key")
-        epochs: int = param(10, lo=1, hi=100000, help="epochs to train (in total, when resuming)")
-        lr: float = param(1e-3, lo=0.0, lo_open=True, hi=10.0, help="learning rate")
-        batch_size: int = param(32, lo=2, hi=65536, help="clouds per step (over all processes)")
-        points: int = param(1024, lo=8, hi=1000000, help="points per cloud")
-        limit: int = param(0, lo=0, help="use at most this many clouds per split (0 = all)")
-        width: float = param(1.0, lo=0.01, hi=8.0, help="width multiplier of every layer")
-        seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of initialisation, shuffling and augmentation")
-        weight_decay: float = param(1e-4, lo=0.0, hi=1.0, help="L2 weight decay")
-        optimizer: str = param("adam", choices=("adam", "sgd"), help="optimiser")
-        momentum: float = param(0.9, lo=0.0, hi=1.0, hi_open=True, help="SGD momentum")
-        scheduler: str = param("step", choices=("step", "cosine", "none"), help="learning-rate schedule")
-        step_size: int = param(20, lo=1, help="StepLR: epochs between decays")
-        gamma: float = param(0.7, lo=0.0, lo_open=True, hi=1.0, help="StepLR: decay factor")
-        augmentations: str = param("scale,shift", help="comma list: jitter, rotate-up, rotate-so3, "
-                                   "scale, shift, dropout (or none)")
-        up_axis: str = param("auto", choices=("auto", "x", "y", "z"),
-                             help="axis of rotate-up (auto: the dataset's, else y as PointNet's HDF5)")
-        mix: str = param("none", help="mix augmentation from the registry (e.g. sagemix) or none")
-        mix_options: str = param("", help="JSON object of options for the mix augmentation")
-        model_options: str = param("", help="JSON object of extra model settings")
-        sampling: str = param("random", choices=SAMPLINGS, help="how clouds are cut to --points")
-        device: str = param("cpu", help="cpu, cuda, cuda:N or mps")
-        init: str = param("", help="checkpoint to copy matching weights from")
-        out: str = param("", help="checkpoint to write ('' = none)")
-        keep: str = param("best", choices=("best", "last"), help="write the best epoch or the last")
-        resume: bool = param(False, help="continue from the resume state next to 'out'")
-        fast: bool = param(True, help="fused optimiser step; channels-last PointNet training forward")
-        precision: str = param("fp32", choices=("fp32", "bf16"),
-                               help="bf16: mixed precision (autocast) for the forward pass, weights stay "
-                                    "fp32; PointNet's fused fp32 layers are not used then, so on a CPU it is "
-                                    "about 2x slower than fp32 (make bench); meant for GPUs")
-
-    def run(self, params, data=None, test=None, command: str = "") -> JobGenerator:
+    def run(self, params, *, device: str = "cpu", data=None, test=None, command: str = "") -> JobGenerator:
+        """``device``: cpu, cuda, cuda:N or mps. ``data``: a dataset spec, an open Dataset or
+        (x, y, classes) arrays; ``test``: (x, y) test arrays with array data; ``command``: recorded."""
         from engine.device import resolve_device
 
         load_registries()
@@ -126,7 +114,7 @@ class Train(Method):
                 raise ParameterError(f"mix augmentation '{params.mix}': {e}.") from None
         if params.resume and not params.out:
             raise ParameterError("--resume needs --out: the run resumes from the state beside it.")
-        dist, device = ts.dist_setup(resolve_device(params.device))
+        dist, device = ts.dist_setup(resolve_device(device))
         model = None
         try:
             yield Progress(0, 1, "loading data")
@@ -169,17 +157,22 @@ class Train(Method):
 
                 runner = DDP(ts.LossModule(model, runner),
                              device_ids=[device.index] if device.type == "cuda" else None)
-            result = yield from self._loop(params, model, runner, optimizer, scheduler, augment, mix,
-                                           td, device, dist, supervised, history, start, best,
-                                           pdict, config, command, init_text)
+            run = TrainRun(params=params, model=model, runner=runner, optimizer=optimizer, scheduler=scheduler,
+                           augment=augment, mix=mix, data=td, device=device, dist=dist, supervised=supervised,
+                           history=history, start=start, best=best, pdict=pdict, config=config,
+                           command=command, init_text=init_text)
+            result = yield from self._loop(run)
             return result
         finally:
             if model is not None:
                 model.eval()
             ts.dist_teardown(dist)
 
-    def _loop(self, p, model, runner, optimizer, scheduler, augment, mix, td, device, dist,
-              supervised, history, start, best, pdict, config, command, init_text) -> JobGenerator:
+    def _loop(self, r: TrainRun) -> JobGenerator:
+        p, model, runner, optimizer, scheduler = r.params, r.model, r.runner, r.optimizer, r.scheduler
+        augment, mix, td, device, dist = r.augment, r.mix, r.data, r.device, r.dist
+        supervised, history, start, best = r.supervised, r.history, r.start, r.best
+        pdict, config, command, init_text = r.pdict, r.config, r.command, r.init_text
         per_rank = p.batch_size // dist.world
         n_batches = len(epoch_batches(len(td.y_train), per_rank, p.seed, 0, dist.rank, dist.world))
         if n_batches == 0:
@@ -250,7 +243,7 @@ class Train(Method):
                 _append_thinned(history, epoch * n_batches + step_in_epoch, lv)
                 if ticker.due():
                     yield Progress(done, total, f"epoch {epoch + 1}/{p.epochs} loss {lv:.4f}",
-                                   _preview(history, epoch, lv))
+                                   _preview(history, epoch, lv, n_batches))
             if scheduler is not None:
                 scheduler.step()
             train_loss = sums.get("loss", 0.0) / max(seen, 1)
@@ -278,11 +271,11 @@ class Train(Method):
                               fingerprint=td.fingerprint, extra={"command": command})
             yield Progress(done, total, f"epoch {epoch + 1}/{p.epochs}: loss {train_loss:.4f}"
                            + (f", test accuracy {test_acc:.3f}" if supervised and math.isfinite(test_acc) else ""),
-                           _preview(history, epoch, train_loss))
+                           _preview(history, epoch, train_loss, n_batches))
         seconds = time.perf_counter() - t_run
         warm = step_times[1:] or step_times
         metrics = {**last_metrics, "best_score": best if math.isfinite(best) else None,
-                   "checkpoint": written, "seconds": seconds, "steps": done,
+                   "checkpoint": written, "seconds": seconds, "steps": done, "steps_per_epoch": n_batches,
                    "step_seconds_median": float(np.median(warm)) if warm else None,
                    "step_cpu_seconds_median": float(np.median(step_cpu[1:] or step_cpu)) if step_cpu else None,
                    "samples_per_second": (per_rank * dist.world / float(np.median(warm))) if warm else None,
@@ -296,7 +289,8 @@ class Train(Method):
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
         return Result(kind="train", arrays=arrays, metrics=metrics, params=pdict,
                       provenance={"seed": p.seed, "data": td.source, "data_fingerprint": td.fingerprint,
-                                  "classes": td.classes, "command": command, "init": p.init})
+                                  "classes": td.classes, "command": command, "init": p.init,
+                                  "device": str(device)})
 
     def _evaluate(self, model, td, device, supervised, p, done, total):
         """Test accuracy (classifiers) and mean test loss, in eval mode, yielding progress."""
@@ -370,8 +364,9 @@ def _append_thinned(history: dict, step: int, loss: float) -> None:
         history["step_loss"] = history["step_loss"][::2]
 
 
-def _preview(history: dict, epoch: int, loss: float) -> dict:
-    """Plot data: ``step``/``loss`` per training step; ``epoch`` with ``epoch_loss``,
+def _preview(history: dict, epoch: int, loss: float, steps_per_epoch: int) -> dict:
+    """Plot data: ``step``/``loss`` per training step (``steps_per_epoch`` steps make an epoch,
+    so ``step / steps_per_epoch`` is the step's fractional epoch); ``epoch`` with ``epoch_loss``,
     ``train_acc`` and ``test_acc`` per finished epoch (NaN where not defined)."""
     return {"epoch": np.asarray(history["epoch"], np.float64),
             "step": np.asarray(history["step"], np.float64),
@@ -379,4 +374,5 @@ def _preview(history: dict, epoch: int, loss: float) -> dict:
             "epoch_loss": np.asarray(history["loss"], np.float64),
             "train_acc": np.asarray(history["train_acc"], np.float64),
             "test_acc": np.asarray(history["test_acc"], np.float64),
-            "current_epoch": float(epoch + 1), "current_loss": float(loss)}
+            "current_epoch": float(epoch + 1), "current_loss": float(loss),
+            "steps_per_epoch": float(steps_per_epoch)}

@@ -37,11 +37,11 @@ def test_skipped_batch_is_prepared_as_none():
 def test_training_with_prefetched_sagemix_is_deterministic(tmp_path):
     from engine import Job, run_sync, run, start
 
-    def run():
+    def train_once():
         return run(Job("train", {"data": "builtin"}, dict(
             model="pointnet", epochs=1, width=0.0625, points=64, limit=40, batch_size=8, seed=3,
             mix="sagemix", augmentations="none")))
-    a, b = run(), run()
+    a, b = train_once(), train_once()
     assert a.metrics["loss"] == b.metrics["loss"] and a.metrics["test_accuracy"] == b.metrics["test_accuracy"]
     np.testing.assert_array_equal(a.arrays["step_loss"], b.arrays["step_loss"])
     # the batches were assigned by the auction, whose certified bound the run reports
@@ -55,12 +55,12 @@ def test_training_does_not_depend_on_whether_the_assignment_overlaps(monkeypatch
     from engine.training import train
     from engine import Job, run_sync, run, start
 
-    def run():
+    def train_once():
         return run(Job("train", {"data": "builtin"}, dict(
             model="pointnet", epochs=1, width=0.0625, points=64, limit=40, batch_size=8, seed=4,
             mix="sagemix", augmentations="none")))
     monkeypatch.setattr(train.os, "cpu_count", lambda: 64)       # a free core: overlap
-    a = run()
+    a = train_once()
     monkeypatch.setattr(train.os, "cpu_count", lambda: 1)        # no free core: no overlap
-    b = run()
+    b = train_once()
     np.testing.assert_array_equal(a.arrays["step_loss"], b.arrays["step_loss"])

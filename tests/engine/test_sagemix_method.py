@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import corruptions, metrics
+from engine import metrics
+from engine.numeric import corruptions
 from engine.cli import main
 from engine.core.errors import ParameterError
 from engine import Job, run_sync, run, start
@@ -60,8 +61,8 @@ def files(tmp_path_factory):
     return {"data": str(data), "ckpts": ckpts, "root": root, "test": (xe, ye)}
 
 
-def _mix(params: dict, **inputs):
-    return run(Job("mix", inputs, params))
+def _mix(params: dict, model=None, **inputs):
+    return run(Job("mix", inputs, params, model=model))
 
 
 def test_mix_sagemix_result_holds_every_step():

@@ -57,6 +57,9 @@ def test_training_lowers_the_loss_and_learns(tmp_path):
     assert previews and {"epoch", "step", "loss", "train_acc", "test_acc"} <= set(previews[-1])
     assert all(isinstance(v, (np.ndarray, float)) for v in previews[-1].values())
     assert seen[-1].done == seen[-1].total
+    # steps per epoch come from the engine (the viewer's x axis in epochs must not guess them)
+    assert result.metrics["steps_per_epoch"] == 3 and previews[-1]["steps_per_epoch"] == 3.0
+    assert result.provenance["device"] == "cpu"
 
 
 def test_same_seed_same_weights_other_seed_differs(tmp_path):
@@ -88,8 +91,8 @@ def test_resume_continues_the_same_run(tmp_path):
 
 def test_cancel_stops_cleanly(tmp_path):
     cancel = threading.Event()
-    gen = Job("train", {"data": (*TRAIN, CLASSES), "test": TEST},
-              dict(TINY, epochs=50, out=str(tmp_path / "m.safetensors"))).start()
+    gen = start(Job("train", {"data": (*TRAIN, CLASSES), "test": TEST},
+                    dict(TINY, epochs=50, out=str(tmp_path / "m.safetensors"))))
     steps = []
 
     def on_progress(p):

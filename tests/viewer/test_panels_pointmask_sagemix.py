@@ -122,7 +122,23 @@ def test_bias_lab_csv_is_written_from_the_table(win, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_sagemix_sigma_slider_reads_the_spec_range_on_a_log_scale():
+    from engine.core.params import describe
+    from engine.specs.mix import MixParams
+    from viewer.panels.sagemix import SIGMA_STEPS, sigma_of, slider_of
+
+    d = next(f for f in describe(MixParams) if f["name"] == "sigma")
+    assert d["scale"] == "log"
+    assert sigma_of(0) == pytest.approx(d["lo"]) and sigma_of(SIGMA_STEPS) == pytest.approx(d["hi"])
+    mid = sigma_of(SIGMA_STEPS // 2)                       # log scale: the middle is the geometric mean
+    assert mid == pytest.approx((d["lo"] * d["hi"]) ** 0.5)
+    assert slider_of(d["default"]) in range(SIGMA_STEPS + 1)
+    assert sigma_of(slider_of(d["default"])) == pytest.approx(d["default"], rel=0.01)
+
+
 def test_sagemix_sigma_reblends_without_a_job(win, qtbot, ckpts):
+    from viewer.panels.sagemix import sigma_of, slider_of
+
     panel = _panel(win, "sagemix")
     _panel(win, "inspect").auto.setChecked(False)
     win.tabs.setCurrentIndex(win.method_panels.index(panel))
@@ -143,16 +159,17 @@ def test_sagemix_sigma_reblends_without_a_job(win, qtbot, ckpts):
     count = _Count(win.client)
     layer = win.scene.get("sagemix.mix")
     try:
-        panel.sigma.setValue(200)                                 # sigma 2.0
+        panel.sigma.setValue(slider_of(2.0))                      # sigma about 2.0 (a log slider)
         assert count.n == 0
     finally:
         count.close()
     lam = win.scene.get("sagemix.mix").scalars["lambda"].values
     assert win.scene.get("sagemix.mix") is layer
     # eq. 9 literally, by hand
-    pi = panel.pi.value() / 100
-    wa = np.exp(-((a - a[qa]) ** 2).sum(1) / (2 * 2.0 ** 2))
-    wb = np.exp(-((b[perm] - b[qb]) ** 2).sum(1) / (2 * 2.0 ** 2))
+    pi, sigma = panel.pi.value() / 100, sigma_of(panel.sigma.value())
+    assert abs(sigma - 2.0) < 0.02 and f"σ = {sigma:.3g}" == panel.sigma_label.text()
+    wa = np.exp(-((a - a[qa]) ** 2).sum(1) / (2 * sigma ** 2))
+    wb = np.exp(-((b[perm] - b[qb]) ** 2).sum(1) / (2 * sigma ** 2))
     expect = pi * wa / (pi * wa + (1 - pi) * wb)
     assert np.allclose(lam, expect, atol=1e-5)
     assert np.allclose(layer.points, lam[:, None] * a + (1 - lam[:, None]) * b[perm], atol=1e-5)

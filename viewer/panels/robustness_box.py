@@ -19,9 +19,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QPushButton, QSpinBox, QToolButton)
 
-from engine import corruptions        # numpy only (a test checks the GUI still starts without torch)
-from engine.assets import checkpoint_problem
-from engine.core.errors import EngineError
+from engine import EngineError, checkpoint_problem
+from engine.numeric import corruptions        # numpy only (a test checks the GUI still starts without torch)
 
 from ..provenance import describe
 from ..work import Request
@@ -51,8 +50,7 @@ def row_name(spec: str) -> str:
 def read_samplings(specs: list[str]) -> list[str]:
     """Engine thread: how the engine's robustness loader would cut clouds for each checkpoint
     as the first of a list (its training sampling; "first" when unknown)."""
-    from engine.data.dataset import SAMPLINGS
-    from engine.models.checkpoints import read_meta
+    from engine import SAMPLINGS, read_meta
 
     out = []
     for spec in specs:
@@ -207,8 +205,7 @@ class RobustnessBox(QGroupBox):
     def params(self) -> dict:
         cols = [c.strip() for c in self.corruptions.text().split(",") if c.strip()]
         return {"points": self.n_points.value(), "limit": self.limit.value(), "seed": self.seed.value(),
-                "corruptions": ",".join(cols), "split": self.split.currentText() or "test",
-                "device": self.session.device}
+                "corruptions": ",".join(cols), "split": self.split.currentText() or "test"}
 
     def provenance(self) -> dict:
         return describe(METHOD, dict(self._params, checkpoints=",".join(self.results)), self.session.provenance(),
@@ -297,7 +294,7 @@ class RobustnessBox(QGroupBox):
         self.status.setText(f"{names}: starting…")
         self.handle = self.panel.run_method(
             METHOD, {"data": self.used_data}, params, target=f"{self.panel.name}.robustness",
-            name=f"Robustness: {names}", with_model=False,
+            name=f"Robustness: {names}",
             on_progress=lambda p: self.status.setText(f"{p.message} ({100 * p.fraction:.0f} %)"),
             on_result=lambda res, ss=specs: self._rows_done(ss, res),
             on_error=lambda msg, ss=specs: self._rows_failed(ss, msg), on_cancel=self._update_buttons)

@@ -14,6 +14,8 @@ checkpoint trained here is added by itself.
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +23,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout)
 
-from engine.numeric.mix_blend import blend
+from engine.numeric.mix_blend import blend, blend_constant
+from engine.specs.mix import METHOD_NAMES, MixParams
 
 from .. import tasks
 from ..result_layers import MIX_TITLES as METHOD_TITLES, layers_for
@@ -32,11 +35,23 @@ from .inspect import TopBars
 from .robustness_box import RobustnessBox
 from .train_box import TrainBox
 
-METHODS = ("sagemix", "pointmixup", "rsmix")
+METHODS = METHOD_NAMES
+
+# The sigma slider moves on a log scale through the spec's range (engine.specs.mix: MixParams.sigma).
+_SIGMA = next(f for f in dataclasses.fields(MixParams) if f.name == "sigma")
+SIGMA_LO, SIGMA_HI, SIGMA_DEFAULT = float(_SIGMA.metadata["lo"]), float(_SIGMA.metadata["hi"]), float(_SIGMA.default)
+SIGMA_STEPS = 1000
 
 
 def sigma_of(v: int) -> float:
-    return v / 100.0
+    """Slider position (0..SIGMA_STEPS) -> sigma, log-uniform over [SIGMA_LO, SIGMA_HI]."""
+    return SIGMA_LO * (SIGMA_HI / SIGMA_LO) ** (min(max(v, 0), SIGMA_STEPS) / SIGMA_STEPS)
+
+
+def slider_of(sigma: float) -> int:
+    """sigma -> the nearest slider position (clamped to the range)."""
+    t = math.log(min(max(sigma, SIGMA_LO), SIGMA_HI) / SIGMA_LO) / math.log(SIGMA_HI / SIGMA_LO)
+    return int(round(t * SIGMA_STEPS))
 
 
 class SageMixPanel(MethodPanel):
@@ -66,10 +81,11 @@ class SageMixPanel(MethodPanel):
         self.resample = QPushButton("Resample queries")
         self.resample.setToolTip("Draw new query points (same pair, same assignment)")
         self.sigma = QSlider(Qt.Horizontal)
-        self.sigma.setRange(1, 300)
-        self.sigma.setValue(30)
-        self.sigma.setToolTip("SageMix RBF bandwidth sigma: small keeps local parts, large approaches PointMixup")
-        self.sigma_label = QLabel("σ = 0.30")
+        self.sigma.setRange(0, SIGMA_STEPS)
+        self.sigma.setValue(slider_of(SIGMA_DEFAULT))
+        self.sigma.setToolTip(f"SageMix RBF bandwidth sigma, {SIGMA_LO:g} to {SIGMA_HI:g} on a log scale: "
+                              "small keeps local parts, large approaches PointMixup")
+        self.sigma_label = QLabel(f"σ = {sigma_of(self.sigma.value()):.3g}")
         self.pi = QSlider(Qt.Horizontal)
         self.pi.setRange(0, 100)
         self.pi.setValue(50)
@@ -228,8 +244,7 @@ class SageMixPanel(MethodPanel):
                 self.show_result(res)
 
         return self.run_method(self.MIX, inputs, params, target="sagemix.mix",
-                               name=f"{METHOD_TITLES[method]}: {s.name} + {name_b}", on_result=done,
-                               with_model=ck is not None)
+                               name=f"{METHOD_TITLES[method]}: {s.name} + {name_b}", on_result=done)
 
     def resample_queries(self):
         return self.run_mix(new_queries=True)
@@ -270,7 +285,7 @@ class SageMixPanel(MethodPanel):
     def redraw(self, _value: int = 0) -> None:
         """sigma / pi changed: new weights from the kept assignment and queries, no job."""
         sigma, pi = sigma_of(self.sigma.value()), self.pi.value() / 100.0
-        self.sigma_label.setText(f"σ = {sigma:.2f}")
+        self.sigma_label.setText(f"σ = {sigma:.3g}")
         self.pi_label.setText(f"π = {pi:.2f}")
         res = self.result
         if res is None or "sagemix.mix" not in self.scene:
@@ -282,14 +297,13 @@ class SageMixPanel(MethodPanel):
             qa, qb = (int(v) for v in a["queries"])
             mixed, lam = blend(pa, pb[perm], pa[qa], pb[qb], sigma, pi)
         elif method == "pointmixup":
-            lam = np.full(len(pa), pi, np.float32)
-            mixed = (pi * pa + (1 - pi) * pb[perm]).astype(np.float32)
+            mixed, lam = blend_constant(pa, pb[perm], pi)
         else:
             return
         self.scene.update_points("sagemix.mix", points=mixed, scalars={"lambda": lam})
         self.scene.update_points("sagemix.source", points=mixed, scalars={"from": (lam < 0.5).astype(np.int64)})
         self._label_bars(lam)
-        self.info.setText(f"{METHOD_TITLES[method]} (σ = {sigma:.2f}, π = {pi:.2f}): mean lambda {float(lam.mean()):.3f}")
+        self.info.setText(f"{METHOD_TITLES[method]} (σ = {sigma:.3g}, π = {pi:.2f}): mean lambda {float(lam.mean()):.3f}")
 
 
 PANEL = SageMixPanel

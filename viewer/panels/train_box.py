@@ -29,19 +29,35 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QToolButton, QWidget)
 
+from engine import describe
+from engine.specs.training import TrainParams
+
 from ..work import Request
 from .base import MethodPanel
 
-# The ranges of engine/training/train.py Train.Params (repeated: describe() would import torch here).
-FIELDS = {  # name: (kind, default, lo, hi, tooltip)
-    "epochs": (int, 10, 1, 100000, "epochs to train"),
-    "width": (float, 0.25, 0.01, 8.0, "width multiplier of every layer (1 = the paper's network)"),
-    "points": (int, 1024, 8, 1000000, "points per cloud"),
-    "batch_size": (int, 32, 2, 65536, "clouds per training step"),
-    "lr": (float, 1e-3, 1e-5, 10.0, "learning rate (Adam)"),
-    "seed": (int, 0, 0, 2**31 - 1, "seed of initialisation, shuffling and augmentation"),
-    "limit": (int, 0, 0, 10**9, "use at most this many clouds per split (0 = all)"),
-}
+# The fields shown, with the box's own defaults where they differ from the spec's (a small, quick
+# network); ranges, defaults and help come from engine.specs.training.TrainParams (torch-free).
+SHOWN = ("epochs", "width", "points", "batch_size", "lr", "seed", "limit")
+BOX_DEFAULTS = {"width": 0.25}
+LR_FLOOR = 1e-5          # the smallest step the learning-rate box shows (the spec's range is open at 0)
+
+
+def _fields() -> dict:
+    """{name: (kind, default, lo, hi, tooltip)} from the train spec."""
+    out = {}
+    for d in describe(TrainParams):
+        if d["name"] not in SHOWN:
+            continue
+        kind = type(d["default"])
+        lo = d["lo"] if d["lo"] is not None else 0
+        if d.get("lo_open") and kind is float:
+            lo = max(lo, LR_FLOOR)
+        hi = d["hi"] if d["hi"] is not None else (10**9 if kind is int else 1e9)
+        out[d["name"]] = (kind, BOX_DEFAULTS.get(d["name"], d["default"]), lo, hi, d.get("help") or d["name"])
+    return {k: out[k] for k in SHOWN}
+
+
+FIELDS = _fields()
 LABELS = {"batch_size": "batch size", "lr": "learning rate", "limit": "limit per split"}
 
 
@@ -294,8 +310,7 @@ class TrainBox(QGroupBox):
         v = {k: w.value() for k, w in self.fields.items()}
         opts, _ = self.read_options()
         v.update(model=self.model.currentText(), model_options=json.dumps(opts) if opts else "",
-                 out=str(Path(self.out.text().strip()).expanduser()) if self.out.text().strip() else "",
-                 device=self.session.device)
+                 out=str(Path(self.out.text().strip()).expanduser()) if self.out.text().strip() else "")
         if self.allow_init:
             v["init"] = self.init.text().strip()
         if self.has_augment:
@@ -344,7 +359,7 @@ class TrainBox(QGroupBox):
         self.status.setText(f"training {params['model']} on {self.data_spec()}…")
         self.handle = self.panel.run_method(
             "train", {"data": self.data_spec()}, params, target=self.plot_key,
-            name=f"Train {params['model']} ({params['epochs']} epochs)", with_model=False,
+            name=f"Train {params['model']} ({params['epochs']} epochs)",
             on_progress=self._progress, on_result=self._done,
             on_error=self._failed, on_cancel=self._check_job)
         self._new_auto_out(params["model"])     # the next run must not overwrite this one's file
@@ -376,7 +391,7 @@ class TrainBox(QGroupBox):
         if not _alive(self):
             return
         if p.preview and "step" in p.preview:
-            self._steps_per_epoch = max(1, round(p.total / max(self._epochs, 1)))
+            self._steps_per_epoch = int(p.preview.get("steps_per_epoch") or 1)   # the engine's count
             self.history = dict(p.preview)
             self._redraw_soon()         # at most ~2.5 redraws a second, whatever the preview rate
         elif self.history:              # e.g. "testing 96/200" after an epoch
@@ -405,6 +420,7 @@ class TrainBox(QGroupBox):
             return
         self.last_result = res
         a = res.arrays
+        self._steps_per_epoch = int(res.metrics.get("steps_per_epoch") or self._steps_per_epoch)
         self.history = {"step": a["step"], "loss": a["step_loss"], "epoch": a["epoch"], "epoch_loss": a["loss"],
                         "train_acc": a["train_acc"], "test_acc": a["test_acc"],
                         "current_epoch": float(res.metrics.get("epoch", 0)),

@@ -1,9 +1,9 @@
 """The "mix" method: mix two clouds with SageMix, PointMixup or RSMix and show every step.
 
-Inputs: ``a``, ``b`` (N, 3) clouds of equal size; ``label_a``, ``label_b`` (class indices; from
-the model's prediction when left out); ``model`` (a loaded classifier) or ``checkpoint`` (spec;
-needed by SageMix for saliency, optional for the others); ``classes`` (names; else the
-checkpoint's); optionally ``assignment`` (N,) and ``queries`` (2,) to keep them fixed.
+Spec: engine.specs.mix.MIX (parameters, inputs). Inputs: ``a``, ``b`` (N, 3) clouds of equal size;
+``label_a``, ``label_b`` (class indices; from the model's prediction when left out); ``classes``
+(names; else the model's); optionally ``assignment`` (N,) and ``queries`` (2,) to keep them fixed.
+The job's model (optional; SageMix needs it for saliency) arrives as ``model`` (a ``Loaded``).
 
 Result arrays: ``source_a``, ``source_b`` (N, 3); ``assignment`` (N,) partner index in b of each
 point of a (-1 where RSMix keeps a's point); ``queries`` (2,) index of q_a in a and q_b in b (-1
@@ -12,29 +12,26 @@ for PointMixup); ``lambda`` (N,) share of a per point; ``mixed`` (N, 3); ``salie
 draw) are saved as attributes. Metrics: ``label`` (class name -> weight), ``lambda`` (mean share
 of a), ``queries``, ``assignment_cost`` (sum of Euclidean pair distances), ``pi``, ``sigma``.
 
-The viewer's sliders then call ``engine.methods.mix.sagemix.blend(a, b[assignment], a[q_a],
+The viewer's sliders then call ``engine.numeric.mix_blend.blend(a, b[assignment], a[q_a],
 b[q_b], sigma, pi)`` directly: the assignment and the queries are kept, only weights change.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from engine.core.errors import DataError, ParameterError
-from engine.core.method import JobGenerator, Method
-from engine.ops.assignment import _pool, assign_pair, assignment_cost, is_bijection
-from engine.core.params import as_dict, param
-from engine.core.registry import METHODS
+from engine.core.method import JobGenerator, Method, implements
+from engine.core.params import as_dict
 from engine.core.types import Progress, Result
-from engine.methods.mix import pointmixup, rsmix, sagemix
-from engine.methods.model_input import as_points, model_device, resolve_model
 from engine.methods.inspect.saliency import point_saliency
+from engine.methods.mix import pointmixup, rsmix, sagemix
+from engine.methods.model_input import as_points, model_device
+from engine.ops.assignment import _pool, assign_pair, assignment_cost, is_bijection
+from engine.specs import mix as spec
+from engine.specs.mix import METHOD_NAMES  # noqa: F401  (re-exported)
 
-METHOD_NAMES = ("sagemix", "pointmixup", "rsmix")
-DEFAULT_THETA = {"sagemix": sagemix.DEFAULT_THETA, "pointmixup": pointmixup.DEFAULT_ALPHA,
-                 "rsmix": rsmix.DEFAULT_BETA}
+DEFAULT_THETA = {"sagemix": spec.DEFAULT_THETA, "pointmixup": spec.DEFAULT_ALPHA, "rsmix": spec.DEFAULT_BETA}
 
 
 def _wait_assignment(a: np.ndarray, b: np.ndarray, exact: bool) -> JobGenerator:
@@ -60,27 +57,10 @@ def label_weights(lam_mean: float, label_a: int, label_b: int, classes: list[str
     return out
 
 
-@METHODS.register("mix")
+@implements(spec.MIX)
 class Mix(Method):
-    name = "mix"
-    title = "Mix two clouds (SageMix, PointMixup, RSMix)"
-
-    @dataclass(frozen=True)
-    class Params:
-        method: str = param("sagemix", choices=METHOD_NAMES, help="mixing method")
-        sigma: float = param(sagemix.SIGMA_OTHER, lo=0.0, lo_open=True, hi=100.0,
-                             help="SageMix RBF bandwidth (small: parts kept; large: PointMixup)")
-        pi: float = param(-1.0, lo=-1.0, hi=1.0,
-                          help="prior pi (SageMix) / share of a (PointMixup); -1 draws it from Beta(theta, theta)")
-        theta: float = param(-1.0, lo=-1.0, hi=100.0,
-                             help="Beta shape; -1 = the method's default (0.2 SageMix, 1.0 PointMixup, 1.0 RSMix)")
-        radius: float = param(-1.0, lo=-1.0, hi=10.0, help="RSMix ball radius; -1 draws it from Beta(theta, theta)")
-        n_sample: int = param(rsmix.N_SAMPLE, lo=1, hi=1000000, help="RSMix: most points in the swapped subset")
-        seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the queries, pi and radius draws")
-        exact: bool = param(True, help="exact assignment (scipy); off = the warm-started solver (same optimum)")
-
-    def run(self, params, a=None, b=None, label_a=None, label_b=None, model=None, checkpoint=None,
-            classes=None, assignment=None, queries=None, device: str = "cpu") -> JobGenerator:
+    def run(self, params, *, model=None, a, b, label_a=None, label_b=None, classes=None, assignment=None,
+            queries=None) -> JobGenerator:
         pa = as_points(a, "cloud a").astype(np.float32)
         pb = as_points(b, "cloud b").astype(np.float32)
         if pa.shape != pb.shape:
@@ -95,11 +75,10 @@ class Mix(Method):
             raise ParameterError(f"radius = {params.radius} must be >= 0 (or -1 to draw it).")
         theta = DEFAULT_THETA[params.method] if params.theta == -1.0 else params.theta
         gen = torch.Generator().manual_seed(params.seed)
-        yield Progress(0, 1, "loading model")
         net, names = None, list(classes or [])
-        if model is not None or checkpoint:
-            net, model_classes = resolve_model(model, checkpoint, device)
-            names = names or model_classes
+        if model is not None:
+            net = model.model
+            names = names or list(model.classes)
         elif params.method == "sagemix":
             raise ParameterError("SageMix needs a classifier for saliency: give a checkpoint.",
                                  hint="E.g. --checkpoint demo:pointnet.")
@@ -163,7 +142,7 @@ class Mix(Method):
         if "radius" in result:
             used["radius"] = result["radius"]
         return Result(kind="mix", arrays=arrays, metrics=metrics, params=used,
-                      provenance={"checkpoint": str(checkpoint or ""), "seed": params.seed})
+                      provenance={"checkpoint": model.path if model is not None else "", "seed": params.seed})
 
     def _sagemix(self, params, pa, b_matched, perm, sal_a, sal_b, theta, gen, queries) -> dict:
         n = pa.shape[0]

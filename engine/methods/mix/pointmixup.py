@@ -17,8 +17,7 @@ import torch
 
 from engine.core.errors import ParameterError
 from engine.methods.mix.sagemix import gather_matched, mixed_labels, numpy_rng, random_partner, start_partner_assignment
-
-DEFAULT_ALPHA = 1.0      # public code: 1.0 for input mixup without rotation (0.4 with rotation)
+from engine.specs.mix import DEFAULT_ALPHA  # noqa: F401  (1.0: input mixup without rotation; 0.4 with)
 
 
 def draw_ratio(alpha: float, generator: torch.Generator | None) -> float:

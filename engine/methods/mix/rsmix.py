@@ -26,10 +26,7 @@ import torch
 
 from engine.core.errors import ParameterError
 from engine.methods.mix.sagemix import mixed_labels, numpy_rng
-
-DEFAULT_BETA = 1.0       # README commands of the public code
-DEFAULT_PROB = 0.5       # the DGCNN loop mixes a batch with this probability
-N_SAMPLE = 512
+from engine.specs.mix import DEFAULT_BETA, DEFAULT_PROB, N_SAMPLE  # noqa: F401  (the public code's defaults)
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,7 @@ import numpy as np
 import torch
 
 from engine.core.errors import ParameterError
-
-DEFAULT_THETA = 0.2          # public code's default Beta(theta, theta) shape
-SIGMA_POINTNET = 2.0         # public code: sigma 2.0 for PointNet (auto with --sigma -1) ...
-SIGMA_OTHER = 0.3            # ... and 0.3 for DGCNN; the paper's Table 5 best and Figure 3
+from engine.specs.mix import DEFAULT_THETA, SIGMA_OTHER, SIGMA_POINTNET  # noqa: F401  (the public code's defaults)
 
 
 def auto_sigma(model: Any) -> float:
