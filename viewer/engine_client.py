@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from engine.core.types import Progress
+from engine import Progress
 
 from .work import CANCELLED, FAILED, QUEUED, RUNNING, JobHandle, Request, execute, finish
 

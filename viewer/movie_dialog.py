@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QProgressDialog, QPushButton, QSpinBox, QWidget)
 
-from engine.core.errors import EngineError
+from engine import EngineError
 
 from . import movie, provenance
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine.core.types import Result
+from engine import Result
 
 from .scene import ArrowsLayer, EllipsoidsLayer, Layer, PointsLayer, Scalar, SurfaceLayer
 

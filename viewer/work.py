@@ -18,8 +18,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.core.errors import EngineError
-from engine.core.types import Progress
+from engine import EngineError, Progress
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 _ids = itertools.count(1)
