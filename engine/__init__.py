@@ -22,7 +22,8 @@ def _export(module: str, *names: str) -> None:
 
 # jobs: what to run, how it runs, what crosses the thread line
 _export("engine.core.jobs", "Job", "drive", "run_sync", "Ticker", "make_params")
-_export("engine.catalog", "start", "run", "method_names", "model_names", "augmentation_names")
+_export("engine.catalog", "start", "run", "method_names", "model_names", "augmentation_names",
+        "model_options")
 _export("engine.core.types", "PointCloud", "Progress", "Result")
 _export("engine.core.errors", "EngineError", "DataError", "CheckpointError", "ParameterError",
         "ModelError", "RegistryError")

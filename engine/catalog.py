@@ -64,6 +64,17 @@ def augmentation_names() -> list[str]:
     return AUGMENTATIONS.names()
 
 
+def model_options(keys) -> dict:
+    """{model: {option: (type name, default, help)}}: the extra settings each model takes."""
+    load()
+    out = {}
+    for key in keys:
+        opts = getattr(MODELS.get(key), "cli_options", None) or {}
+        out[key] = {name: (getattr(s[0], "__name__", "str"), s[1], s[2] if len(s) > 2 else "")
+                    for name, s in opts.items()}
+    return out
+
+
 def implementation(key: str) -> type:
     load()
     return METHODS.get(key)

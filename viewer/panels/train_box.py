@@ -80,17 +80,10 @@ def default_out(model: str) -> str:
 
 
 def model_options(models: Sequence[str]) -> dict:
-    """Engine thread: {model: {option: (type name, default, help)}} from the registry."""
-    from engine.core.registry import MODELS
-    from engine.training.train import load_registries
+    """Engine thread: {model: {option: (type name, default, help)}} from the model registry."""
+    from engine import model_options as options
 
-    load_registries()
-    out = {}
-    for key in models:
-        spec = getattr(MODELS.get(key), "cli_options", None) or {}
-        out[key] = {name: (getattr(s[0], "__name__", "str"), s[1], s[2] if len(s) > 2 else "")
-                    for name, s in spec.items()}
-    return out
+    return options(models)
 
 
 def check_out_path(text: str) -> str:
