@@ -87,10 +87,12 @@ def save_result(result: Result, path: str | os.PathLike) -> None:
 
 
 def load_result(path: str | os.PathLike) -> Result:
-    import h5py
+    from engine.data.h5safe import open_h5
+    from engine.inputs import record_input
 
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path, "result file") as f:
+            record_input(path, "result file")
             if f.attrs.get("format") != FORMAT:
                 raise DataError(f"{path}: not a PointLens result file (no '{FORMAT}' marker).",
                                 hint="Open it as a dataset instead, or save the result again.")

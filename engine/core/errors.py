@@ -5,6 +5,22 @@ message must be complete on its own: what was wrong, where, and how to fix it.
 """
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: object) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``, ``\\n``).
+
+    File names and file contents end up in messages; a name holding ESC sequences or a newline
+    must not drive the user's terminal or split a one-line message. Plain text passes unchanged.
+    """
+    s = str(text)
+    if not _CONTROL.search(s):
+        return s
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -12,6 +28,7 @@ class EngineError(Exception):
     kind = "error"
 
     def __init__(self, message: str, *, hint: str | None = None):
+        message, hint = safe_text(message), None if hint is None else safe_text(hint)
         self.message = message
         self.hint = hint
         super().__init__(message if not hint else f"{message} {hint}")

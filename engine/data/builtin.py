@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from engine.atomic import atomic_path
+from engine.data.h5safe import open_h5
 from engine.core.errors import DataError
 from engine.data.builtin_shapes import CLASSES, make_shape
 from engine.data.dataset import Dataset, Loading
@@ -74,10 +75,10 @@ def write_cache(path: Path, seed: int, data: dict) -> None:
 
 def _valid(path: Path, seed: int) -> bool:
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path, "cache") as f:
             return (int(f.attrs.get("generator_version", -1)) == GENERATOR_VERSION and int(f.attrs["seed"]) == seed
                     and all(f[s]["data"].shape == (n * len(CLASSES), POINTS, 3) for s, n in PER_CLASS.items()))
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, DataError):
         return False
 
 

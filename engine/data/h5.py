@@ -19,6 +19,8 @@ import numpy as np
 
 from engine.core.errors import DataError
 from engine.data.dataset import Loading, RawSample, Split
+from engine.data.h5safe import open_h5
+from engine.inputs import record_input
 
 MAX_OPEN = 32
 _LOCK = threading.RLock()
@@ -32,13 +34,8 @@ def h5_file(path: str | Path) -> h5py.File:
     if f is not None and f.id.valid:
         _POOL.move_to_end(key)
         return f
-    try:
-        f = h5py.File(key, "r")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found.", hint="Check the path.") from None
-    except OSError as e:
-        raise DataError(f"{path}: not a readable HDF5 file ({str(e).split(';')[0].split('(')[0].strip()}).",
-                        hint="The file is truncated, damaged or not HDF5; download or export it again.") from None
+    f = open_h5(key, "dataset")   # refuses links/storage outside the file and lying shapes
+    record_input(key, "dataset")
     _POOL[key] = f
     while len(_POOL) > MAX_OPEN:
         _, old = _POOL.popitem(last=False)
@@ -61,6 +58,15 @@ def close_all() -> None:
             _POOL.popitem()[1].close()
 
 
+# Largest label accepted: a class table is built from it, so 2**40 would mean a 7 GB table.
+MAX_LABEL = 100_000
+
+
+def _num(v) -> str:
+    """A label as read: ints exactly (uint64 2**64-1 too), floats in short form (1e+30)."""
+    return str(int(v)) if np.asarray(v).dtype.kind in "iub" else f"{float(v):g}"
+
+
 def int_labels(raw: np.ndarray, n: int, where: str) -> np.ndarray:
     """Labels (n,) or (n, 1) of any int/float/bool dtype -> (n,) int64; non-integral is an error."""
     lab = np.asarray(raw)
@@ -77,9 +83,15 @@ def int_labels(raw: np.ndarray, n: int, where: str) -> np.ndarray:
             k = int(np.flatnonzero(~np.isfinite(lab) | (np.mod(np.nan_to_num(lab), 1) != 0))[0])
             raise DataError(f"{where}: label of shape {k} is {float(lab[k])}, not a whole number.",
                             hint="Class labels must be integers 0..K-1.")
+    if n:   # range first, in the stored type: 1e30 or 2**64-1 must not wrap around in int64
+        lo, hi = lab.min(), lab.max()
+        if lo < 0:
+            raise DataError(f"{where}: labels must be >= 0; found {_num(lo)}.")
+        if hi > MAX_LABEL:
+            k = int(np.argmax(lab))
+            raise DataError(f"{where}: label of shape {k} is {_num(hi)}, too large for a class index "
+                            f"(at most {MAX_LABEL:,}).", hint="Class labels must be integers 0..K-1.")
     lab = lab.astype(np.int64)
-    if n and lab.min() < 0:
-        raise DataError(f"{where}: labels must be >= 0; found {int(lab.min())}.")
     return lab
 
 
@@ -219,13 +231,9 @@ class H5Split(Split):
 
 
 def read_names_file(path: Path) -> list[str]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as e:
-        raise DataError(f"{path}: cannot read the class names file ({e.strerror or e}).") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: the class names file is not UTF-8 text.") from None
-    return [ln.strip() for ln in text.splitlines() if ln.strip()]
+    from engine.data.listfiles import read_list
+
+    return [name for _, name in read_list(path)]
 
 
 def attr_names(attrs: dict) -> list[str] | None:

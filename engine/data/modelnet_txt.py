@@ -17,7 +17,7 @@ from engine.core.errors import DataError
 from engine.data.dataset import Dataset, Loading, RawSample, Split
 from engine.data.files import read_geometry
 from engine.data.parse_cache import cached_cloud
-from engine.data.h5 import read_names_file
+from engine.data.listfiles import plain_name, read_list
 
 _ID = re.compile(r"^(.+)_(\d+)$")
 
@@ -55,7 +55,7 @@ class TextSplit(Split):
 
 def open_modelnet_txt(folder: Path, loading: Loading, prefix: str) -> Dataset:
     names_path = folder / f"{prefix}_shape_names.txt"
-    classes = read_names_file(names_path)
+    classes = [plain_name(c, names_path, k) for k, c in read_list(names_path)]
     index = {c: i for i, c in enumerate(classes)}
     listing = {c: {p.stem for p in (folder / c).glob("*.txt")} for c in classes if (folder / c).is_dir()}
     splits = {}
@@ -64,7 +64,8 @@ def open_modelnet_txt(folder: Path, loading: Loading, prefix: str) -> Dataset:
         if not lf.is_file():
             continue
         files, labels, ids = [], [], []
-        for k, sid in enumerate(read_names_file(lf)):
+        for line, sid in read_list(lf):
+            k = line - 1
             m = _ID.match(sid)
             cls = m.group(1) if m else None
             if cls not in index:

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from engine.core.errors import DataError
+from engine.fsguard import check_input
 from engine.data.dataset import Dataset, Loading
 from engine.data.files import READERS, folder_dataset, single_file_dataset
 from engine.data.modelnet_txt import layout_prefix, open_modelnet_txt
@@ -49,6 +50,8 @@ def open_dataset(spec: str | os.PathLike, loading: Loading | None = None) -> Dat
             raise DataError(f"'{s}': the built-in dataset's seed must be a whole number (e.g. builtin:1).")
         return open_builtin(int(seed), loading)
     p = Path(s).expanduser()
+    if p.exists() or p.is_symlink():   # a FIFO, device or socket is refused before any open
+        check_input(p, "dataset", folder_ok=True)
     if not p.exists():
         raise DataError(f"{p}: no such file or folder.", hint="Give a dataset path, or 'builtin' for the built-in dataset.")
     if p.is_file():

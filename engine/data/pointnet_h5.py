@@ -15,6 +15,7 @@ import numpy as np
 
 from engine.core.errors import DataError
 from engine.data.dataset import Dataset, Loading
+from engine.data.listfiles import read_list, relative_entry, within
 from engine.data.h5 import H5Part, H5Split, attr_names, class_names, inspect, read_names_file
 
 LISTS = {"train": "train_files.txt", "test": "test_files.txt", "val": "val_files.txt"}
@@ -59,12 +60,14 @@ def resolve_names(parts: list[H5Part], folder: Path, labels, where: str, sole: b
     return class_names(None, labels, where, None), None
 
 
-def _resolve_entry(folder: Path, entry: str, listfile: Path) -> Path:
-    e = Path(entry.strip().replace("\\", "/"))
+def _resolve_entry(folder: Path, entry: str, listfile: Path, line: int) -> Path:
+    """A listed .h5 file: relative to the folder, to its parent (the authors' ``data/<folder>/``
+    prefix) or by file name; it must stay inside the folder (see engine/data/listfiles.py)."""
+    e = Path(relative_entry(entry, listfile, line))
     for cand in (folder / e, folder.parent / e, folder / e.name):
-        if cand.is_file():
+        if within(folder, cand) and cand.is_file():
             return cand
-    raise DataError(f"{listfile}: lists '{entry.strip()}', which is not in {folder} (nor at that path).",
+    raise DataError(f"{listfile}: line {line}: lists '{entry.strip()}', which is not in {folder}.",
                     hint="Put the listed .h5 files beside the list, or fix the list.")
 
 
@@ -102,10 +105,10 @@ def open_h5_folder(folder: Path, loading: Loading) -> Dataset:
     for split, lst in LISTS.items():
         lf = folder / lst
         if lf.is_file():
-            entries = read_names_file(lf)
+            entries = read_list(lf)
             if not entries:
                 raise DataError(f"{lf}: the list is empty.", hint="It should name the split's .h5 files.")
-            split_files[split] = [_resolve_entry(folder, e, lf) for e in entries]
+            split_files[split] = [_resolve_entry(folder, e, lf, k) for k, e in entries]
     if not split_files:
         for p in sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in H5_EXT), key=_natural):
             split_files.setdefault(split_of(p.stem), []).append(p)

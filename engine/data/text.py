@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import DataError
+from engine.fsguard import check_input, os_problem
+from engine.inputs import record_input
 
 # Files larger than this are refused by the text readers: a wrong path (a video, a disk image)
 # would otherwise be read into memory whole before anything could complain.
@@ -19,17 +21,21 @@ MAX_TEXT_BYTES = 2 << 30
 
 
 def read_bytes(path: str | os.PathLike) -> bytes:
-    p = Path(path)
+    """The whole file, after checking it is a regular file (not a FIFO or device) of sane size;
+    recorded as one of the command's inputs (engine/inputs.py)."""
+    p = check_input(Path(path), "file")
     try:
         size = p.stat().st_size
         if size > MAX_TEXT_BYTES:
             raise DataError(f"{p}: the file is {size / 2**30:.1f} GiB, too large to read as text.")
-        return p.read_bytes()
+        data = p.read_bytes()
     except DataError:
         raise
     except OSError as e:
-        raise DataError(f"{p}: cannot read the file ({e.strerror or e}).",
+        raise DataError(f"{p}: cannot read the file: {os_problem(e)}.",
                         hint="Check that it exists and is readable.") from None
+    record_input(p, "dataset")
+    return data
 
 
 def decode_text(data: bytes, path: str | os.PathLike, what: str) -> str:
