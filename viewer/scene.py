@@ -187,6 +187,13 @@ class Selection:
 Listener = Callable[[str, str], None]
 
 
+LOOK = ("visible", "style", "point_size", "color", "opacity", "note")   # what a stage may change on a shared layer
+
+
+def _look(layer: Layer) -> dict:
+    return {k: getattr(layer, k) for k in LOOK if hasattr(layer, k)}
+
+
 def stage_of(name: str) -> str | None:
     """The stage a layer name belongs to (its prefix before the first dot), None if shared."""
     head, dot, _ = name.partition(".")
@@ -199,7 +206,10 @@ class Scene:
         self._listeners: list[Listener] = []
         self.selection: Selection | None = None
         self.stage: str | None = None           # None: every layer is on stage
-        self._shared_shown: dict[str | None, dict[str, bool]] = {}
+        # How each stage shows the shared layers: {stage: {layer: {field: value}}}, and how a
+        # shared layer looked when it was added (what a stage shown for the first time uses).
+        self._shared_look: dict[str | None, dict[str, dict]] = {}
+        self._shared_default: dict[str, dict] = {}
 
     # ---- stages ---------------------------------------------------------------------------------
     def on_stage(self, layer: Layer | str) -> bool:
@@ -212,19 +222,23 @@ class Scene:
 
     def set_stage(self, stage: str | None, empty: bool = False) -> None:
         """Show ``stage``'s layers and hide every other stage's (kept, not removed). Shared layers
-        (no prefix) get the visibility they had when ``stage`` was last shown; on a stage shown
-        for the first time they are visible, or hidden when ``empty``."""
+        (no prefix) look as they did when ``stage`` was last shown (a panel that greyed or hid
+        the sample cloud does so on its own stage only); on a stage shown for the first time
+        they look as added, or are hidden when ``empty``."""
         if stage == self.stage and not empty:
             return
         before = {n: self.on_stage(n) for n in self._layers}
         shared = [l for l in self._layers.values() if stage_of(l.name) is None and not l.name.startswith("_")]
-        self._shared_shown[self.stage] = {l.name: l.visible for l in shared}
+        self._shared_look[self.stage] = {l.name: _look(l) for l in shared}
         self.stage = stage
-        remembered = {} if empty else self._shared_shown.get(stage, {})
+        remembered = {} if empty else self._shared_look.get(stage, {})
         for l in shared:
-            visible = remembered.get(l.name, not empty)
-            if l.visible != visible:
-                l.visible = visible
+            look = dict(remembered.get(l.name) or self._shared_default.get(l.name) or _look(l))
+            if empty:
+                look["visible"] = False
+            if look != _look(l):
+                for key, value in look.items():
+                    setattr(l, key, value)
                 self._emit("style", l.name)
         for name, was in before.items():
             if name in self._layers and self.on_stage(name) != was:
@@ -258,6 +272,11 @@ class Scene:
         """Add, or replace a layer of the same name (in place when the shapes agree)."""
         old = self._layers.get(layer.name)
         self._layers[layer.name] = layer
+        if stage_of(layer.name) is None and not layer.name.startswith("_"):
+            # a new shared layer (the next sample): every stage starts from how it looks now
+            self._shared_default[layer.name] = _look(layer)
+            for looks in self._shared_look.values():
+                looks.pop(layer.name, None)
         if old is None:
             self._emit("added", layer.name)
         elif type(old) is type(layer) and old.shape_key() == layer.shape_key() and old.view == layer.view:

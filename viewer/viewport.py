@@ -327,6 +327,24 @@ class ViewportGrid(QWidget):
                 v.fit_caption()
             self.window.Render()
 
+    def paint_into(self, pixmap, owner) -> None:
+        """Draw the 3D views' current frame into ``pixmap`` (a grab of ``owner``, an ancestor
+        widget) where this widget sits: Qt's grab() leaves the GL area blank, and a grab of
+        the screen would also catch whatever lies over the window."""
+        from PySide6.QtCore import QPoint, QRect
+        from PySide6.QtGui import QImage, QPainter
+
+        if self.window is None:
+            return
+        self.render_now()
+        img = render.grab(self.window)
+        h, w = img.shape[:2]
+        qimg = QImage(img.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+        top_left = self.vtk.mapTo(owner, QPoint(0, 0))
+        painter = QPainter(pixmap)
+        painter.drawImage(QRect(top_left, self.vtk.size()), qimg)
+        painter.end()
+
     def _on_rendered(self, *args) -> None:
         self.frames += 1
         if not self._drawn_once and any(v.actors for v in self.views[:self.count]):

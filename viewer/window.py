@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QTabWidget, QToolBar)
 
 from . import extensions, panels
@@ -469,14 +469,14 @@ class MainWindow(QMainWindow):
 
     # ---- screenshots -------------------------------------------------------------------------------
     def save_window_screenshot(self, path: str) -> bool:
-        """The whole window as a PNG (widgets and the 3D views)."""
-        self.viewports.render_now()
-        screen = self.screen() or self.windowHandle().screen()
-        pix = screen.grabWindow(self.winId())
-        if pix.isNull():
-            pix = self.grab()
-        from engine import atomic_path
-        from engine import EngineError
+        """The whole window as a PNG: the widgets as Qt paints them (grab(), no screen grab, so
+        nothing lying over the window and no race with the first paint) with the 3D views' own
+        rendering composited where they sit."""
+        from engine import EngineError, atomic_path
+
+        QApplication.processEvents()
+        pix = self.grab()
+        self.viewports.paint_into(pix, self)
 
         from . import provenance
 

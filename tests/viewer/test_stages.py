@@ -129,3 +129,18 @@ def test_the_demo_starts_from_an_empty_stage(win, qapp):
         pres.demo_dock.hide()
         qapp.processEvents()
     assert win.scene.stage == "inspect"
+
+
+def test_a_panel_that_greys_the_sample_does_so_on_its_own_stage_only():
+    scene = Scene()
+    scene.add(PointsLayer("cloud", points=_pts(), point_size=5.0, color="#5a5a5a"))
+    scene.set_stage("inspect")
+    scene.set_style("cloud", point_size=2.0, color="#b0b0b0")
+    scene.set_stage("pointmask")
+    assert (scene.get("cloud").point_size, scene.get("cloud").color) == (5.0, "#5a5a5a")
+    scene.set_stage("inspect")
+    assert (scene.get("cloud").point_size, scene.get("cloud").color) == (2.0, "#b0b0b0")
+    scene.add(PointsLayer("cloud", points=_pts(9), point_size=5.0))       # the next sample
+    scene.set_stage("pointmask")
+    scene.set_stage("inspect")
+    assert scene.get("cloud").point_size == 5.0                             # starts afresh
