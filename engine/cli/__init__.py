@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from engine.core.errors import EngineError
+from engine.core.errors import EngineError, safe_text
+from engine.fsguard import os_problem
+from engine.inputs import begin_command, end_command
 
 # Modules of engine.cli, each with register(subparsers). Listed by name so packagers see them.
 COMMANDS = ["data", "train", "eval"]
@@ -36,13 +39,43 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    begin_command()   # record this command's inputs: outputs may not overwrite them
     try:
         return int(args.func(args) or 0)
     except EngineError as e:
         if args.debug:
             raise
-        print(f"pointlens {args.command}: {e}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(e))
+    except BrokenPipeError:
+        return _quiet_pipe()
+    except OSError as e:   # not wrapped by a reader or writer: still one line, in plain words
+        if args.debug:
+            raise
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return _fail(args.command, f"{where}{os_problem(e)}.")
     except KeyboardInterrupt:
         print(f"pointlens {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        end_command()
+
+
+def _fail(command: str, message: str) -> int:
+    """The one line on stderr (control characters escaped), exit status 2."""
+    try:
+        print(f"pointlens {command}: {safe_text(message)}", file=sys.stderr)
+    except (BrokenPipeError, OSError):
+        pass
+    return 2
+
+
+def _quiet_pipe() -> int:
+    """The reader of our output went away (``| head -c 0``): stop quietly, no traceback. stdout
+    is pointed at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return 0

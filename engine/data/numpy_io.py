@@ -6,6 +6,7 @@ An (N, 3+) array is one cloud; a (B, N, 3+) array is B clouds (with labels from 
 """
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import numpy as np
 from engine.core.errors import DataError
 from engine.data.dataset import Dataset, Loading, RawSample, Split
 from engine.data.surface import Geometry
+from engine.fsguard import check_input
+from engine.inputs import record_input
 
 POINT_KEYS = ("points", "data", "xyz", "pos", "pc", "point_cloud", "arr_0")
 NORMAL_KEYS = ("normals", "normal")
@@ -21,9 +24,53 @@ LABEL_KEYS = ("labels", "label", "y")
 PART_KEYS = ("part_ids", "pid", "seg")
 
 
+# zlib cannot compress better than about 1032:1; a member claiming more is a zip bomb.
+MAX_RATIO = 1100
+
+
+def _header(f, where) -> tuple[int, int]:
+    """(declared data bytes, header length) of the .npy stream ``f`` (at its start)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    shape, _, dtype = (fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0)(f)
+    if dtype.hasobject:
+        raise ValueError("object arrays need allow_pickle")
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize, f.tell()
+
+
+def check_sizes(path) -> None:
+    """Refuse a .npy/.npz whose array headers declare more bytes than the file holds, before
+    numpy allocates them (numpy allocates the declared shape first, then reads)."""
+    where = str(path)
+    if where.lower().endswith(".npz"):
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                if info.file_size > max(info.compress_size, 1) * MAX_RATIO and info.file_size > 1 << 20:
+                    raise DataError(f"{path}: array '{info.filename}' claims {info.file_size:,} bytes from "
+                                    f"{info.compress_size:,} compressed bytes, more than any compression gives.",
+                                    hint="The file is crafted or damaged; refused before reading it.")
+                with z.open(info) as f:
+                    need, head = _header(f, where)
+                if need > info.file_size - head:
+                    raise DataError(f"{path}: array '{info.filename}' declares {need:,} bytes but holds "
+                                    f"{max(info.file_size - head, 0):,}.", hint="The file is truncated or its header lies.")
+    else:
+        with open(path, "rb") as f:
+            need, head = _header(f, where)
+        size = os.path.getsize(path)
+        if need > size - head:
+            raise DataError(f"{path}: the array header declares {need:,} bytes but the file holds "
+                            f"{max(size - head, 0):,}.", hint="The file is truncated or its header lies.")
+
+
 def load_arrays(path) -> dict[str, np.ndarray]:
     """{'points': ..., optional 'normals', 'labels', 'part_ids'} from a .npy or .npz file."""
+    check_input(path, "NumPy file")
+    record_input(path, "dataset")
     try:
+        check_sizes(path)
         if str(path).lower().endswith(".npz"):
             with np.load(path, allow_pickle=False) as z:
                 files = list(z.files)

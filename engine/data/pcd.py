@@ -15,6 +15,8 @@ from engine.data.text import decode_text, number_table, read_bytes
 
 _KINDS = {"F": "f", "I": "i", "U": "u"}
 MAX_HEADER = 1 << 16
+# LZF's best case is a 264-byte back-reference in 3 bytes (88:1); a header claiming more lies.
+LZF_MAX_RATIO = 100
 
 
 def lzf_decompress(src: bytes, out_len: int, path="data") -> bytes:
@@ -114,6 +116,8 @@ def read_pcd(path) -> Geometry:
     h, pos = _parse_header(data, path)
     dt = _dtype(h, path)
     n = _declared_points(h, path)
+    if n < 0:
+        raise DataError(f"{path}: the PCD header declares {n} points.")
     kind = (h["DATA"] or ["?"])[0].lower()
     if kind == "ascii":
         text = decode_text(data[pos:], path, "ascii PCD")
@@ -138,6 +142,10 @@ def read_pcd(path) -> Geometry:
         if len(data) - pos < 8:
             raise DataError(f"{path}: binary_compressed PCD is truncated (no size words).")
         csize, usize = (int(x) for x in np.frombuffer(data, "<u4", 2, pos))
+        if usize > LZF_MAX_RATIO * csize + 1024:
+            raise DataError(f"{path}: compressed PCD declares {usize:,} bytes from {csize:,} compressed bytes, "
+                            f"more than LZF can give (at most {LZF_MAX_RATIO}:1).",
+                            hint="The file is crafted or damaged; refused before reading it.")
         if usize != dt.itemsize * n:
             raise DataError(f"{path}: compressed PCD holds {usize} bytes, {n} points need {dt.itemsize * n}.")
         if len(data) - pos - 8 < csize:

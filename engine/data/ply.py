@@ -163,9 +163,26 @@ def strips_to_triangles(strip: np.ndarray) -> np.ndarray:
     return t[keep]
 
 
+def _check_counts(elems, fmt: str, data: bytes, body: int, path) -> None:
+    """Declared element counts must fit in the bytes that follow the header (each binary record
+    takes at least its fixed-size fields, each ascii record at least 2 bytes) - checked before
+    anything is allocated for them."""
+    left, need = len(data) - body, 0
+    for el in elems:
+        if el.count < 0:
+            raise DataError(f"{path}: element '{el.name}' declares a negative count ({el.count}).")
+        rec = 2 if fmt == "ascii" else sum(np.dtype(ct or vt).itemsize for _, vt, ct in el.props)
+        need += el.count * max(rec, 1 if el.props else 0)
+        if need > left:
+            raise DataError(f"{path}: the header declares {el.count:,} '{el.name}' records, more than the "
+                            f"{left:,} bytes after the header can hold.",
+                            hint="The file is truncated or its header counts are wrong.")
+
+
 def read_ply(path) -> Geometry:
     data = read_bytes(path)
     fmt, elems, body = _header(data, path)
+    _check_counts(elems, fmt, data, body, path)
     if fmt == "ascii":
         parsed = _ascii(decode_text(data[body:], path, "ascii PLY"), elems, path)
     else:

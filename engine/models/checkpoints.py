@@ -24,7 +24,10 @@ import torch
 from engine.atomic import atomic_path
 from engine.assets import demo_path, package_root  # noqa: F401 - re-exported
 from engine.core.errors import CheckpointError, EngineError
+from engine.fsguard import check_input
+from engine.inputs import record_input
 from engine.models import checkpoint_adapters as adapters
+from engine.models import checkpoint_limits as limits
 from engine.models.base import PointModel, build_model
 
 FORMAT = "pointlens-checkpoint/1"
@@ -63,12 +66,12 @@ def resolve_spec(spec: str | os.PathLike) -> Path:
     if text.startswith("demo:"):
         raise CheckpointError(f"'{text}' is not a demo model name.", hint="Use demo:<model-key>, e.g. demo:pointnet.")
     path = Path(text).expanduser()
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise CheckpointError(f"checkpoint '{text}' does not exist.", hint="Check the path.")
     if path.is_dir():
         raise CheckpointError(f"checkpoint '{text}' is a folder, not a file.",
                               hint="Give the .safetensors or .pth file inside it.")
-    return path
+    return check_input(path, "checkpoint", error=CheckpointError)   # FIFOs, devices, loops refused
 
 
 # --- saving --------------------------------------------------------------------------------------
@@ -140,7 +143,7 @@ def _read_torch(path: Path) -> Any:
     import pickle
 
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         text = str(e)
         m = re.search(r"(?:GLOBAL|global)\s+([\w.]+)", text)
@@ -152,6 +155,8 @@ def _read_torch(path: Path) -> Any:
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({_short(e)}).",
                               hint="The file may be truncated or not a checkpoint.") from None
+    limits.check_loaded(obj, path)   # stride-0 / larger-than-storage tensors, before any use
+    return obj
 
 
 def _short(e: BaseException) -> str:
@@ -181,6 +186,7 @@ def read_meta(spec: str | os.PathLike) -> dict:
     from safetensors import safe_open
 
     path = resolve_spec(spec)
+    record_input(path, "checkpoint")
     if _sniff(path) != "safetensors":
         return {}
     try:
@@ -207,6 +213,7 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
 
     _import_models()
     path = resolve_spec(spec)
+    record_input(path, "checkpoint")
     dev = resolve_device(device)
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: the file is empty.", hint="Save or download the checkpoint again.")
@@ -219,8 +226,7 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     if meta is not None:                                   # written by PointLens
         key = str(meta.get("model", ""))
         config = meta.get("config") or {}
-        if not isinstance(config, dict):
-            raise CheckpointError(f"{path}: metadata 'config' is not an object.")
+        limits.check_meta(meta, path)
         if not state:
             raise CheckpointError(f"{path}: the checkpoint holds no tensors.")
         adapted = adapters.unwrap(state, str(path))
@@ -255,6 +261,8 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     if expect is not None and key != expect:
         raise CheckpointError(f"{path}: this is a '{key}' checkpoint, not '{expect}'.",
                               hint=f"Open a '{expect}' checkpoint here, or use this one with a '{key}' method.")
+    limits.check_meta(meta, path)
+    limits.check_shapes_first(key, config, state, path, _config_text(config))
     bad = adapters.nonfinite(state)
     if bad:
         raise CheckpointError(f"{path}: {len(bad)} tensor(s) hold NaN or Inf values "
