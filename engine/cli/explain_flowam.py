@@ -15,39 +15,29 @@ from __future__ import annotations
 import numpy as np
 
 from engine.cli.common import add_device, add_json, emit, parse_kv, run_job
+from engine.cli.spec_options import add_params, given_params
+from engine.specs.flowam import FLOWAM
 
 KEYS = ("class", "method", "logit", "softmax", "log_softmax", "chamfer", "chamfer_eq7", "fid",
         "legality", "legal", "predicted", "success")
 
 
 def register(explain_subparsers) -> None:
-    from engine.methods.flowam.baselines import METHOD_CHOICES
-
     p = explain_subparsers.add_parser("flowam", help="Flow AM: a global explanation of a class")
     p.add_argument("--checkpoint", default="demo:pointnet", help="classifier checkpoint (default demo:pointnet)")
     p.add_argument("--data", required=True, help="dataset path or 'builtin' (class statistics, metrics)")
     p.add_argument("--class", dest="target", required=True, help="class name or index, or 'all'")
-    p.add_argument("--method", default="flow", choices=METHOD_CHOICES, help="flow or a baseline (default flow)")
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default 300)")
-    p.add_argument("--beta", type=float, default=None, help="beta of L_Flow (default 0.1)")
-    p.add_argument("--seed", type=int, default=None, help="seed (default 0)")
-    p.add_argument("--points", type=int, default=None, help="points in the explanation (default 1024)")
-    p.add_argument("--set-size", type=int, default=None, help="explanations per class, seeds seed.. (FID set)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="any other parameter of the flowam method (repeatable), e.g. lr=0.005")
+                   help="any parameter of the flowam method as NAME=VALUE (repeatable), e.g. lr=0.005")
     p.add_argument("--out", required=True, help="write the result to this .h5 file")
     add_device(p)
     add_json(p)
+    add_params(p, FLOWAM)       # --method, --steps, --beta, --seed, --points, --set-size, ... from the spec
     p.set_defaults(func=explain_flowam_command)
 
 
 def _params(args) -> dict:
-    params = parse_kv(args.param)
-    for name, value in (("method", args.method), ("steps", args.steps), ("beta", args.beta),
-                        ("seed", args.seed), ("points", args.points), ("set_size", args.set_size)):
-        if value is not None:
-            params[name] = value
-    return params
+    return {**parse_kv(args.param), **given_params(args, FLOWAM)}
 
 
 def explain_flowam_command(args) -> int:
@@ -57,8 +47,8 @@ def explain_flowam_command(args) -> int:
     params = _params(args)
     if str(args.target).lower() == "all":
         return _all_classes(args, params)
-    inputs = {"checkpoint": args.checkpoint, "data": args.data, "target": args.target, "device": args.device}
-    result = run_job(Job("flowam", inputs, params))
+    result = run_job(Job("flowam", {"data": args.data, "target": args.target}, params,
+                         model=args.checkpoint, device=args.device))
     save_result(result, args.out)
     m = result.metrics
     out = {k: m[k] for k in KEYS}
@@ -75,21 +65,20 @@ def explain_flowam_command(args) -> int:
 
 
 def _all_classes(args, params: dict) -> int:
+    from engine.catalog import resolve_model
     from engine.core.jobs import Job, make_params
-    from engine.methods.flowam.method import FlowAMParams
-    from engine.methods.flowam.inputs import check_classes, resolve_dataset, resolve_model
+    from engine.core.types import Result
+    from engine.methods.flowam.inputs import resolve_inputs
     from engine.methods.flowam.metrics import fid_all_classes
     from engine.methods.flowam.stats import load_clouds
     from engine.results import save_result
-    from engine.core.types import Result
 
-    p = make_params(FlowAMParams, params, "method 'flowam'")
-    model, model_classes, _ = resolve_model(None, args.checkpoint, args.device)
-    ds = resolve_dataset(None, args.data)
-    classes = check_classes(model, model_classes, ds)
+    p = make_params(FLOWAM.params, params, "method 'flowam'")
+    loaded = resolve_model(args.checkpoint, args.device, FLOWAM)     # loaded once for every class
+    model, ds, classes, _ = resolve_inputs(loaded, None, args.data)
     rows, clouds = [], []
     for c in range(len(classes)):
-        r = run_job(Job("flowam", {"model": model, "dataset": ds, "target": c}, p))
+        r = run_job(Job("flowam", {"dataset": ds, "target": c}, p, model=loaded, device=args.device))
         rows.append({k: r.metrics[k] for k in KEYS})
         clouds.append(r.arrays["points"])
     ref = p.reference_split if p.reference_split in ds.splits else p.stats_split

@@ -8,23 +8,20 @@ objects, and of explanations against real objects of their class. JSON: ``layers
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, given_options, parse_kv, run_job
+from engine.cli.common import add_device, add_json, emit, parse_kv, run_job
+from engine.cli.spec_options import add_params, given_params
+from engine.specs.flowam import FLOW_LAYERS
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("flow-layers", help="Flow AM: per-layer activation similarity (paper Fig. 2)")
     p.add_argument("--checkpoint", default="demo:pointnet", help="classifier checkpoint (default demo:pointnet)")
     p.add_argument("--data", required=True, help="dataset path or 'builtin'")
-    p.add_argument("--layers", default=None, help="'modules' (default: every conv/linear), 'aliases' or a list")
-    p.add_argument("--explanations", default=None, choices=("none", "vanilla", "flow", "both"),
-                   help="explanations compared with real objects (default vanilla = raw AM)")
-    p.add_argument("--steps", type=int, default=None, help="optimiser steps of the explanations (default 300)")
-    p.add_argument("--points", type=int, default=None, help="points per cloud (default 1024)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the pairs (default 0)")
-    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="any other parameter (repeatable)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="any parameter as NAME=VALUE (repeatable)")
     p.add_argument("--out", default=None, help="write the result to this .h5 file")
     add_device(p)
     add_json(p)
+    add_params(p, FLOW_LAYERS)    # --layers, --explanations, --steps, --points, --seed, ... from the spec
     p.set_defaults(func=flow_layers_command)
 
 
@@ -32,9 +29,8 @@ def flow_layers_command(args) -> int:
     from engine.core.jobs import Job
     from engine.results import save_result
 
-    params = given_options(args, ("layers", "explanations", "steps", "points", "seed"), parse_kv(args.param))
-    result = run_job(Job("flow-layers", {"checkpoint": args.checkpoint, "data": args.data,
-                                         "device": args.device}, params))
+    params = {**parse_kv(args.param), **given_params(args, FLOW_LAYERS)}
+    result = run_job(Job("flow-layers", {"data": args.data}, params, model=args.checkpoint, device=args.device))
     if args.out:
         save_result(result, args.out)
     m = result.metrics

@@ -7,7 +7,9 @@ draw) and ``ablation`` (all / no_la / no_c / no_lr -> logit, softmax, chamfer, f
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, given_options, parse_kv, run_job
+from engine.cli.common import add_device, add_json, emit, parse_kv, run_job
+from engine.cli.spec_options import add_params, given_params
+from engine.specs.flowam import SANITY
 
 
 def register(subparsers) -> None:
@@ -17,15 +19,11 @@ def register(subparsers) -> None:
     f.add_argument("--checkpoint", default="demo:pointnet", help="classifier checkpoint (default demo:pointnet)")
     f.add_argument("--data", required=True, help="dataset path or 'builtin'")
     f.add_argument("--class", dest="target", required=True, help="class name or index")
-    f.add_argument("--part", default=None, choices=("dropout", "ablation", "both"), help="default both")
-    f.add_argument("--levels", default=None, help="dropout fractions (default 0,0.1,0.2,0.3,0.4,0.5)")
-    f.add_argument("--repeats", type=int, default=None, help="dropout draws per level (default 1)")
-    f.add_argument("--steps", type=int, default=None, help="optimiser steps per explanation (default 300)")
-    f.add_argument("--seed", type=int, default=None, help="seed (default 0)")
-    f.add_argument("--param", action="append", metavar="NAME=VALUE", help="any other parameter (repeatable)")
+    f.add_argument("--param", action="append", metavar="NAME=VALUE", help="any parameter as NAME=VALUE (repeatable)")
     f.add_argument("--out", default=None, help="write the result to this .h5 file")
     add_device(f)
     add_json(f)
+    add_params(f, SANITY)         # --part, --levels, --repeats, --steps, --seed, ... from the spec
     f.set_defaults(func=sanity_flowam_command)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -34,9 +32,9 @@ def sanity_flowam_command(args) -> int:
     from engine.core.jobs import Job
     from engine.results import save_result
 
-    params = given_options(args, ("part", "levels", "repeats", "steps", "seed"), parse_kv(args.param))
-    result = run_job(Job("flowam-sanity", {"checkpoint": args.checkpoint, "data": args.data,
-                                           "target": args.target, "device": args.device}, params))
+    params = {**parse_kv(args.param), **given_params(args, SANITY)}
+    result = run_job(Job("flowam-sanity", {"data": args.data, "target": args.target}, params,
+                         model=args.checkpoint, device=args.device))
     if args.out:
         save_result(result, args.out)
     m = result.metrics

@@ -14,7 +14,8 @@ import time
 import numpy as np
 import torch
 
-from engine.methods.flowam.method import FlowAMParams, optimise
+from engine.methods.flowam.method import optimise
+from engine.specs.flowam import FlowAMParams
 from engine.methods.flowam.baselines import StepRule, objective_config
 from engine.methods.flowam.inputs import frozen
 from engine.methods.flowam.objective import FlowObjective, tap_name

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.cli import main
-from engine.methods import flowam_stats
+from engine.methods.flowam import stats as flowam_stats
 from engine.results import load_result
 
 FAST = ["--param", "points=64", "--param", "init_objects=3", "--param", "fid_reals=5",

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-import engine.methods.flowam.method  # noqa: F401  (registers the method)
 from engine.data.dataset import Dataset, Loading
 from engine.data.numpy_io import ArraySplit
 from engine.core.errors import ModelError, ParameterError
 from engine import Job, drive, run_sync, run, start
-from engine.methods import flowam_stats
+from engine.methods.flowam import stats as flowam_stats
 from engine.methods.flowam.baselines import objective_config
 from engine.methods.flowam.inputs import frozen
 from engine.methods.flowam.objective import FlowObjective, tap_name
@@ -86,7 +85,7 @@ def _assert_unchanged(m, snap):
 
 def test_gradients_reach_only_the_points(model):
     ds = small_dataset()
-    from engine.methods.flowam.method import FlowAMParams
+    from engine.specs.flowam import FlowAMParams
 
     cfg = objective_config(FlowAMParams(points=N))
     names = [tap_name(lw.layer, cfg.activation) for lw in cfg.layer_weights]
@@ -114,8 +113,8 @@ def test_run_gives_previews_history_metrics_and_leaves_the_model(model, tmp_path
     ds = small_dataset()
     snap = _snapshot(model)
     seen = []
-    job = Job("flowam", {"model": model, "dataset": ds, "target": "rod"}, FAST)
-    result = drive(job.start(), seen.append)
+    job = Job("flowam", {"dataset": ds, "target": "rod"}, FAST, model=model)
+    result = drive(start(job), seen.append)
     _assert_unchanged(model, snap)
     previews = [p.preview for p in seen if p.preview]
     assert previews and all(p["points"].shape == (N, 3) and p["points"].dtype == np.float32 for p in previews)
@@ -142,7 +141,7 @@ def test_run_gives_previews_history_metrics_and_leaves_the_model(model, tmp_path
 @pytest.mark.parametrize("method", ["vanilla", "l2", "blur", "tv"])
 def test_baselines_run_with_their_own_terms(model, method):
     ds = small_dataset()
-    r = run(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "method": method}))
+    r = run(Job("flowam", {"dataset": ds, "target": 0}, {**FAST, "method": method}, model=model))
     want = {"am", "total"} | ({"tv"} if method == "tv" else set())
     assert {k[5:] for k in r.arrays if k.startswith("loss_")} == want
     assert r.arrays["points"].shape == (N, 3) and np.isfinite(r.arrays["points"]).all()
@@ -152,8 +151,8 @@ def test_cancel_restores_the_model(model):
     ds = small_dataset()
     snap = _snapshot(model)
     cancel = threading.Event()
-    job = Job("flowam", {"model": model, "dataset": ds, "target": 1}, {**FAST, "steps": 500})
-    out = drive(job.start(), lambda p: cancel.set() if p.preview else None, cancel)
+    job = Job("flowam", {"dataset": ds, "target": 1}, {**FAST, "steps": 500}, model=model)
+    out = drive(start(job), lambda p: cancel.set() if p.preview else None, cancel)
     assert out is None
     _assert_unchanged(model, snap)
 
@@ -161,7 +160,7 @@ def test_cancel_restores_the_model(model):
 def test_error_mid_run_restores_the_model(model, monkeypatch):
     ds = small_dataset()
     snap = _snapshot(model)
-    from engine.methods import flowam_baselines
+    from engine.methods.flowam import baselines as flowam_baselines
 
     calls = []
 
@@ -172,7 +171,7 @@ def test_error_mid_run_restores_the_model(model, monkeypatch):
 
     monkeypatch.setattr(flowam_baselines.StepRule, "__call__", boom)
     with pytest.raises(RuntimeError, match="injected"):
-        run(Job("flowam", {"model": model, "dataset": ds, "target": 1}, FAST))
+        run(Job("flowam", {"dataset": ds, "target": 1}, FAST, model=model))
     assert calls == [0, 1, 2, 3]
     _assert_unchanged(model, snap)
 
@@ -180,17 +179,17 @@ def test_error_mid_run_restores_the_model(model, monkeypatch):
 def test_bad_inputs_are_engine_errors(model):
     ds = small_dataset()
     with pytest.raises(ParameterError, match="Did you mean rod"):
-        run(Job("flowam", {"model": model, "dataset": ds, "target": "rood"}, FAST))
+        run(Job("flowam", {"dataset": ds, "target": "rood"}, FAST, model=model))
     with pytest.raises(ParameterError, match="layer weights"):
-        run(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "layer_weights": "fc2"}))
+        run(Job("flowam", {"dataset": ds, "target": 0}, {**FAST, "layer_weights": "fc2"}, model=model))
     with pytest.raises(ModelError, match="no layer 'nolayer'"):
-        run(Job("flowam", {"model": model, "dataset": ds, "target": 0},
-                     {**FAST, "layer_weights": "nolayer=1"}))
+        run(Job("flowam", {"dataset": ds, "target": 0},
+                     {**FAST, "layer_weights": "nolayer=1"}, model=model))
     with pytest.raises(ParameterError, match="'beta'"):
-        run(Job("flowam", {"model": model, "dataset": ds, "target": 0}, {**FAST, "beta": 2.0}))
+        run(Job("flowam", {"dataset": ds, "target": 0}, {**FAST, "beta": 2.0}, model=model))
     wrong = PointNetClassifier(num_classes=5, width=0.0625)
     with pytest.raises(Exception, match="predicts 5 classes"):
-        run(Job("flowam", {"model": wrong, "dataset": ds, "target": 0}, FAST))
+        run(Job("flowam", {"dataset": ds, "target": 0}, FAST, model=wrong))
 
 
 def test_statistics_are_cached_in_memory_and_on_disk(model, monkeypatch, tmp_path):
@@ -239,9 +238,10 @@ def test_drop_parameters_zeroes_the_fraction_of_a_copy(model):
 def test_sanity_and_flow_layers_cancel_restore_the_model(model):
     ds = small_dataset()
     snap = _snapshot(model)
-    for name, extra in (("flowam-sanity", {"levels": "0,0.2"}), ("flow-layers", {"per_class": 2, "pairs": 2})):
+    for name, inputs, extra in (("flowam-sanity", {"target": 0}, {"levels": "0,0.2"}),
+                                ("flow-layers", {}, {"per_class": 2, "pairs": 2})):
         cancel = threading.Event()
-        job = Job(name, {"model": model, "dataset": ds, "target": 0}, {**FAST, "steps": 400, **extra})
+        job = Job(name, {"dataset": ds, **inputs}, {**FAST, "steps": 400, **extra}, model=model)
         seen = []
 
         def stop(p):
@@ -249,12 +249,12 @@ def test_sanity_and_flow_layers_cancel_restore_the_model(model):
             if p.preview and len([s for s in seen if s.preview]) >= 3:
                 cancel.set()
 
-        assert drive(job.start(), stop, cancel) is None
+        assert drive(start(job), stop, cancel) is None
         _assert_unchanged(model, snap)
 
 
 def test_divergence_is_a_model_error_not_a_traceback(model, monkeypatch):
-    from engine.methods import flowam_baselines
+    from engine.methods.flowam import baselines as flowam_baselines
 
     def diverge(self, points, step):          # what a too-large step size does to the points
         if step == 2:
@@ -263,5 +263,29 @@ def test_divergence_is_a_model_error_not_a_traceback(model, monkeypatch):
     monkeypatch.setattr(flowam_baselines.StepRule, "__call__", diverge)
     snap = _snapshot(model)
     with pytest.raises(ModelError, match="NaN or infinite at step 3"):
-        run(Job("flowam", {"model": model, "dataset": small_dataset(), "target": 0}, FAST))
+        run(Job("flowam", {"dataset": small_dataset(), "target": 0}, FAST, model=model))
     _assert_unchanged(model, snap)
+
+
+def test_specs_declare_the_contract_and_the_catalog_checks_jobs(model):
+    import subprocess
+    import sys
+
+    from engine.catalog import implementation
+    from engine.specs.flowam import FLOW_LAYERS, FLOWAM, SANITY
+
+    for spec in (FLOWAM, FLOW_LAYERS, SANITY):
+        assert implementation(spec.key).Params is spec.params and spec.needs_model
+        assert "checkpoint" not in spec.input_names and "model" not in spec.input_names
+        assert "device" not in spec.input_names
+    lr = {f.name: f.metadata for f in FLOWAM.params.__dataclass_fields__.values()}["lr"]
+    assert lr["scale"] == "log"
+    # the specs are plain data: importing them does not import torch
+    code = "import sys, engine.specs.flowam; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+    ds = small_dataset()
+    with pytest.raises(ParameterError, match="no input 'checkpoint'"):
+        run(Job("flowam", {"dataset": ds, "target": 0, "checkpoint": "demo:pointnet"}, FAST))
+    with pytest.raises(ParameterError, match="needs 'target'"):
+        run(Job("flowam", {"dataset": ds}, FAST, model=model))

@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-import engine.methods  # noqa: F401  (registers the methods)
 from engine import Job, run_sync, run, start
-from engine.methods import flowam_stats
+from engine.methods.flowam import stats as flowam_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 256
@@ -80,7 +79,7 @@ def setup(tmp_path_factory):
 
 
 def _run(model, ds, target, **params):
-    return run(Job("flowam", {"model": model, "dataset": ds, "target": target}, {**COMMON, **params}))
+    return run(Job("flowam", {"dataset": ds, "target": target}, {**COMMON, **params}, model=model))
 
 
 def test_flow_am_beats_vanilla_am_on_builtin(setup):
@@ -115,7 +114,7 @@ def test_legal_restriction_keeps_points_legal(setup):
 def test_dropout_sanity_check_degrades_the_explanation(setup):
     ds, model = setup
     params = {**COMMON, "levels": "0,0.5", "part": "dropout", "accuracy_per_class": 5}
-    r = run(Job("flowam-sanity", {"model": model, "dataset": ds, "target": "chair"}, params))
+    r = run(Job("flowam-sanity", {"dataset": ds, "target": "chair"}, params, model=model))
     a = r.arrays
     assert a["levels"].tolist() == [0.0, 0.5]
     assert a["chamfer_to_undropped"][0] < 1e-6 and a["chamfer_to_undropped"][1] > 1e-3
@@ -128,7 +127,7 @@ def test_activation_flow_matches_paper_fig2(setup):
     activate the aligned layers more like real objects than raw (vanilla) AM does."""
     ds, model = setup
     params = {**COMMON, "layers": "aliases", "explanations": "both", "per_class": 8, "pairs": 10}
-    m = run(Job("flow-layers", {"model": model, "dataset": ds}, params)).metrics
+    m = run(Job("flow-layers", {"dataset": ds}, params, model=model)).metrics
     at = {name: i for i, name in enumerate(m["layers"])}
     fc = [at[n] for n in ("fT1.fc2", "fT2.fc2", "fc1", "fc2")]
     assert np.mean([m["same_class"][i] for i in fc]) > np.mean([m["different_class"][i] for i in fc]) + 0.05

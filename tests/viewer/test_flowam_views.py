@@ -18,6 +18,8 @@ SMALL = {"stats_per_class": 2, "fid_reals": 2, "init_objects": 2, "preview_every
 
 @pytest.fixture(scope="module")
 def tiny_classifier(tmp_path_factory):
+    import engine.models.zoo  # noqa: F401  (registers the architectures save_tiny_checkpoint builds)
+
     return save_tiny_checkpoint(tmp_path_factory.mktemp("flowam_views") / "tiny_pointnet.safetensors",
                                 width=0.0625, points=64)
 
@@ -84,14 +86,12 @@ def test_compare_view_five_clouds_table_click_and_exports(win, qtbot, tiny_class
         assert img.shape[:2] == (220, 220)
         assert (img[20:-50, 60:] < 200).any(-1).sum() > 30, f"the view of {m} is blank"
         assert f"{r.metrics['chamfer']:.4f}" in tile.caption.text()
-    # the same job run headless in this thread (engine.core.jobs.run_sync) gives the same clouds and metrics
-    from engine.core.jobs import make_params, run_sync
-    from engine.core.registry import METHODS
+    # the same job run headless in this thread (engine.run) gives the same clouds and metrics
+    from engine import Job, run
 
-    method = METHODS.get("flowam")
     for m in ("vanilla", "flow"):
-        p = make_params(method.Params, {**view.request["params"], "method": m})
-        ref = run_sync(method().run(p, checkpoint=tiny_classifier, data="builtin", target="chair"))
+        ref = run(Job("flowam", {"data": "builtin", "target": "chair"}, {**view.request["params"], "method": m},
+                      model=tiny_classifier))
         assert np.allclose(ref.arrays["points"], view.tiles[m].points, atol=1e-6)
         assert ref.metrics["chamfer"] == pytest.approx(res[m].metrics["chamfer"], rel=1e-5)
     # one camera for all five: the union of the five clouds (and the legal cube if a point leaves it)

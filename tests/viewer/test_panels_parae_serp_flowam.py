@@ -193,7 +193,7 @@ def test_serp_transformer_colours_patches(win, qtbot):
 def test_flowam_panel_live_cloud_loss_plot_timeline_and_ply(win, qtbot, classifier, tmp_path):
     from viewer.panels.flowam import METHODS
 
-    from engine.methods.flowam.baselines import METHOD_CHOICES
+    from engine.specs.flowam import METHOD_CHOICES
 
     assert tuple(METHODS) == tuple(METHOD_CHOICES)
     # Earlier tests may leave a debounced SeRP re-run in flight; let it land first so its layers

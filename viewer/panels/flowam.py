@@ -20,11 +20,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
+from engine.core.params import describe
+from engine.specs.flowam import FLOWAM, METHOD_CHOICES
+
 from ..scene import PointsLayer, Scalar
 from .base import MethodPanel
 from .focus import hide_others
 
-METHODS = ("flow", "vanilla", "l2", "blur", "tv")    # engine.methods.flowam.baselines.METHOD_CHOICES
+METHODS = METHOD_CHOICES        # flow and the paper's baselines, as the spec declares them
+FIELDS = {d["name"]: d for d in describe(FLOWAM.params)}    # ranges, defaults and help: the spec's
 LAYER = "flowam.cloud"
 NOT_READY = "Open a classifier (File > Open checkpoint) and a dataset."
 TERM_NAMES = {"total": "total L", "am": "L_AM (activation)", "la": "L_LA (latent alignment)",
@@ -44,6 +48,15 @@ def write_ply(path: str, points: np.ndarray) -> None:
             np.savetxt(f, pts, fmt="%.7g")
 
 
+def _spin(box, name: str):
+    """A spin box with the range, default and help of the spec's parameter ``name``."""
+    d = FIELDS[name]
+    box.setRange(d["lo"], d["hi"])
+    box.setValue(d["default"])
+    box.setToolTip(d["help"])
+    return box
+
+
 class FlowAMPanel(MethodPanel):
     name = "flowam"
     title = "Flow AM"
@@ -55,25 +68,18 @@ class FlowAMPanel(MethodPanel):
         self.handle = None
         self.previews = 0                 # previews drawn (tests: the cloud moved live)
         self.curves: dict[str, tuple[list, list]] = {}
-        self.extra_params: dict = {}      # other FlowAMParams fields (tests use small statistics)
+        self.extra_params: dict = {}      # other flowam parameters (tests use small statistics)
 
         self.cls = QComboBox()
         self.cls.setToolTip("the class to explain")
         self.method = QComboBox()
         self.method.addItems(list(METHODS))
-        self.method.setToolTip("flow = Flow AM; vanilla / l2 / blur / tv = the paper's baselines")
-        self.beta = QDoubleSpinBox()
-        self.beta.setRange(0.0, 1.0)
+        self.method.setCurrentText(FIELDS["method"]["default"])
+        self.method.setToolTip(FIELDS["method"]["help"])
+        self.beta = _spin(QDoubleSpinBox(), "beta")
         self.beta.setSingleStep(0.05)
-        self.beta.setValue(0.1)
-        self.beta.setToolTip("trade-off: (1-beta) L_LA + beta L_C")
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 100000)
-        self.steps.setValue(300)
-        self.points = QSpinBox()
-        self.points.setRange(16, 16384)
-        self.points.setValue(1024)
-        self.points.setToolTip("points in the explanation")
+        self.steps = _spin(QSpinBox(), "steps")
+        self.points = _spin(QSpinBox(), "points")
         self.layer_weights = QLineEdit()
         self.layer_weights.setPlaceholderText("the paper's layers and weights")
         self.layer_weights.setToolTip("L_LA layers and weights, e.g. 'fT1.fc1=N*1, fc2=N*2' ('N*' multiplies "

@@ -21,10 +21,7 @@ import torch
 from engine.ops.geometry import gather_points
 from engine.methods.flowam.neighbours import neighbour_indices
 from engine.methods.flowam.objective import ObjectiveConfig, parse_layer_weights
-
-METHOD_CHOICES = ("flow", "vanilla", "l2", "blur", "tv")
-METHOD_TITLES = {"flow": "Flow AM", "vanilla": "Vanilla AM", "l2": "L2-norm",
-                 "blur": "Gaussian blur", "tv": "Total variation"}
+from engine.specs.flowam import METHOD_CHOICES, METHOD_TITLES  # noqa: F401  (declared in the spec)
 
 
 def gaussian_blur(points: torch.Tensor, k: int = 8, sigma: float = 0.05) -> torch.Tensor:

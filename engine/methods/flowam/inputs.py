@@ -28,14 +28,6 @@ def frozen(model) -> Iterator[Any]:
             m.training = t
 
 
-def resolve_model(model=None, checkpoint: str | None = None, device: str = "cpu"):
-    """(model, class names or None, checkpoint label). A given model wins over a checkpoint."""
-    from engine.methods.model_input import load_model
-
-    loaded, classes = load_model(model, checkpoint, device)
-    return loaded, classes, "model" if model is not None else str(checkpoint)
-
-
 def resolve_dataset(dataset=None, data: str | None = None):
     if dataset is not None:
         return dataset
@@ -47,12 +39,18 @@ def resolve_dataset(dataset=None, data: str | None = None):
     return open_dataset(data)
 
 
-def resolve_inputs(model=None, checkpoint: str | None = None, dataset=None, data: str | None = None,
-                   device: str = "cpu"):
-    """(model, dataset, class names, checkpoint label) for the Flow AM methods, checked to agree."""
-    model, model_classes, source = resolve_model(model, checkpoint, device)
+def source_label(loaded) -> str:
+    """What the provenance names as the model: the checkpoint's path, else 'model'."""
+    return str(getattr(loaded, "path", "") or "model")
+
+
+def resolve_inputs(loaded, dataset=None, data: str | None = None):
+    """(model, dataset, class names, checkpoint label) for the Flow AM methods, checked to agree.
+
+    ``loaded`` is the job's model as the catalog resolved it (a models.checkpoints.Loaded)."""
+    model = loaded.model
     ds = resolve_dataset(dataset, data)
-    return model, ds, check_classes(model, model_classes, ds), source
+    return model, ds, check_classes(model, loaded.classes or None, ds), source_label(loaded)
 
 
 def num_classes(model) -> int | None:

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine.core.errors import ParameterError
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.flowam.method import FlowAMParams, _ticks, class_means_tensors, initial_clouds, optimise
+from engine.methods.flowam.method import _ticks, class_means_tensors, initial_clouds, optimise
 from engine.methods.flowam.baselines import objective_config
 from engine.methods.flowam.inputs import frozen, resolve_inputs
 from engine.methods.flowam.objective import FlowObjective, tap_name
 from engine.methods.flowam.stats import activations, dataset_fingerprint, load_clouds, model_fingerprint
+from engine.specs import flowam as spec
+from engine.specs.flowam import FlowLayersParams  # noqa: F401  (declared in the spec)
 
 
 def forward_order(model, names: list[str], points: int = 32) -> list[str]:
@@ -83,27 +83,13 @@ def pair_indices(labels: np.ndarray, pairs: int, same: bool, rng) -> np.ndarray:
     return np.asarray(out, np.int64).reshape(-1, 2)
 
 
-@dataclass(frozen=True)
-class FlowLayersParams(FlowAMParams):
-    layers: str = param("modules", help="'aliases', 'modules' (every conv/linear, as Fig. 2) or a list")
-    pairs: int = param(20, lo=1, help="pairs per class for the same / different class curves")
-    per_class: int = param(20, lo=2, help="real objects per class read for the analysis")
-    explanations: str = param("vanilla", choices=("none", "vanilla", "flow", "both"),
-                              help="explanations compared with real objects (raw AM = vanilla)")
-
-
-@METHODS.register("flow-layers")
-class FlowLayers:
-    name = "flow-layers"
-    title = "Activation flow: per-layer similarity of real objects and explanations"
-    Params = FlowLayersParams
-
-    def run(self, params: FlowLayersParams, model=None, checkpoint: str | None = None, dataset=None,
-            data: str | None = None, device: str = "cpu", target=None):
+@implements(spec.FLOW_LAYERS)
+class FlowLayers(Method):
+    def run(self, params: FlowLayersParams, *, model, dataset=None, data: str | None = None):
         import torch
 
         start = time.perf_counter()
-        model, ds, classes, source = resolve_inputs(model, checkpoint, dataset, data, device)
+        model, ds, classes, source = resolve_inputs(model, dataset, data)
         kinds = {"none": [], "vanilla": ["vanilla"], "flow": ["flow"], "both": ["vanilla", "flow"]}[params.explanations]
         total = 2 + params.steps * len(kinds)
         yield Progress(0, total, "activations of real objects")

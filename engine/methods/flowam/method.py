@@ -35,64 +35,21 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine.core.errors import ModelError
 from engine.core.jobs import Ticker
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.flowam.baselines import METHOD_CHOICES, StepRule, objective_config
+from engine.methods.flowam.baselines import StepRule, objective_config
 from engine.methods.flowam.inputs import class_index, frozen, resolve_inputs
-from engine.methods.flowam.metrics import CHAMFER_REALS, FID_LAYERS, evaluate
-from engine.methods.flowam.objective import ACTIVATION_POINTS, PAPER_LAYER_WEIGHTS, FlowObjective, tap_name
+from engine.methods.flowam.metrics import CHAMFER_REALS, evaluate
+from engine.methods.flowam.objective import FlowObjective, tap_name
 from engine.methods.flowam.stats import (class_average_cloud, class_indices, class_mean_activations,
-                           dataset_fingerprint, load_clouds, model_fingerprint, real_features)
-
-INIT_CHOICES = ("auto", "average", "index-average", "random", "real")
-OPTIMISERS = ("adam", "sgd", "rmsprop")
-
-
-@dataclass(frozen=True)
-class FlowAMParams:
-    method: str = param("flow", choices=METHOD_CHOICES,
-                        help="flow = Flow AM; vanilla / l2 / blur / tv = the paper's baselines")
-    steps: int = param(300, lo=1, hi=100000, help="optimiser steps")
-    lr: float = param(0.002, lo=0.0, lo_open=True, hi=10.0, help="learning rate on the coordinates")
-    optimiser: str = param("adam", choices=OPTIMISERS, help="optimiser of the point coordinates")
-    beta: float = param(0.1, lo=0.0, hi=1.0, help="trade-off: (1-beta) L_LA + beta L_C")
-    layer_weights: str = param(PAPER_LAYER_WEIGHTS,
-                               help="aligned layers and weights alpha_l; 'N*' multiplies by the layer size")
-    activation: str = param("linear", choices=ACTIVATION_POINTS,
-                            help="align the Linear outputs, or the activations after BN+ReLU ('act')")
-    use_la: bool = param(True, help="latent alignment L_LA (flow only; off = ablation)")
-    use_c: bool = param(True, help="point continuity L_C (flow only; off = ablation)")
-    use_lr: bool = param(True, help="legal restriction L_LR (flow only; off = ablation)")
-    boundary: float = param(1.0, lo=0.0, lo_open=True, help="B, the legal boundary in L_C")
-    legal_limit: float = param(1.0, lo=0.0, lo_open=True, help="C, the legal limit per coordinate")
-    points: int = param(1024, lo=16, hi=16384, help="points in the explanation")
-    init: str = param("auto", choices=INIT_CHOICES,
-                      help="start cloud; auto = class average for flow, random for baselines")
-    init_noise: float = param(0.0, lo=0.0, hi=1.0, help="std of Gaussian noise added to the start")
-    init_objects: int = param(16, lo=1, hi=1000, help="real objects averaged into the start cloud")
-    seed: int = param(0, lo=0, help="seed of the random start, the noise and the metric samples")
-    set_size: int = param(1, lo=1, hi=64, help="explanations optimised together (seeds seed..), the FID set")
-    l2_decay: float = param(0.01, lo=0.0, hi=1.0, hi_open=True, help="L2 baseline: x <- (1-decay) x")
-    blur_every: int = param(4, lo=1, help="Gaussian-blur baseline: blur every k steps")
-    blur_k: int = param(8, lo=1, hi=64, help="Gaussian-blur baseline: neighbours")
-    blur_sigma: float = param(0.05, lo=0.0, lo_open=True, help="Gaussian-blur baseline: sigma")
-    tv_weight: float = param(0.01, lo=0.0, help="total-variation baseline: weight")
-    tv_k: int = param(4, lo=1, hi=64, help="total-variation baseline: neighbours")
-    stats_split: str = param("test", help="split for class averages and class-mean activations")
-    stats_per_class: int = param(100, lo=1, help="objects per class in the class-mean activations")
-    reference_split: str = param("train", help="split of the real objects the metrics compare with "
-                                 "(Chamfer's 5, the FID set); the statistics split if absent")
-    fid_reals: int = param(100, lo=2, help="real objects of the class in the FID reference set")
-    fid_layers: str = param(",".join(FID_LAYERS), help="feature layers of the FID (mean over them)")
-    history_every: int = param(0, lo=0, help="keep every k-th cloud for replay (0: about 200 frames)")
-    preview_every: int = param(5, lo=1, help="yield a preview every k steps")
+                                         dataset_fingerprint, load_clouds, model_fingerprint, real_features)
+from engine.specs import flowam as spec
+from engine.specs.flowam import FlowAMParams, INIT_CHOICES, OPTIMISERS  # noqa: F401  (declared in the spec)
 
 
 def _optimiser(name: str, tensors, lr: float):
@@ -254,16 +211,11 @@ def explain(model, dataset, classes, label: int, params, done0: float = 0.0,
     return final, history, metrics
 
 
-@METHODS.register("flowam")
-class FlowAM:
-    name = "flowam"
-    title = "Flow AM (global explanation of a class)"
-    Params = FlowAMParams
-
-    def run(self, params: FlowAMParams, model=None, checkpoint: str | None = None, dataset=None,
-            data: str | None = None, target=None, device: str = "cpu"):
+@implements(spec.FLOWAM)
+class FlowAM(Method):
+    def run(self, params: FlowAMParams, *, model, target, dataset=None, data: str | None = None):
         start = time.perf_counter()
-        model, ds, classes, source = resolve_inputs(model, checkpoint, dataset, data, device)
+        model, ds, classes, source = resolve_inputs(model, dataset, data)
         label = class_index(target, classes)
         total = params.steps + 2
         yield Progress(0, total, "class statistics")

@@ -24,7 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-FID_LAYERS = ("global", "fc2.act")
+from engine.specs.flowam import FID_LAYERS  # noqa: F401  (declared in the spec)
+
 CHAMFER_REALS = 5
 
 

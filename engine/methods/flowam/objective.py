@@ -24,12 +24,9 @@ from engine.core.errors import ModelError, ParameterError
 from engine.models.taps import tap
 from engine.ops.geometry import gather_points
 from engine.methods.flowam.neighbours import neighbour_indices
+# The paper's layer weights (section IV) and the activation points are declared in the spec.
+from engine.specs.flowam import ACTIVATION_POINTS, PAPER_LAYER_WEIGHTS  # noqa: F401
 
-# The paper's section IV: weights N_l x 1e-9, 1e-9, 1e-1, 1e-1 and 1 for fT1.fc1, fT1.fc2,
-# fT2.fc1, fT2.fc2 and fc2, "where N_l is the total number of activations contained in this
-# layer" (512 for fT1.fc1 in the full PointNet). "N*" marks a factor multiplied by N_l.
-PAPER_LAYER_WEIGHTS = "fT1.fc1=N*1e-9, fT1.fc2=1e-9, fT2.fc1=1e-1, fT2.fc2=1e-1, fc2=1"
-ACTIVATION_POINTS = ("linear", "act")
 # Squared distance floor under the square root: keeps the gradient finite for coincident points.
 _SQRT_FLOOR = 1e-12
 _COS_EPS = 1e-8          # a zero activation vector has cosine 0 with anything

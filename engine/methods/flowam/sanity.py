@@ -18,17 +18,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from engine.core.errors import ParameterError
-from engine.core.params import param
-from engine.core.registry import METHODS
+from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.flowam.method import FlowAMParams, explain
+from engine.methods.flowam.method import explain
 from engine.methods.flowam.inputs import class_index, resolve_inputs
 from engine.methods.flowam.stats import activations, dataset_fingerprint, load_clouds, model_fingerprint
+from engine.specs import flowam as spec
+from engine.specs.flowam import SanityParams  # noqa: F401  (declared in the spec)
 
 ABLATIONS = (("all", {}), ("no_la", {"use_la": False}), ("no_c", {"use_c": False}),
              ("no_lr", {"use_lr": False}))
@@ -70,29 +70,15 @@ def dropped_accuracy(model, dataset, split: str, points: int, per_class: int) ->
     return float((logits.argmax(1) == labels[idx]).mean())
 
 
-@dataclass(frozen=True)
-class SanityParams(FlowAMParams):
-    part: str = param("both", choices=("dropout", "ablation", "both"),
-                      help="parameter-dropout sanity check, term ablations, or both")
-    levels: str = param("0,0.1,0.2,0.3,0.4,0.5", help="fractions of parameters zeroed")
-    repeats: int = param(1, lo=1, hi=20, help="dropout draws per level (mean and spread)")
-    accuracy_per_class: int = param(20, lo=1, help="test objects per class for the dropped accuracy")
-
-
-@METHODS.register("flowam-sanity")
-class FlowAMSanity:
-    name = "flowam-sanity"
-    title = "Flow AM sanity check (parameter dropout) and ablations"
-    Params = SanityParams
-
-    def run(self, params: SanityParams, model=None, checkpoint: str | None = None, dataset=None,
-            data: str | None = None, target=None, device: str = "cpu"):
+@implements(spec.SANITY)
+class FlowAMSanity(Method):
+    def run(self, params: SanityParams, *, model, target, dataset=None, data: str | None = None):
         import torch
 
         from engine.ops.geometry import chamfer_l2
 
         start = time.perf_counter()
-        model, ds, classes, source = resolve_inputs(model, checkpoint, dataset, data, device)
+        model, ds, classes, source = resolve_inputs(model, dataset, data)
         label = class_index(target, classes)
         levels = parse_levels(params.levels) if params.part != "ablation" else [0.0]
         runs = [(lv, r) for lv in levels for r in range(params.repeats if lv > 0 else 1)]
