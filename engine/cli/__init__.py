@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     begin_command()   # record this command's inputs: outputs may not overwrite them
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()   # a closed pipe is reported here, inside the try, not at exit
+        return rc
     except EngineError as e:
         if args.debug:
             raise
