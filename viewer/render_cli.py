@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from engine import DataError, EngineError; from engine.inputs import begin_command; begin_command()  # noqa: E702
+    from engine import DataError, EngineError, begin_command
+
+    begin_command()   # the result it reads is an input: --out may not replace it
 
     try:
         w, h = args.size

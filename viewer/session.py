@@ -226,12 +226,15 @@ class Session:
                    on_error=None, on_cancel=None, quiet: bool = False):
         """Submit a catalog method as a job. A method whose spec needs a model gets ``model`` (a
         checkpoint spec), else the open checkpoint; the session's device always goes with it."""
-        from engine import specs
+        from engine import EngineError, specs
 
-        spec = specs.get(method)
-        if spec.needs_model and model is None and self.checkpoint is not None:
+        try:
+            spec = specs.get(method)
+        except EngineError:
+            spec = None          # the engine thread refuses it: the failure shows like any job's
+        if spec is not None and spec.needs_model and model is None and self.checkpoint is not None:
             model = self.checkpoint.spec
-        if not spec.needs_model:
+        if spec is not None and not spec.needs_model:
             model = None
         device = self.device
         return self.client.submit(Request(name or method,

@@ -11,7 +11,10 @@ import torch
 from engine.core.errors import ParameterError, RegistryError
 from engine.core.jobs import Job, drive, make_params
 from engine.core.params import param
+from engine.catalog import start
+from engine.core.method import Method, implements
 from engine.core.registry import METHODS, Registry
+from engine.core.spec import Input, MethodSpec
 from engine.core.types import Progress, Result
 
 
@@ -43,12 +46,17 @@ def test_registry_duplicates_and_suggestions():
         reg.get("pointnett")
 
 
-class _Counting:
-    closed = False
+@dataclasses.dataclass(frozen=True)
+class _CountingParams:
+    n: int = param(5, lo=1)
 
-    @dataclasses.dataclass(frozen=True)
-    class Params:
-        n: int = param(5, lo=1)
+
+COUNTING = MethodSpec(key="test-count", title="Count (test)", family="test", params=_CountingParams,
+                      inputs=(Input("start", "index"),), produces="count")
+
+
+class _Counting(Method):
+    closed = False
 
     def run(self, params, start=0):
         try:
@@ -61,13 +69,17 @@ class _Counting:
 
 def test_job_runs_and_cancel_closes_generator():
     if "test-count" not in METHODS:
-        METHODS.register("test-count")(_Counting)
+        implements(COUNTING)(_Counting)
     seen = []
-    result = drive(Job("test-count", {"start": 2}, {"n": 3}).start(), seen.append)
+    result = drive(start(Job("test-count", {"start": 2}, {"n": 3})), seen.append)
     assert result.metrics["total"] == 5 and len(seen) == 3
     _Counting.closed = False
     cancel = threading.Event()
-    gen = Job("test-count", {}, {"n": 100}).start()
+    gen = start(Job("test-count", {}, {"n": 100}))
+    with pytest.raises(ParameterError, match="no input 'stop'"):
+        start(Job("test-count", {"stop": 1}))
+    with pytest.raises(ParameterError, match="takes no model"):
+        start(Job("test-count", {}, model="demo:pointnet"))
     assert drive(gen, lambda p: cancel.set() if p.done >= 2 else None, cancel) is None
     assert _Counting.closed
 

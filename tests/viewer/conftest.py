@@ -35,7 +35,7 @@ def save_tiny_checkpoint(path, key="pointnet", *, width=0.125, points=128, class
     """A small untrained model saved as a checkpoint (classifiers get the built-in class names)."""
     import torch
 
-    import engine.models  # noqa: F401 - registers the models
+    import engine.models.zoo  # noqa: F401 - registers the models
     from engine.models.base import build_model
     from engine.models.checkpoints import save_checkpoint
 

@@ -15,7 +15,7 @@ from viewer.movie import MovieSpec
 from viewer.scene import PointsLayer
 from viewer.work import Request
 
-TEST_LAYER = "movietest.bar"
+TEST_LAYER = "movietest_bar"   # shared (no stage prefix): drawn whichever panel is in front
 
 
 def _movies(win):

@@ -8,7 +8,9 @@ import pytest
 
 from engine.data import save_h5
 from engine.core.errors import DataError
+from engine.core.method import Method, implements
 from engine.core.registry import METHODS
+from engine.core.spec import Input, MethodSpec
 from engine.core.types import Progress, Result
 from viewer import tasks
 from viewer.session import CLOUD, Session
@@ -142,17 +144,20 @@ class _NoParams:
     pass
 
 
-class _Echo:
-    Params = _NoParams
+ECHO = MethodSpec(key="viewer-test-echo", title="Echo (test)", family="test", params=_NoParams,
+                  inputs=(Input("points", "points", required=True),), uses_device=True, produces="echo",
+                  arrays=("points", "height"))
 
-    def run(self, params, points=None, device=None):
+
+class _Echo(Method):
+    def run(self, params, *, points, device):
         yield Progress(0, 1, "echo")
         return Result("echo", arrays={"points": np.asarray(points), "height": np.asarray(points)[:, 2]},
                       metrics={"device": device})
 
 
 if "viewer-test-echo" not in METHODS:
-    METHODS.register("viewer-test-echo")(_Echo)
+    implements(ECHO)(_Echo)
 
 
 def test_run_method_adds_the_device_and_results_save_and_reopen(session, h5, tmp_path):

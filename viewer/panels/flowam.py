@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
-from engine.core.params import describe
+from engine import describe
 from engine.specs.flowam import FLOWAM, METHOD_CHOICES
 
 from ..scene import PointsLayer, Scalar
@@ -37,7 +37,7 @@ TERM_NAMES = {"total": "total L", "am": "L_AM (activation)", "la": "L_LA (latent
 
 def write_ply(path: str, points: np.ndarray) -> None:
     """ASCII PLY with x, y, z vertices; written to a temp file and renamed (atomic)."""
-    from engine.atomic import atomic_path
+    from engine import atomic_path
 
     pts = np.asarray(points, np.float64).reshape(-1, 3)
     header = ("ply\nformat ascii 1.0\ncomment PointLens Flow AM explanation\n"
@@ -401,7 +401,7 @@ class FlowAMPanel(MethodPanel):
     def record_replay(self, path: str, fps: float = 12.0, size: tuple[int, int] | None = None):
         """Record the replay to ``path`` now: every recorded step, in order, from viewport 1.
         Returns the MovieRecorder (it runs on the event loop); errors go to the window's dialog."""
-        from engine.core.errors import EngineError
+        from engine import EngineError
 
         from ..movie import MovieSpec
 

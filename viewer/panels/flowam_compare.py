@@ -366,7 +366,7 @@ class CompareView(QWidget):
                         checkpoint_used=self.request.get("checkpoint"), data_used=self.request.get("data"))
 
     def export_png(self, path: str) -> None:
-        from engine.atomic import atomic_path
+        from engine import atomic_path
 
         from ..provenance import stamp_png
 

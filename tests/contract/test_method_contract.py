@@ -1,0 +1,88 @@
+"""One contract, every method of the catalog, each with its tiny example (engine/specs/examples):
+it runs, yields progress, returns the result its spec declares, stops soon after a cancel, and
+leaves its model as it found it (no hooks left, same train/eval mode, same requires_grad)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine import Job, Progress, catalog, specs, start
+from engine.core.jobs import drive
+from engine.specs.examples import EXAMPLES
+
+KEYS = sorted(s.key for s in specs.all_specs())
+CANCEL_WITHIN = 0.2          # seconds from the cancel request to the generator being closed
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    from engine.data import Loading, open_dataset
+
+    c = open_dataset("builtin", Loading(points=256)).split("test")[0]
+    return c.points, int(c.label)
+
+
+def _model(key):
+    ex = EXAMPLES[key]
+    if ex.model is None:
+        return None
+    from engine.models.checkpoints import load_checkpoint
+
+    return load_checkpoint(ex.model)          # a private copy: the test may look inside it
+
+
+def _state(loaded):
+    if loaded is None:
+        return None
+    mods = list(loaded.model.modules())
+    return ([m.training for m in mods], [p.requires_grad for p in loaded.model.parameters()],
+            sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in mods))
+
+
+def test_every_spec_has_an_implementation_and_an_example():
+    registered = catalog.method_names()          # other tests may add test-only methods
+    assert [k for k in KEYS if k not in registered] == []
+    assert sorted(EXAMPLES) == KEYS
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_runs_yields_progress_and_returns_what_the_spec_declares(key, cloud, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)               # anything a method writes lands here
+    spec, ex = specs.get(key), EXAMPLES[key]
+    loaded = _model(key)
+    before = _state(loaded)
+    progress: list[Progress] = []
+    result = drive(start(Job(key, ex.inputs(*cloud), ex.params, model=loaded)), progress.append)
+    assert progress, "a method yields at least one Progress"
+    assert all(0.0 <= p.fraction <= 1.0 for p in progress)
+    assert result.kind == spec.produces
+    missing = [a for a in spec.arrays if a not in result.arrays]
+    assert missing == [], f"declared arrays missing from the result: {missing}"
+    for name, a in result.arrays.items():
+        assert isinstance(a, np.ndarray), f"array '{name}' is {type(a).__name__}, not numpy"
+    assert _state(loaded) == before
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_cancel_stops_it_soon_and_cleans_up(key, cloud, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ex = EXAMPLES[key]
+    loaded = _model(key)
+    before = _state(loaded)
+    cancel = threading.Event()
+    asked = []
+
+    def on_progress(p):
+        if not asked:
+            asked.append(time.perf_counter())
+            cancel.set()
+
+    out = drive(start(Job(key, ex.inputs(*cloud), ex.params, model=loaded)), on_progress, cancel)
+    stopped = time.perf_counter()
+    if asked:                                  # a job that finished before its first yield has nothing to cancel
+        assert out is None
+        assert stopped - asked[0] < CANCEL_WITHIN, f"{key} took {stopped - asked[0]:.3f} s to stop"
+    assert _state(loaded) == before
