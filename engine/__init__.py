@@ -38,7 +38,8 @@ _export("engine.inputs", "begin_command", "end_command")
 _export("engine.assets", "demo_path", "checkpoint_problem")
 # data and checkpoints
 _export("engine.data.open", "open_dataset")
-_export("engine.data.dataset", "Loading", "SAMPLINGS", "farthest_point_indices")
+_export("engine.data.dataset", "Loading", "SAMPLINGS", "farthest_point_indices", "sample_indices",
+        "normalise_points")
 _export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")
 _EXPORTS["BUILTIN_CLASSES"] = ("engine.data.builtin_shapes", "CLASSES")
 _export("engine.models.checkpoints", "load_checkpoint_cached", "read_meta")

@@ -196,33 +196,35 @@ FPS_LIMIT = 50_000   # farthest-point sampling beyond this runs too long for an 
 
 def model_input(points: np.ndarray, n_model: int, index: int = 0, sampling: str = "random",
                 seed: int = 0) -> tuple[np.ndarray, str]:
-    """Indices of the points a model sees, chosen exactly as the engine's data loader chooses
-    them for sample ``index`` (``engine.data.dataset.prepare``), and how they were chosen.
+    """Indices of the points a model sees for sample ``index``, by the engine loader's own rule
+    (``engine.sample_indices``), and how they were chosen.
 
-    Clouds with at most ``n_model`` points are used whole (for max-pooling models, the loader's
-    repeated points change nothing).
+    Clouds with at most ``n_model`` points are shown whole (for max-pooling models, the loader's
+    repeated points change nothing); farthest-point sampling of more than FPS_LIMIT points is
+    too slow for an interactive pick and falls back to the random rule (the text says so).
     """
+    from engine import sample_indices
+
     n = int(points.shape[0])
     if n <= n_model:
         return np.arange(n, dtype=np.int64), "all points"
-    if sampling == "first":
-        return np.arange(n_model, dtype=np.int64), f"first {n_model:,}"
-    if sampling == "fps" and n <= FPS_LIMIT:
-        from engine import farthest_point_indices
-
-        return farthest_point_indices(points.astype(np.float64), n_model), "farthest-point sampling"
-    how = "random subset" + (f" (FPS is too slow for {n:,} points)" if sampling == "fps" else "")
-    rng = np.random.default_rng((seed, index))
-    return rng.choice(n, n_model, replace=False).astype(np.int64), f"{how}, seed ({seed}, {index})"
+    slow = sampling == "fps" and n > FPS_LIMIT
+    rule = "random" if slow else sampling
+    idx = np.asarray(sample_indices(points, n_model, rule, seed, index), dtype=np.int64)
+    if rule == "first":
+        return idx, f"first {n_model:,}"
+    if rule == "fps":
+        return idx, "farthest-point sampling"
+    how = "random subset" + (f" (FPS is too slow for {n:,} points)" if slow else "")
+    return idx, f"{how}, seed ({seed}, {index})"
 
 
 def normalise(points: np.ndarray) -> np.ndarray:
-    """Centre on the mean and divide by the max norm (pc_normalize), as the loader does after
-    sampling; invariant to a prior normalisation, so normalise(p[idx]) equals the loader's."""
-    p = np.asarray(points, np.float64)
-    p = p - p.mean(0)
-    scale = float(np.linalg.norm(p, axis=1).max()) or 1.0
-    return (p / scale).astype(np.float32)
+    """The loader's normalisation (engine.normalise_points): centre on the mean, divide by the
+    largest norm; invariant to a prior normalisation, so normalise(p[idx]) equals the loader's."""
+    from engine import normalise_points
+
+    return normalise_points(np.asarray(points, np.float32))[0]
 
 
 def used_text(used: int, total: int) -> str:

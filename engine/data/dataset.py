@@ -72,6 +72,33 @@ def check_points(points: np.ndarray, where: str) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def sample_indices(points: np.ndarray, m: int | None, sampling: str, seed: int, index: int) -> np.ndarray | None:
+    """Which points sample ``index`` keeps when cut to ``m`` (None: all of them, unchanged).
+
+    The one rule of the loader (the viewer shows the same points the model saw): the first m,
+    farthest-point sampling from point 0, or a random draw seeded by (seed, index), with
+    replacement only when the cloud has fewer than m points.
+    """
+    n0 = points.shape[0]
+    if m is None or m == n0:
+        return None
+    if sampling == "first" and n0 >= m:
+        return np.arange(m)
+    if sampling == "fps" and n0 >= m:
+        return farthest_point_indices(points.astype(np.float64), m)
+    rng = np.random.default_rng((seed, index))
+    return rng.choice(n0, m, replace=n0 < m)
+
+
+def normalise_points(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(points centred on their mean and divided by the largest norm, centre, scale)."""
+    centre = points.mean(0)
+    scale = float(np.linalg.norm(points - centre, axis=1).max())
+    if scale <= 0:
+        scale = 1.0  # all points identical: centre only
+    return ((points - centre) / scale).astype(np.float32), centre, scale
+
+
 def prepare(raw: RawSample, loading: Loading, index: int) -> PointCloud:
     """Sample to N points and normalise; record what was done on the PointCloud."""
     pts = check_points(raw.points, raw.source or f"sample {index}")
@@ -79,26 +106,13 @@ def prepare(raw: RawSample, loading: Loading, index: int) -> PointCloud:
     if n0 < 2:  # nothing to normalise or sample from: a model input needs a shape
         raise DataError(f"{raw.source or f'sample {index}'}: the cloud has a single point.",
                         hint="A sample needs at least 2 points; remove or fix it.")
-    sel = None
-    if loading.points is not None and loading.points != n0:
-        m = loading.points
-        if loading.sampling == "first" and n0 >= m:
-            sel = np.arange(m)
-        elif loading.sampling == "fps" and n0 >= m:
-            sel = farthest_point_indices(pts.astype(np.float64), m)
-        else:  # random, or fewer points than asked: draw (with replacement only if needed)
-            rng = np.random.default_rng((loading.seed, index))
-            sel = rng.choice(n0, m, replace=n0 < m)
+    sel = sample_indices(pts, loading.points, loading.sampling, loading.seed, index)
     take = (lambda a: a if a is None or sel is None else a[sel])
     pts = take(pts)
     centre = np.zeros(3, np.float32)
     scale = 1.0
     if loading.normalize:
-        centre = pts.mean(0)
-        scale = float(np.linalg.norm(pts - centre, axis=1).max())
-        if scale <= 0:
-            scale = 1.0  # all points identical: centre only
-        pts = (pts - centre) / scale
+        pts, centre, scale = normalise_points(pts)
     return PointCloud(points=np.ascontiguousarray(pts, dtype=np.float32), label=int(raw.label),
                       normals=take(raw.normals), part_ids=take(raw.part_ids), source=raw.source,
                       centre=tuple(float(c) for c in centre), scale=scale, original_count=n0)
