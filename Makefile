@@ -7,9 +7,9 @@ STAMP := $(VENV)/.bootstrapped
 TCMALLOC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4))
 RUNENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC))
 
-.PHONY: run test bench demo-models lint package smoke clean
+.PHONY: run test bench demo-models lint package smoke clean upgrade-deps
 
-$(STAMP): pyproject.toml packaging/bootstrap.sh
+$(STAMP): pyproject.toml packaging/bootstrap.sh packaging/constraints.txt
 	bash packaging/bootstrap.sh
 	touch $(STAMP)
 
@@ -38,6 +38,16 @@ package: $(STAMP)
 
 smoke:
 	packaging/smoke
+
+# Upgrade .venv to the newest versions pyproject.toml allows (the installed torch stays), then pin
+# them in packaging/constraints.txt, which bootstrap.sh installs with. Run `make test` before
+# committing the new constraints.
+upgrade-deps: $(STAMP)
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VENV)/.torch-pin
+	$(BIN)/pip install -q --upgrade --upgrade-strategy eager -e ".[dev]" -c $(VENV)/.torch-pin
+	bash packaging/freeze_constraints.sh
+	@git diff --stat -- packaging/constraints.txt 2>/dev/null || true
+	@echo "upgrade-deps: now run make test, then commit packaging/constraints.txt"
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything `make run` and `make test` need on a fresh machine:
-# Debian packages (as root; otherwise print the command), .venv, torch (CPU) first, the project.
+# Debian packages (as root; otherwise print the command), .venv, torch (CPU or CUDA build) first,
+# the project with the tested versions (packaging/constraints.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -33,8 +34,36 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
 fi
-# Keep an installed torch; otherwise the CPU build first, so the project does not pull CUDA wheels.
-if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
-  "$VENV/bin/pip" install -q "torch==2.13.*"
+# PyTorch: keep an installed torch (unless TORCH_BUILD asks for the other build); otherwise the
+# build packaging/torch_build.sh picks: CUDA (PyPI's default) where nvidia-smi answers, else the
+# CPU build from PyTorch's CPU index (the registry's default on Linux is the multi-GB CUDA build).
+TORCH_SPEC="torch==2.13.*"
+CPU_INDEX=https://download.pytorch.org/whl/cpu
+installed=$("$VENV/bin/python" -c "import torch; print(torch.__version__, 'cuda' if torch.version.cuda else 'cpu')" 2>/dev/null || true)
+if [ -n "$installed" ] && { [ -z "${TORCH_BUILD:-}" ] || [ "${installed##* }" = "$TORCH_BUILD" ]; }; then
+  echo "bootstrap: torch ${installed% *} (${installed##* } build) is installed: kept"
+else
+  # torch_build.sh prints the build, then why (stderr): both arrive here, in that order.
+  choice=$(bash packaging/torch_build.sh 2>&1) || { echo "bootstrap: $choice" >&2; exit 2; }
+  build=${choice%%$'\n'*}
+  reason=${choice#*$'\n'}
+  if [ -n "$installed" ]; then
+    echo "bootstrap: removing torch ${installed% *} (${installed##* } build): TORCH_BUILD=$TORCH_BUILD"
+    "$VENV/bin/pip" uninstall -q -y torch
+  fi
+  echo "bootstrap: installing the $build build of $TORCH_SPEC ($reason)"
+  if [ "$build" = cuda ] || [ "$(uname -s)" = Darwin ]; then
+    "$VENV/bin/pip" install -q "$TORCH_SPEC"
+  elif ! "$VENV/bin/pip" install -q --retries 2 --timeout 30 --index-url "$CPU_INDEX" "$TORCH_SPEC"; then
+    echo "bootstrap: PyTorch's CPU index ($CPU_INDEX) could not be used; installing torch from the"
+    echo "  plain registry instead (on Linux that may be the larger CUDA build)"
+    "$VENV/bin/pip" install -q "$TORCH_SPEC"
+  fi
 fi
-"$VENV/bin/pip" install -q -e ".[dev]"
+# The project, with the versions it was tested with (packaging/constraints.txt, `make upgrade-deps`).
+# Where those cannot be installed (another Python or platform), the newest that pyproject.toml allows.
+if ! "$VENV/bin/pip" install -q -e ".[dev]" -c packaging/constraints.txt; then
+  echo "bootstrap: the tested versions (packaging/constraints.txt) could not be installed here;"
+  echo "  installing the newest versions pyproject.toml allows instead"
+  "$VENV/bin/pip" install -q -e ".[dev]"
+fi

@@ -26,8 +26,12 @@ GL_HELP = ("PointLens needs OpenGL 3.2 or newer to draw point clouds, and no usa
            "Headless commands (pointlens data/train/eval/render) work without OpenGL.")
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The GUI's options (``pointlens --help`` lists them with the sub-commands: viewer/launch.py)."""
+    from engine import __version__
+
     p = argparse.ArgumentParser(prog="pointlens", description="PointLens: a workbench for deep point-cloud models.")
+    p.add_argument("--version", action="version", version=f"pointlens {__version__}")
     p.add_argument("--data", help="dataset to open (path or 'builtin'; default: the last one)")
     p.add_argument("--checkpoint", help="checkpoint to open (path or demo:<model>; 'none' for no model)")
     p.add_argument("--screenshot", metavar="PATH", help="save a screenshot of the window once drawn, then exit")
@@ -41,7 +45,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--size", default=None, help="window size WxH (e.g. 1500x900)")
     p.add_argument("--layout", type=int, choices=(1, 2, 4), help="number of viewports")
     p.add_argument("--settings", help="settings file (.ini) to use instead of the user's")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def gl_problem() -> str | None:

@@ -75,7 +75,7 @@ def mix_command(args: argparse.Namespace) -> int:
         save_result(result, args.out)
     m = dict(result.metrics)
     m.update(a=args.a, b=args.b, out=args.out or None)
-    emit(args, m, _text(m))
+    from engine.ops.fallbacks import with_fallbacks; emit(args, *with_fallbacks(m, _text(m)))  # noqa: E702
     return 0
 
 

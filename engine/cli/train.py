@@ -182,6 +182,7 @@ def train_command(args) -> int:
         lines.append(f"assignment:    {m['assignment_solver']}, total cost within "
                      f"{100 * m['assignment_gap_bound']:.2f} % of the optimum (certified)")
     lines.append(f"time:          {m.get('seconds', 0):.1f} s ({_fmt(out['samples_per_second'])} clouds/s)")
+    from engine.ops.fallbacks import report_fallbacks; report_fallbacks(out, lines)  # noqa: E702 - slow kernels
     emit(args, out, "\n".join(lines))
     sys.stdout.flush()
     return 0

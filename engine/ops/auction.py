@@ -23,7 +23,8 @@ bids per scan, forward-reverse bidding, prices lifted from a coarse subsample, k
 assignments across phases (none faster; forward-reverse and lifted prices much slower).
 
 The kernels are compiled with numba (nogil: pairs run in parallel threads). Where numba cannot be
-loaded, ``available()`` is False and callers fall back to the exact solver.
+loaded, ``available()`` is False and callers fall back to the exact solver (logged once and listed
+by ``engine.ops.fallbacks.kernel_fallbacks()``).
 """
 from __future__ import annotations
 
@@ -211,11 +212,17 @@ def _compiled_kernels():
         os.environ["NUMBA_CACHE_DIR"] = str(cache_dir() / "numba")
     # A frozen app has no source files to key an on-disk cache by; an unwritable cache folder
     # must not cost the solver either: then compile on first use (about 1 s).
+    why = ""
     for cache in ([True, False] if not getattr(sys, "frozen", False) else [False]):
         try:
             return _compile(cache)
-        except Exception:                    # noqa: BLE001 - any failure means "use the exact solver"
+        except Exception as e:               # noqa: BLE001 - any failure means "use the exact solver"
+            why = " ".join(f"{type(e).__name__}: {e}".split())[:300]
             continue
+    from engine.ops.fallbacks import note_fallback
+
+    note_fallback("auction", f"the auction assignment solver is unavailable (numba: {why}); "
+                  "the exact solver is used instead (the optimum, slower).")
     return None
 
 

@@ -11,7 +11,9 @@ SSE, whatever is there), so nothing is compiled at install time and a bundled ap
 
 ``native_top2()`` returns a ctypes function ``top2(row, p, n8, out, jout)`` (n8: a multiple of 8,
 at least 8; out: 16 doubles = the lanes' minima then second minima; jout: 8 int64 = the lanes'
-arg-minima), or None where it cannot be built; the caller then keeps the scalar loop.
+arg-minima), or None where it cannot be built; the caller then keeps the scalar loop (logged
+once and listed by ``engine.ops.fallbacks.kernel_fallbacks()``). llvmlite 0.44 and older cannot
+parse this IR's pointers (``ptr``), hence ``llvmlite>=0.45`` in pyproject.toml.
 """
 from __future__ import annotations
 
@@ -81,5 +83,11 @@ def native_top2():
         engine.finalize_object()
         _ENGINES.append(engine)
         return _SIGNATURE(engine.get_function_address("top2"))
-    except Exception:                        # noqa: BLE001 - any failure: keep the scalar scan
+    except Exception as e:                   # noqa: BLE001 - any failure: keep the scalar scan
+        from engine.ops.fallbacks import note_fallback
+
+        why = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+        note_fallback("simd_scan", "the auction's vector scan could not be built with llvmlite "
+                      f"({why}); it uses the scalar scan (same results, about 2x slower). "
+                      "llvmlite>=0.45 builds it.")
         return None
