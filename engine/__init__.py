@@ -35,7 +35,7 @@ _export("engine.results", "save_result", "load_result", "read_result_group", "wr
 _EXPORTS["RESULT_FORMAT"] = ("engine.results", "FORMAT")
 _export("engine.fingerprint", "file_fingerprint", "path_fingerprint")
 _export("engine.inputs", "begin_command", "end_command")
-_export("engine.assets", "demo_path", "checkpoint_problem")
+_export("engine.assets", "demo_path", "checkpoint_problem", "CHECKPOINT_SUFFIXES")
 # data and checkpoints
 _export("engine.data.open", "open_dataset")
 _export("engine.data.dataset", "Loading", "SAMPLINGS", "farthest_point_indices", "sample_indices",

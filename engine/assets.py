@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Every checkpoint file suffix PointLens opens (safetensors, and torch files read weights-only):
+# one list for the loader, the file dialogs, drag and drop and the command line.
+TORCH_SUFFIXES = (".pt", ".pth", ".t7", ".tar", ".ckpt", ".bin")
+CHECKPOINT_SUFFIXES = (".safetensors",) + TORCH_SUFFIXES
+
 
 def package_root() -> Path:
     """The folder holding ``engine/`` and ``assets/`` (the checkout or the unpacked app)."""

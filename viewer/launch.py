@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import sys
 
+# A path with one of these suffixes opens as the checkpoint; any other path as the data.
+from engine import CHECKPOINT_SUFFIXES   # one list with the loader (torch-free)
+
 GUI_ONLY = {"render"}  # sub-commands implemented by the viewer (they draw with VTK)
 # GUI options that take a value (so `pointlens --data x.h5` is not read as sub-command "x.h5").
 GUI_VALUE_OPTIONS = {"--data", "--checkpoint", "--screenshot", "--wait", "--timeout", "--size", "--layout",
                      "--settings"}
-# A path with one of these suffixes opens as the checkpoint; any other path as the data.
-CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".t7", ".tar", ".bin", ".ckpt")
-
 
 def positionals(argv: list[str]) -> list[tuple[int, str]]:
     """(index, argument) of every argument that is neither an option nor an option's value."""

@@ -12,6 +12,8 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
                                QTabWidget, QToolBar)
 
+from engine import CHECKPOINT_SUFFIXES   # one list with the loader (torch-free)
+
 from . import extensions, panels
 from .engine_client import EngineClient
 from .panels.base import PanelContext
@@ -28,8 +30,7 @@ from .viewport import ViewportGrid
 log = logging.getLogger("pointlens")
 DATA_FILTER = ("Point clouds and datasets (*.h5 *.hdf5 *.txt *.off *.ply *.obj *.stl *.pcd *.xyz *.npy *.npz);;"
                "All files (*)")
-CKPT_FILTER = "Checkpoints (*.safetensors *.pt *.pth);;All files (*)"
-CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
+CKPT_FILTER = f"Checkpoints ({' '.join('*' + s for s in CHECKPOINT_SUFFIXES)});;All files (*)"
 
 
 def is_result_file(path: str) -> bool:

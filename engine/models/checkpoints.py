@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from engine.atomic import atomic_path
-from engine.assets import demo_path, package_root  # noqa: F401 - re-exported
+from engine.assets import TORCH_SUFFIXES, demo_path, package_root  # noqa: F401 - re-exported
 from engine.core.errors import CheckpointError, EngineError
 from engine.fsguard import check_input
 from engine.inputs import record_input
@@ -32,7 +32,6 @@ from engine.models.base import PointModel, build_model
 
 FORMAT = "pointlens-checkpoint/1"
 META_KEY = "pointlens"
-TORCH_SUFFIXES = (".pt", ".pth", ".t7", ".tar", ".ckpt", ".bin")
 _DEMO = re.compile(r"^demo:([A-Za-z0-9_.-]+)$")
 
 
