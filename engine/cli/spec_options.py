@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from typing import Any, Iterable
 
+from engine.cli.parsing import parse_bool
 from engine.core.params import describe
 from engine.core.spec import MethodSpec
 
@@ -20,15 +21,6 @@ def _range(d: dict) -> str:
     return f"; range {text}" + (", log scale" if d.get("scale") == "log" else "")
 
 
-def _bool(text: str) -> bool:
-    t = str(text).strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"'{text}' is not a yes/no value (use true or false)")
-
-
 def option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
@@ -41,15 +33,14 @@ def add_params(parser: argparse.ArgumentParser, spec: MethodSpec, skip: Iterable
         if d["name"] in skip:
             continue
         default = d["default"]
-        kind = _bool if isinstance(default, bool) else type(default)
+        kind = parse_bool if isinstance(default, bool) else type(default)
         unit = f" {d['unit']}" if d.get("unit") else ""
         help_text = (d.get("help") or d["name"]).replace("%", "%%")
         help_text += f" (default {default!r}{unit}{_range(d)})"
         kw: dict[str, Any] = {"type": kind, "default": None, "help": help_text, "dest": d["name"]}
         if d.get("choices"):
             kw["choices"] = list(d["choices"])
-        group.add_argument(option_name(d["name"]), metavar=d["name"].upper() if not d.get("choices") else None,
-                           **{k: v for k, v in kw.items()})
+        group.add_argument(option_name(d["name"]), metavar=d["name"].upper() if not d.get("choices") else None, **kw)
 
 
 def given_params(args: argparse.Namespace, spec: MethodSpec, skip: Iterable[str] = ()) -> dict:
