@@ -31,6 +31,12 @@ def read_stl(path) -> Geometry:
             raise DataError(f"{path}: binary STL header says {n} triangles ({84 + 50 * n} bytes), "
                             f"but the file has {len(data)} bytes.", hint="The file is truncated or not an STL.")
         raise DataError(f"{path}: not an STL file (too short and no 'solid' keyword).")
+    if b"\0" in data[:4096] and len(data) >= 84:
+        # binary STL headers may start with "solid" too: this one's size does not add up
+        n = int(np.frombuffer(data, "<u4", 1, 80)[0])
+        raise DataError(f"{path}: a binary STL (its header starts with 'solid', as some exporters write) "
+                        f"whose header says {n} triangles ({84 + 50 * n} bytes), but the file has {len(data)} bytes.",
+                        hint="The file is truncated or not an STL.")
     text = decode_text(data, path, "ascii STL")
     coords = _VERTEX.findall(text)
     if not coords or len(coords) % 3:

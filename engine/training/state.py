@@ -100,6 +100,10 @@ def load_state(path: Path, params: dict, fingerprint: str) -> dict:
                               hint="Delete it and train without --resume.") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path}: not a PointLens resume-state file.")
+    missing = [k for k in ("model", "optimizer", "rng", "params") if k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: the resume state is incomplete (no {', '.join(missing)}).",
+                              hint="Delete it and train without --resume.")
     old = state.get("params", {})
     diff = [f"{k} {old.get(k)!r} -> {params.get(k)!r}" for k in IDENTITY
             if k in old and old.get(k) != params.get(k)]
@@ -113,11 +117,15 @@ def load_state(path: Path, params: dict, fingerprint: str) -> dict:
 
 
 def restore(state: dict, model: torch.nn.Module, optimizer, scheduler) -> None:
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state.get("scheduler"):
-        scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["rng"])
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"the resume state does not fit this run ({' '.join(str(e).split())[:160]}).",
+                              hint="Delete the .state.pt file beside the checkpoint and train without --resume.") from None
 
 
 # --- warm start ----------------------------------------------------------------------------------

@@ -325,3 +325,27 @@ def test_pth_with_huge_shape_is_refused(tmp_path):
         check_tensor("w", t, tmp_path / "m.pth")
     view = torch.zeros(4)[:2]
     check_tensor("ok", view, "m.pth")   # a view inside its storage is fine
+
+
+def test_truncated_binary_stl_with_a_solid_header_says_binary(tmp_path):
+    import numpy as np
+
+    from engine.data.stl import read_stl
+
+    header = b"solid exported by a CAD tool".ljust(80, b"\0")     # says 3 triangles, carries 2
+    path = tmp_path / "part.stl"
+    path.write_bytes(header + np.array([3], "<u4").tobytes() + bytes(50 * 2))
+    with pytest.raises(DataError, match="binary STL .* header says 3 triangles"):
+        read_stl(path)
+
+
+def test_resume_state_without_its_optimizer_is_a_clear_error(tmp_path):
+    import torch
+
+    from engine.core.errors import CheckpointError
+    from engine.training.state import STATE_FORMAT, load_state
+
+    path = tmp_path / "m.safetensors.state.pt"
+    torch.save({"format": STATE_FORMAT, "model": {}, "rng": torch.get_rng_state(), "params": {}}, str(path))
+    with pytest.raises(CheckpointError, match="incomplete .no optimizer"):
+        load_state(path, {}, "")
