@@ -200,6 +200,20 @@ def main(argv: list[str] | None = None) -> int:
         signal = win.prediction_shown if args.wait == "prediction" else win.sample_drawn
         signal.connect(ready)
 
+        def failed_early(event, payload):
+            # what --screenshot waits for can no longer come: no data opened, or (waiting for a
+            # prediction) no model; save what is there now instead of waiting out the timeout
+            fatal = win.session.current is None or args.wait == "prediction"
+            if event == "error" and fatal and win.isVisible() and not given_up:
+                given_up.append(True)
+                log.error("screenshot: %s; saving what is there", payload)
+                win.save_window_screenshot(path)
+                status["code"] = 1
+                win.close()
+
+        given_up: list = []
+        win.session.listen(failed_early)
+
         def give_up():
             if win.isVisible():
                 log.error("screenshot: nothing drawn within %.0f s; saving what is there", args.timeout)
