@@ -38,6 +38,7 @@ _export("engine.inputs", "begin_command", "end_command")
 _export("engine.assets", "demo_path", "checkpoint_problem", "CHECKPOINT_SUFFIXES")
 # data and checkpoints
 _export("engine.data.open", "open_dataset")
+_export("engine.data.h5safe", "open_h5")
 _export("engine.data.dataset", "Loading", "SAMPLINGS", "farthest_point_indices", "sample_indices",
         "normalise_points")
 _export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")

@@ -38,11 +38,10 @@ def is_result_file(path: str) -> bool:
     if not path.lower().endswith((".h5", ".hdf5")):
         return False
     try:
-        import h5py
-
         from engine import RESULT_FORMAT as FORMAT
+        from engine import open_h5
 
-        with h5py.File(path, "r") as f:
+        with open_h5(path, "result") as f:      # refuses special files and outside links first
             return f.attrs.get("format") == FORMAT
     except Exception:  # not readable here: let the dataset reader report it properly
         return False

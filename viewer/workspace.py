@@ -199,14 +199,15 @@ def _not_a_session(path, why: str) -> DataError:
 
 
 def load(path: str | os.PathLike) -> Workspace:
-    """Read a session file. A missing, corrupt or foreign file raises one DataError naming it."""
-    import h5py
+    """Read a session file. A missing, corrupt or foreign file raises one DataError naming it;
+    a session that links or stores data outside itself is refused (engine.open_h5)."""
+    from engine import open_h5
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such session file.", hint="Check the path (File > Open session).")
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path, "session") as f:
             if f.attrs.get("format") != FORMAT:
                 found = f.attrs.get("format")
                 raise _not_a_session(path, f"its format is '{found}'" if found is not None

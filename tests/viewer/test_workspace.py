@@ -367,3 +367,24 @@ def test_corrupt_session_file_is_one_message_and_nothing_is_lost(win, qtbot, tmp
             [t for t, _ in s.results], ws.panel_values(win.method_panels)) == before
     assert ws.same_view(ws.view_state(win), view)
     win.error_dialogs[0].close()
+
+
+def test_a_session_linking_outside_itself_is_refused(tmp_path):
+    outside = tmp_path / "elsewhere.h5"
+    with h5py.File(outside, "w") as f:
+        f["secret"] = np.arange(5)
+    path = tmp_path / "evil.plsession"
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = workspace.FORMAT
+        f.attrs["manifest"] = "{}"
+        f["results/r0"] = h5py.ExternalLink(str(outside), "/secret")
+    with pytest.raises(DataError, match="external link"):
+        workspace.load(path)
+
+
+def test_a_fifo_is_not_taken_for_a_result_file(tmp_path):
+    from viewer.window import is_result_file
+
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    assert is_result_file(str(fifo)) is False          # returns at once instead of blocking
