@@ -90,3 +90,16 @@ def check_shapes_first(key: str, config: dict, state: dict, path, config_text: s
         raise CheckpointError(f"{path} does not fit model '{key}' ({config_text}): "
                               + "; ".join(mismatch.lines()) + ".",
                               hint="Check that the file is a checkpoint of this model and configuration.")
+
+
+def check_float_weights(state: dict, model, path) -> None:
+    """Float weights stored as integers (a quantised or corrupted file) would load silently,
+    cast to float, and give a model that only looks right: refuse them by name."""
+    own = model.state_dict()
+    bad = [f"{k} ({str(v.dtype).replace('torch.', '')})" for k, v in state.items()
+           if k in own and own[k].is_floating_point() and not v.is_floating_point()]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} float weight(s) are stored as integers "
+                              f"({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''}).",
+                              hint="PointLens opens float checkpoints; export the model unquantised "
+                                   "(float32, float16 or bfloat16).")

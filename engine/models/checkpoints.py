@@ -279,6 +279,7 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
         raise CheckpointError(f"{path} does not fit model '{key}' ({_config_text(config)}): "
                               + "; ".join(mismatch.lines()) + ".",
                               hint="Check that the file is a checkpoint of this model and configuration.")
+    limits.check_float_weights(state, model, path)
     model.load_state_dict(state, strict=True)
     classes = meta.get("classes")
     n_out = mismatch.model_classes

@@ -349,3 +349,22 @@ def test_resume_state_without_its_optimizer_is_a_clear_error(tmp_path):
     torch.save({"format": STATE_FORMAT, "model": {}, "rng": torch.get_rng_state(), "params": {}}, str(path))
     with pytest.raises(CheckpointError, match="incomplete .no optimizer"):
         load_state(path, {}, "")
+
+
+def test_float_weights_stored_as_int8_are_refused(tmp_path):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from engine.core.errors import CheckpointError
+    from engine.models.checkpoints import load_checkpoint, save_checkpoint
+    from engine.models.zoo import build_model
+
+    path = tmp_path / "q.safetensors"
+    save_checkpoint(path, build_model("pointnet", num_classes=3, width=0.125), {"classes": ["a", "b", "c"]})
+    with safe_open(str(path), "pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    save_file({k: v.to(torch.int8) if v.is_floating_point() else v for k, v in tensors.items()}, str(path),
+              metadata=meta)
+    with pytest.raises(CheckpointError, match="stored as integers .*int8"):
+        load_checkpoint(path)
