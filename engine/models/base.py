@@ -12,6 +12,7 @@ from torch import nn
 
 from engine.core.errors import ModelError
 from engine.core.registry import MODELS
+from engine.models.config_bounds import out_of_bounds
 
 
 def scaled(channels: int, width: float) -> int:
@@ -47,6 +48,11 @@ class PointModel(nn.Module):
 
 def build_model(key: str, **config: Any) -> PointModel:
     cls = MODELS.get(key)
+    bad = out_of_bounds(config)
+    if bad is not None:
+        name, value, lo, hi = bad
+        raise ModelError(f"model '{key}': {name} = {value} is outside {lo}..{hi}.",
+                         hint=f"Choose a {name} inside the range.")
     try:
         return cls(**config)
     except TypeError as e:

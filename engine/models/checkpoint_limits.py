@@ -8,17 +8,13 @@ touches every element. Both are refused here, with the file and the field named.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
 from engine.core.errors import CheckpointError
 
-# Per-field bounds of model configs; any other whole number is bounded by MAX_INT.
-BOUNDS = {"num_classes": (1, 100_000), "parts": (1, 10_000), "width": (1e-3, 1024),
-          "dim": (1, 65_536), "out_channels": (1, 100_000), "codebook_size": (1, 1 << 20)}
-MAX_INT = 1 << 20
+from engine.models.config_bounds import BOUNDS, MAX_INT, out_of_bounds  # noqa: F401 - re-exported
 MAX_CLASS_NAMES = 100_000
 MAX_ELEMENTS = 1 << 30          # 4 GiB of float32 in one tensor: no PointLens model comes close
 MAX_DEPTH = 6
@@ -29,13 +25,11 @@ def check_meta(meta: dict, path) -> None:
     config = meta.get("config") or {}
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: metadata 'config' is not an object.")
-    for key, value in config.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        lo, hi = BOUNDS.get(key, (-MAX_INT, MAX_INT))
-        if not (math.isfinite(value) and lo <= value <= hi):
-            raise CheckpointError(f"{path}: metadata config '{key}' = {value} is out of range ({lo}..{hi}).",
-                                  hint="The file is damaged or was not written by PointLens; save it again.")
+    bad = out_of_bounds(config)
+    if bad is not None:
+        key, value, lo, hi = bad
+        raise CheckpointError(f"{path}: metadata config '{key}' = {value} is out of range ({lo}..{hi}).",
+                              hint="The file is damaged or was not written by PointLens; save it again.")
     classes = meta.get("classes")
     if classes is not None and (not isinstance(classes, list) or len(classes) > MAX_CLASS_NAMES):
         n = len(classes) if isinstance(classes, list) else type(classes).__name__

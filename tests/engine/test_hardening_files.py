@@ -368,3 +368,12 @@ def test_float_weights_stored_as_int8_are_refused(tmp_path):
               metadata=meta)
     with pytest.raises(CheckpointError, match="stored as integers .*int8"):
         load_checkpoint(path)
+
+
+def test_absurd_model_settings_are_refused_before_building(capsys):
+    from engine.cli import main
+
+    code = main(["train", "--model", "parae", "--parts", "100000000", "--epochs", "1", "--data", "builtin",
+                 "--limit", "10", "--out", "never.safetensors"])
+    assert code == 2
+    assert "parts = 100000000 is outside 1..10000" in capsys.readouterr().err
