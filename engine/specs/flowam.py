@@ -42,9 +42,9 @@ class FlowAMParams:
     use_la: bool = param(True, help="latent alignment L_LA (flow only; off = ablation)")
     use_c: bool = param(True, help="point continuity L_C (flow only; off = ablation)")
     use_lr: bool = param(True, help="legal restriction L_LR (flow only; off = ablation)")
-    boundary: float = param(1.0, lo=0.0, lo_open=True, unit="coordinate units",
+    boundary: float = param(1.0, lo=0.0, lo_open=True, hi=100.0, unit="coordinate units",
                             help="B, the legal boundary in L_C")
-    legal_limit: float = param(1.0, lo=0.0, lo_open=True, unit="coordinate units",
+    legal_limit: float = param(1.0, lo=0.0, lo_open=True, hi=100.0, unit="coordinate units",
                                help="C, the legal limit per coordinate")
     points: int = param(1024, lo=16, hi=16384, unit="points", help="points in the explanation")
     init: str = param("auto", choices=INIT_CHOICES,
@@ -52,32 +52,32 @@ class FlowAMParams:
     init_noise: float = param(0.0, lo=0.0, hi=1.0, unit="coordinate units",
                               help="std of Gaussian noise added to the start")
     init_objects: int = param(16, lo=1, hi=1000, unit="objects", help="real objects averaged into the start cloud")
-    seed: int = param(0, lo=0, help="seed of the random start, the noise and the metric samples")
+    seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the random start, the noise and the metric samples")
     set_size: int = param(1, lo=1, hi=64, help="explanations optimised together (seeds seed..), the FID set")
     l2_decay: float = param(0.01, lo=0.0, lo_open=True, hi=1.0, hi_open=True, scale="log",
                             help="L2 baseline: x <- (1-decay) x")
-    blur_every: int = param(4, lo=1, unit="steps", help="Gaussian-blur baseline: blur every k steps")
+    blur_every: int = param(4, lo=1, hi=100000, unit="steps", help="Gaussian-blur baseline: blur every k steps")
     blur_k: int = param(8, lo=1, hi=64, unit="points", help="Gaussian-blur baseline: neighbours")
-    blur_sigma: float = param(0.05, lo=0.0, lo_open=True, scale="log", unit="coordinate units",
+    blur_sigma: float = param(0.05, lo=0.0, lo_open=True, hi=100.0, scale="log", unit="coordinate units",
                               help="Gaussian-blur baseline: sigma")
-    tv_weight: float = param(0.01, lo=0.0, lo_open=True, scale="log", help="total-variation baseline: weight")
+    tv_weight: float = param(0.01, lo=0.0, lo_open=True, hi=1e6, scale="log", help="total-variation baseline: weight")
     tv_k: int = param(4, lo=1, hi=64, unit="points", help="total-variation baseline: neighbours")
     stats_split: str = param("test", help="split for class averages and class-mean activations")
-    stats_per_class: int = param(100, lo=1, unit="objects",
+    stats_per_class: int = param(100, lo=1, hi=100000, unit="objects",
                                  help="objects per class in the class-mean activations")
     reference_split: str = param("train", help="split of the real objects the metrics compare with "
                                  "(Chamfer's 5, the FID set); the statistics split if absent")
-    fid_reals: int = param(100, lo=2, unit="objects", help="real objects of the class in the FID reference set")
+    fid_reals: int = param(100, lo=2, hi=100000, unit="objects", help="real objects of the class in the FID reference set")
     fid_layers: str = param(",".join(FID_LAYERS), help="feature layers of the FID (mean over them)")
-    history_every: int = param(0, lo=0, unit="steps", help="keep every k-th cloud for replay (0: about 200 frames)")
-    preview_every: int = param(5, lo=1, unit="steps", help="yield a preview every k steps")
+    history_every: int = param(0, lo=0, hi=1000000, unit="steps", help="keep every k-th cloud for replay (0: about 200 frames)")
+    preview_every: int = param(5, lo=1, hi=1000000, unit="steps", help="yield a preview every k steps")
 
 
 @dataclass(frozen=True)
 class FlowLayersParams(FlowAMParams):
     layers: str = param("modules", help="'aliases', 'modules' (every conv/linear, as Fig. 2) or a list")
-    pairs: int = param(20, lo=1, help="pairs per class for the same / different class curves")
-    per_class: int = param(20, lo=2, unit="objects", help="real objects per class read for the analysis")
+    pairs: int = param(20, lo=1, hi=100000, help="pairs per class for the same / different class curves")
+    per_class: int = param(20, lo=2, hi=100000, unit="objects", help="real objects per class read for the analysis")
     explanations: str = param("vanilla", choices=EXPLANATION_CHOICES,
                               help="explanations compared with real objects (raw AM = vanilla)")
 
@@ -88,7 +88,7 @@ class SanityParams(FlowAMParams):
                       help="parameter-dropout sanity check, term ablations, or both")
     levels: str = param("0,0.1,0.2,0.3,0.4,0.5", help="fractions of parameters zeroed")
     repeats: int = param(1, lo=1, hi=20, help="dropout draws per level (mean and spread)")
-    accuracy_per_class: int = param(20, lo=1, unit="objects", help="test objects per class for the dropped accuracy")
+    accuracy_per_class: int = param(20, lo=1, hi=100000, unit="objects", help="test objects per class for the dropped accuracy")
 
 
 DATASET = Input("dataset", "dataset", help="an open Dataset (class statistics, start cloud, metrics)")

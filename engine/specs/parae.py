@@ -43,13 +43,13 @@ PARAE_EXPLAIN = MethodSpec(
 @dataclass(frozen=True)
 class ProbeParams:
     c: float = param(1.0, lo=1e-6, hi=1e6, scale="log", help="LinearSVC regularisation C")
-    limit: int = param(0, lo=0, unit="samples",
+    limit: int = param(0, lo=0, hi=100_000_000, unit="samples",
                        help="at most this many samples per split, balanced over classes (0 = all)")
-    points: int = param(1024, lo=1, unit="points", help="points per cloud")
-    batch_size: int = param(32, lo=1, unit="clouds", help="clouds per forward pass")
+    points: int = param(1024, lo=1, hi=1_000_000, unit="points", help="points per cloud")
+    batch_size: int = param(32, lo=1, hi=65536, unit="clouds", help="clouds per forward pass")
     baseline: bool = param(True, help="also probe a randomly initialised network")
     tsne: bool = param(True, help="2D t-SNE embedding of the test features")
-    perplexity: float = param(10.0, lo=1.0, help="t-SNE perplexity (paper: 10)")
+    perplexity: float = param(10.0, lo=1.0, hi=1000.0, help="t-SNE perplexity (paper: 10)")
     seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the random-init network, SVM and t-SNE")
 
 

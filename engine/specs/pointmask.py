@@ -51,7 +51,7 @@ class BiasLabParams:
     epochs: int = param(10, lo=1, hi=100000, help="training epochs per model and level")
     width: float = param(0.25, lo=0.01, hi=8.0, scale="log", help="width multiplier of every model")
     points: int = param(1024, lo=8, hi=1000000, unit="points", help="object points per cloud (the letter adds k)")
-    limit: int = param(0, lo=0, unit="clouds", help="at most this many clouds per split (0 = all)")
+    limit: int = param(0, lo=0, hi=100_000_000, unit="clouds", help="at most this many clouds per split (0 = all)")
     batch_size: int = param(32, lo=2, hi=65536, unit="clouds", help="clouds per training step")
     lr: float = param(1e-3, lo=0.0, lo_open=True, hi=10.0, scale="log", help="learning rate")
     seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of training and of the letters")

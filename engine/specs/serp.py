@@ -51,7 +51,7 @@ class FinetuneCompareParams:
     lr: float = param(1e-3, lo=0.0, lo_open=True, hi=10.0, scale="log", help="learning rate (both runs)")
     batch_size: int = param(32, lo=2, hi=65536, unit="clouds", help="clouds per step")
     points: int = param(1024, lo=8, hi=1000000, unit="points", help="points per cloud")
-    limit: int = param(0, lo=0, unit="clouds", help="use at most this many clouds per split (0 = all)")
+    limit: int = param(0, lo=0, hi=100_000_000, unit="clouds", help="use at most this many clouds per split (0 = all)")
     seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of both runs (same initial head, same batches)")
     scheduler: str = param("step", choices=("step", "cosine", "none"), help="learning-rate schedule")
     augmentations: str = param("scale,shift", help="augmentations of both runs")

@@ -22,14 +22,14 @@ class TrainParams:
     lr: float = param(1e-3, lo=0.0, lo_open=True, hi=10.0, help="learning rate")
     batch_size: int = param(32, lo=2, hi=65536, help="clouds per step (over all processes)")
     points: int = param(1024, lo=8, hi=1000000, help="points per cloud")
-    limit: int = param(0, lo=0, help="use at most this many clouds per split (0 = all)")
+    limit: int = param(0, lo=0, hi=100_000_000, help="use at most this many clouds per split (0 = all)")
     width: float = param(1.0, lo=0.01, hi=8.0, help="width multiplier of every layer (1 = the paper's)")
     seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of initialisation, shuffling and augmentation")
     weight_decay: float = param(1e-4, lo=0.0, hi=1.0, help="L2 weight decay")
     optimizer: str = param("adam", choices=("adam", "sgd"), help="optimiser")
     momentum: float = param(0.9, lo=0.0, hi=1.0, hi_open=True, help="SGD momentum")
     scheduler: str = param("step", choices=("step", "cosine", "none"), help="learning-rate schedule")
-    step_size: int = param(20, lo=1, help="StepLR: epochs between decays")
+    step_size: int = param(20, lo=1, hi=100000, help="StepLR: epochs between decays")
     gamma: float = param(0.7, lo=0.0, lo_open=True, hi=1.0, help="StepLR: decay factor")
     augmentations: str = param("scale,shift", help="comma list: jitter, rotate-up, rotate-so3, "
                                "scale, shift, dropout (or none)")
@@ -66,9 +66,9 @@ TRAIN = MethodSpec(
 class EvaluateParams:
     split: str = param("test", help="dataset split to evaluate")
     points: int = param(0, lo=0, hi=1000000, help="points per cloud (0 = as the checkpoint was trained)")
-    limit: int = param(0, lo=0, help="at most this many clouds, spread over the split (0 = all)")
+    limit: int = param(0, lo=0, hi=100_000_000, help="at most this many clouds, spread over the split (0 = all)")
     corrupt: str = param("", help="corruption KIND:LEVEL, e.g. noise:0.05, rotate-z:180, dropout:0.5")
-    corrupt_seed: int = param(0, lo=0, help="seed of the corruption")
+    corrupt_seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the corruption")
     batch_size: int = param(32, lo=1, hi=65536, help="clouds per forward pass")
     sampling: str = param("auto", choices=("auto",) + SAMPLINGS,
                           help="how clouds are cut to N points (auto: as in training)")
@@ -88,9 +88,9 @@ class RobustnessParams:
     checkpoints: str = param("demo:pointnet", help="comma-separated checkpoints (one row each)")
     split: str = param("test", help="dataset split")
     points: int = param(0, lo=0, hi=1000000, help="points per cloud (0 = as the first checkpoint was trained)")
-    limit: int = param(0, lo=0, help="at most this many clouds, spread over the split (0 = all)")
+    limit: int = param(0, lo=0, hi=100_000_000, help="at most this many clouds, spread over the split (0 = all)")
     corruptions: str = param(",".join(TABLE3), help="comma list of KIND:LEVEL columns")
-    seed: int = param(0, lo=0, help="seed of the corruptions (the same for every checkpoint)")
+    seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the corruptions (the same for every checkpoint)")
     batch_size: int = param(32, lo=1, hi=65536, help="clouds per forward pass")
 
 

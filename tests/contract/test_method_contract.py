@@ -86,3 +86,19 @@ def test_cancel_stops_it_soon_and_cleans_up(key, cloud, tmp_path, monkeypatch):
         assert out is None
         assert stopped - asked[0] < CANCEL_WITHIN, f"{key} took {stopped - asked[0]:.3f} s to stop"
     assert _state(loaded) == before
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_every_number_parameter_is_bounded_and_its_default_valid(key):
+    """A size parameter without an upper bound lets one typo allocate the machine away."""
+    import dataclasses
+
+    from engine.core.params import validate
+
+    spec = specs.get(key)
+    for f in dataclasses.fields(spec.params):
+        meta = f.metadata or {}
+        if isinstance(f.default, bool) or not isinstance(f.default, (int, float)) or meta.get("choices"):
+            continue
+        assert meta.get("lo") is not None and meta.get("hi") is not None, f"{key}.{f.name} needs lo and hi"
+    validate(spec.params(), key)
