@@ -1,7 +1,7 @@
 """The ten ModelNet10-like classes of the built-in dataset, each assembled from parts.
 
 Coordinates in metres-like units, z up, the front facing +x, the long side along y (as the
-ModelNet10 files in ../shared/data). Every size is drawn from a range, part counts vary (legs,
+ModelNet10 files). Every size is drawn from a range, part counts vary (legs,
 drawers, cushions, pillows ...) and several classes have structural variants, so the classes
 overlap in their simple statistics (a dresser and a night stand differ mostly in proportion,
 a desk and a table in what holds the top up) and a classifier has to look at the structure.

@@ -1,6 +1,6 @@
 """Make sense of checkpoints PointLens did not write: containers, prefixes, which model, report.
 
-Public PointNet checkpoints come in a few shapes (REFERENCES.md section 1.1 / 1.2): fxia22 saves
+Public PointNet checkpoints come in a few shapes: fxia22 saves
 the bare state_dict; yanx27 saves ``{"epoch", ..., "model_state_dict": ...}``; code that trained
 through ``nn.DataParallel`` prefixes every key with ``module.``; other repositories use
 ``state_dict``, ``model``, ``model_wts`` or ``best_model_wts``. Both PointNet layouts use the same

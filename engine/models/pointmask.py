@@ -7,7 +7,7 @@ point is multiplied towards / onto the origin, not removed (as in the paper's Li
 PointMap makes J a per-point translation (n x 3) and G sees P + J. The loss is paper eq. 3:
 cross-entropy + alpha * KL(N(mu, sigma) || N(0, 1)).
 
-Departures from the public Keras code (REFERENCES.md section 2), on purpose:
+Departures from the public Keras code, on purpose:
 - The paper's wiring: the masked cloud feeds the whole classifier (the Keras code feeds it only
   to the input T-Net and classifies the unmasked points).
 - mu and log-variance come from a per-point head on [point feature || global feature], so the

@@ -1,7 +1,7 @@
 """PointNet (Qi et al. 2017) with the input (3x3) and feature (64x64) T-Nets.
 
-Module names follow the public PyTorch layouts (fxia22 / yanx27, REFERENCES.md section 1.1 and
-Appendix A) so their state dicts load by name; the only additions are stateless modules (ReLUs,
+Module names follow the public PyTorch layouts (fxia22/pointnet.pytorch, yanx27/Pointnet_Pointnet2_pytorch)
+so their state dicts load by name; the only additions are stateless modules (ReLUs,
 identities) that give the inner activations names for taps. ``forward`` returns raw logits
 (the public code returns log-softmax; logits are what activation maximisation needs).
 A ``width`` multiplier scales every hidden width; 1.0 is the paper's network.

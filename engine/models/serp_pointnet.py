@@ -1,4 +1,4 @@
-"""SeRP-PointNet (paper section 3.2; REFERENCES.md section 6.2).
+"""SeRP-PointNet (paper section 3.2).
 
 PointNet encoder (input T-Net; no feature T-Net, as the public ``SerpPointNet``) giving per-point
 [global ‖ local] features -> 512 -> 256 -> 128 (BN + ReLU) -> conv4 128 -> 128 = the per-point

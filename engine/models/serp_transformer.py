@@ -1,4 +1,4 @@
-"""SeRP-Transformer (paper section 3.3; REFERENCES.md section 6.3) and its classifier.
+"""SeRP-Transformer (paper section 3.3) and its classifier.
 
 Pipeline on the *corrupted* cloud: FPS centres (start 0, near-origin skip as pointnet2_ops) and
 kNN patches (c = 64, n = 32), centre-relative patches -> mini-PointNet tokens, centres -> position

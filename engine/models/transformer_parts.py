@@ -1,6 +1,6 @@
 """Point-cloud transformer parts shared by SeRP-Transformer, VASP and their classifier.
 
-Layout and module names follow Point-MAE / SeRP (REFERENCES.md sections 6.3-6.4): FPS + kNN
+Layout and module names follow Point-MAE / SeRP: FPS + kNN
 grouping, a mini-PointNet patch embedding, a position MLP, pre-norm blocks (``norm1``,
 ``attn.qkv``, ``attn.proj``, ``norm2``, ``mlp.fc1``, ``mlp.fc2``) with the position embedding
 re-added before every block. Hidden widths of the embeddings scale with the token width ``dim``

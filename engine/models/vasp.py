@@ -1,4 +1,4 @@
-"""VASP: SeRP-Transformer with a vector-quantised bottleneck (paper section 3.4; REFERENCES.md 6.4).
+"""VASP: SeRP-Transformer with a vector-quantised bottleneck (paper section 3.4).
 
 Every encoder token (the CLS token included) is replaced by its nearest codebook vector
 (squared L2, eq. 12). The decoder sees the codes; the gradient reaching the codes is copied to

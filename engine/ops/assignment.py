@@ -2,7 +2,7 @@
 
 PointMixup and SageMix pair every point of cloud a with one point of cloud b so that the sum of
 Euclidean (not squared) distances is minimal. The public code approximates this with the MSN
-auction kernel (CUDA only, not always a bijection; REFERENCES.md 1.3). Here:
+auction kernel (CUDA only, not always a bijection). Here:
 
 - ``assign_exact``: scipy's ``linear_sum_assignment`` on the dense cost matrix. The reference.
 - ``solver="warm"``: the same exact optimum, found faster. The dual potentials

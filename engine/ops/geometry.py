@@ -1,6 +1,6 @@
 """Batched geometry kernels: squared distances, kNN, farthest-point sampling, Chamfer-L2.
 
-Conventions follow the public reference code (REFERENCES.md section 1.3) so results compare:
+Conventions follow the public reference code so results compare:
 Chamfer-L2 = mean of squared NN distances both ways; kNN includes the query point itself;
 FPS can start at index 0 and skip near-origin points like pointnet2_ops.
 """

@@ -9,7 +9,7 @@ through pi, mu and Sigma):
 - Sigma_j = sum_i gamma_ij (p_i - mu_j)(p_i - mu_j)^T / (N pi_j) + eps I    eq. (7), full covariance
 - NLL = -(1/N) sum_i log sum_j pi_j N(p_i; mu_j, Sigma_j)                   eq. (10), mean over points
 
-Stability (REFERENCES.md section 4.2): points of ModelNet-like clouds lie on surfaces, so a part's
+Stability: points of ModelNet-like clouds lie on surfaces, so a part's
 covariance is near-planar and the likelihood could run to -inf. ``eps`` (default 1e-3 for clouds
 normalised into the unit sphere, i.e. a floor of ~0.03 on every standard deviation) is added to
 every Sigma_j and is part of the Sigma this module reports. Denominators N pi_j are clamped at
@@ -24,7 +24,7 @@ import torch
 
 from engine.core.errors import DataError, ModelError, ParameterError
 
-DEFAULT_EPS = 1e-3       # covariance floor for unit-sphere clouds (REFERENCES.md 4.2: 1e-4 ... 1e-3)
+DEFAULT_EPS = 1e-3       # covariance floor for unit-sphere clouds (1e-4 ... 1e-3)
 WEIGHT_FLOOR = 1e-8      # clamp of N*pi_j, the denominator of eq. (6) and (7)
 LOG_2PI = math.log(2.0 * math.pi)
 

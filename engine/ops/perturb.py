@@ -2,7 +2,7 @@
 
 Paper (Garg & Chaudhary, SeRP, section 3.1): pick c = 20 random centres, take the k = 20 nearest
 points of each (the centre included) and add N(0, 0.03) noise, about 400 of 1024 points.
-The public code (REFERENCES.md section 6.1) draws *one* 3-D offset per centre and adds it to the
+The public code draws *one* 3-D offset per centre and adds it to the
 whole patch (a rigid shift); where patches overlap the later centre's offset wins. Both are here:
 
 - ``mode="per-point"`` (the paper's words): every perturbed point gets its own noise draw, once,

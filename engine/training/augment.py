@@ -1,4 +1,4 @@
-"""Per-cloud training augmentations, as the public PointNet trainers do them (REFERENCES.md 1.1).
+"""Per-cloud training augmentations, as the public PointNet trainers do them.
 
 Names (comma-separated in ``--augmentations``):
 - ``jitter``: add N(0, 0.01^2) clipped to +-0.05 to every coordinate (PointNet provider);

@@ -1,12 +1,12 @@
 """Per-point saliency for SageMix: the norm of the loss gradient w.r.t. each input point.
 
-S_i = ||d loss / d p_i|| (paper section 3.1). As the public code (REFERENCES.md 5.1) the pass runs
+S_i = ||d loss / d p_i|| (paper section 3.1). As the public code the pass runs
 with the model in eval mode on plain cross-entropy against the true labels, and it leaves the
 parameters' gradients alone; here the parameters do not even require grad during the pass, so
 no weight gradient is computed (cheaper), and both the mode and the flags are restored after.
 
 The loss is summed over the batch (the public code averages it): the scale is irrelevant for the
-sampling, which normalises (REFERENCES.md 5.2), and a cloud's saliency then does not depend on
+sampling, which normalises, and a cloud's saliency then does not depend on
 what else is in its batch. A tiny floor keeps every entry positive so that sampling never fails on
 an all-zero (or NaN) row: such a row samples uniformly.
 

@@ -4,7 +4,7 @@ Each is a class in ``AUGMENTATIONS`` whose ``cli_options`` become ``pointlens tr
 whose instances are called once per batch as ``aug(model, points, labels, num_classes,
 generator) -> (points, soft_labels (B, K))``; the loop trains on the soft labels with
 ``soft_cross_entropy``. Draws come from the loop's CPU ``torch.Generator``, so seeded runs repeat.
-Options left out take the public code's defaults (REFERENCES.md 5.1, 5.3, 5.4).
+Options left out take the public code's defaults.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """PointMixup (Chen et al., ECCV 2020): interpolate matched points with one constant ratio.
 
-As ``yunlu-chen/PointMixup`` does it for input mixup (REFERENCES.md 5.3): a random partner per
+As ``yunlu-chen/PointMixup`` does it for input mixup: a random partner per
 cloud (randperm), ONE ratio per batch r = 0.5 - |Beta(alpha, alpha) - 0.5| (so r <= 0.5 and the
 cloud itself always dominates), the optimal assignment phi (exact here, the auction kernel
 there), x~ = (1 - r) x + r x_partner[phi], label (1 - r) y + r y_partner (1.0 when both classes

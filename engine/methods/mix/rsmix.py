@@ -1,6 +1,6 @@
 """RSMix (Lee et al., CVPR 2021): swap a rigid subset of one cloud for a subset of another.
 
-As ``dogyoonlee/RSMix: rsmix_provider.rsmix`` (REFERENCES.md 5.4), per pair:
+As ``dogyoonlee/RSMix: rsmix_provider.rsmix``, per pair:
 1. a ball of radius r around a query point of a and of b (r ~ Beta(beta, beta), one per batch,
    used directly as the radius); each ball keeps at most ``n_sample`` points, the FIRST ones by
    index order (not the nearest) - the public ball query sorts indices, not distances;

@@ -1,6 +1,6 @@
 """SageMix (Lee et al., NeurIPS 2022): saliency-guided query sampling and continuous mixing.
 
-Paper equations (../shared/papers/003, section 3) as functions, each usable on its own:
+Paper equations (the SageMix paper, section 3) as functions, each usable on its own:
 
 - eq. 4  ``query_a_probabilities``: Pr(I^a = i) = s^a_i / sum s^a;
 - eq. 5  ``query_b_probabilities``: Pr(I^b = i) proportional to ||p^b_i - q^a|| s^b_i;
@@ -15,7 +15,7 @@ algebraically the same, but free of the 0/0 that the literal ratio hits when bot
 underflow far from both queries (the public code adds 1e-16 there, which forces lambda = 1/2).
 
 ``sagemix_batch`` runs Algorithm 1 over a training batch as the public code does
-(REFERENCES.md 5.1): a random partner per cloud, the optimal assignment, sequential queries,
+a random partner per cloud, the optimal assignment, sequential queries,
 pi ~ Beta(theta, theta) per cloud. Every random step can be injected (partner, assignment,
 queries, pi), so tests can fix each one.
 """
