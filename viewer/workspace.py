@@ -207,7 +207,13 @@ def load(path: str | os.PathLike) -> Workspace:
     if not path.is_file():
         raise DataError(f"{path}: no such session file.", hint="Check the path (File > Open session).")
     try:
-        with open_h5(path, "session") as f:
+        opened = open_h5(path, "session")
+    except DataError as e:
+        if "not a readable HDF5 file" in str(e):
+            raise _not_a_session(path, "not a readable HDF5 file: truncated, damaged or another format") from None
+        raise                       # outside links, special files, permissions: said as they are
+    try:
+        with opened as f:
             if f.attrs.get("format") != FORMAT:
                 found = f.attrs.get("format")
                 raise _not_a_session(path, f"its format is '{found}'" if found is not None
