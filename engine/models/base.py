@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.core.errors import ModelError
+from engine.core.errors import ModelError, ParameterError
 from engine.core.registry import MODELS
 from engine.models.config_bounds import out_of_bounds
 
@@ -48,11 +48,11 @@ class PointModel(nn.Module):
 
 def build_model(key: str, **config: Any) -> PointModel:
     cls = MODELS.get(key)
-    bad = out_of_bounds(config)
+    bad = out_of_bounds(config, too_large_only=True)
     if bad is not None:
         name, value, lo, hi = bad
-        raise ModelError(f"model '{key}': {name} = {value} is outside {lo}..{hi}.",
-                         hint=f"Choose a {name} inside the range.")
+        raise ParameterError(f"model '{key}': {name} = {value} is outside {lo}..{hi}.",
+                             hint=f"Choose a {name} inside the range.")
     try:
         return cls(**config)
     except TypeError as e:

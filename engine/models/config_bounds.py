@@ -13,12 +13,17 @@ BOUNDS = {"num_classes": (1, 100_000), "parts": (1, 10_000), "width": (1e-3, 102
 MAX_INT = 1 << 20
 
 
-def out_of_bounds(config: dict) -> tuple[str, float, float, float] | None:
-    """The first (field, value, lo, hi) outside its bounds, or None."""
+def out_of_bounds(config: dict, too_large_only: bool = False) -> tuple[str, float, float, float] | None:
+    """The first (field, value, lo, hi) outside its bounds, or None. ``too_large_only``: only
+    values above the upper bound (what would allocate too much); the models' own checks give
+    the plainer message for a 0, a negative or a NaN."""
     for key, value in config.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         lo, hi = BOUNDS.get(key, (-MAX_INT, MAX_INT))
-        if not (math.isfinite(value) and lo <= value <= hi):
+        if too_large_only:
+            if math.isfinite(value) and value > hi:
+                return key, value, lo, hi
+        elif not (math.isfinite(value) and lo <= value <= hi):
             return key, value, lo, hi
     return None
