@@ -21,26 +21,24 @@ def _export(module: str, *names: str) -> None:
 
 
 # jobs: what to run, how it runs, what crosses the thread line
-_export("engine.core.jobs", "Job", "drive", "run_sync", "Ticker", "make_params")
-_export("engine.catalog", "start", "run", "method_names", "model_names", "augmentation_names",
-        "model_options")
+_export("engine.core.jobs", "Job", "drive", "run_sync")
+_export("engine.catalog", "start", "run", "method_names", "model_options")
 _export("engine.core.types", "PointCloud", "Progress", "Result")
 _export("engine.core.errors", "EngineError", "DataError", "CheckpointError", "ParameterError",
         "ModelError", "RegistryError")
-_export("engine.core.params", "describe", "validate", "as_dict")
+_export("engine.core.params", "describe")
 # files: atomic writes, results, fingerprints, the bundled demo models
 _export("engine.atomic", "atomic_path", "replace_durably", "temp_beside")
 _export("engine.results", "save_result", "load_result", "read_result_group", "write_result_group",
         "to_json")
 _EXPORTS["RESULT_FORMAT"] = ("engine.results", "FORMAT")
 _export("engine.fingerprint", "file_fingerprint", "path_fingerprint")
-_export("engine.inputs", "begin_command", "end_command")
+_export("engine.inputs", "begin_command")
 _export("engine.assets", "demo_path", "checkpoint_problem", "CHECKPOINT_SUFFIXES")
 # data and checkpoints
 _export("engine.data.open", "open_dataset")
 _export("engine.data.h5safe", "open_h5")
-_export("engine.data.dataset", "Loading", "SAMPLINGS", "farthest_point_indices", "sample_indices",
-        "normalise_points")
+_export("engine.data.dataset", "Loading", "SAMPLINGS", "sample_indices", "normalise_points")
 _export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")
 _EXPORTS["BUILTIN_CLASSES"] = ("engine.data.builtin_shapes", "CLASSES")
 _export("engine.models.checkpoints", "load_checkpoint_cached", "read_meta")

@@ -14,7 +14,7 @@ from engine import specs
 from engine.core.errors import ModelError, ParameterError
 from engine.core.jobs import Job, make_params
 from engine.core.method import JobGenerator
-from engine.core.registry import AUGMENTATIONS, METHODS, MODELS
+from engine.core.registry import METHODS, MODELS
 from engine.core.spec import MethodSpec
 
 _loaded = False
@@ -52,16 +52,6 @@ def load() -> None:
 def method_names() -> list[str]:
     load()
     return METHODS.names()
-
-
-def model_names() -> list[str]:
-    load()
-    return MODELS.names()
-
-
-def augmentation_names() -> list[str]:
-    load()
-    return AUGMENTATIONS.names()
 
 
 def model_options(keys) -> dict:

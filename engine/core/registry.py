@@ -1,7 +1,7 @@
 """Explicit registries for models, methods and augmentations.
 
-Entries register by decorator in modules that a package ``__init__`` imports by name, so that
-PyInstaller and readers of the code can see every entry. A duplicate name is a programming error;
+Entries register by decorator in modules that ``engine.catalog`` (methods) and
+``engine.models.zoo`` (models) import by name, so that PyInstaller and readers see every entry. A duplicate name is a programming error;
 an unknown name gets close matches suggested.
 """
 from __future__ import annotations

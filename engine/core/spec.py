@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-# What an input holds. The contract test builds a tiny value of each kind.
+# What an input holds (`pointlens run` gives the kinds it can read from the command line).
 INPUT_KINDS = {
     "points": "an (N, 3) float array: one cloud",
     "labels": "an (N,) int array or one int",
@@ -74,12 +74,6 @@ class MethodSpec:
     @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.inputs)
-
-    def input(self, name: str) -> Input:
-        for i in self.inputs:
-            if i.name == name:
-                return i
-        raise KeyError(name)
 
     def defaults(self) -> Any:
         return self.params()

@@ -14,7 +14,7 @@ import torch
 
 from engine.core.errors import CheckpointError
 
-from engine.models.config_bounds import BOUNDS, MAX_INT, out_of_bounds  # noqa: F401 - re-exported
+from engine.models.config_bounds import out_of_bounds
 MAX_CLASS_NAMES = 100_000
 MAX_ELEMENTS = 1 << 30          # 4 GiB of float32 in one tensor: no PointLens model comes close
 MAX_DEPTH = 6

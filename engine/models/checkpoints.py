@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from engine.atomic import atomic_path
-from engine.assets import TORCH_SUFFIXES, demo_path, package_root  # noqa: F401 - re-exported
+from engine.assets import TORCH_SUFFIXES, demo_path
 from engine.core.errors import CheckpointError, EngineError
 from engine.fsguard import check_input
 from engine.inputs import record_input

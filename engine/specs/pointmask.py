@@ -7,11 +7,10 @@ from dataclasses import dataclass
 
 from engine.core.params import param
 from engine.core.spec import Input, MethodSpec
+from engine.data.alphabet import PLACEMENTS      # where the letter goes (numpy-only module)
 
 # The models the bias lab trains, in the order of its tables.
 LAB_MODELS = ("pointnet", "randmask", "pointmap", "pointmask")
-# Where the letter goes (as engine.data.alphabet.PLACEMENTS; a test checks they agree).
-PLACEMENTS = ("per-class", "fixed")
 
 
 @dataclass(frozen=True)

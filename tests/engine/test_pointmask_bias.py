@@ -178,10 +178,9 @@ def test_bias_lab_unwritable_checkpoint_folder_is_one_clear_message(tmp_path):
 def test_bias_lab_device_is_the_jobs_not_a_parameter():
     """The spec declares uses_device: the device travels with the job, and a 'device' param is
     refused by name; the result's provenance says where it trained."""
-    from engine.data.alphabet import PLACEMENTS as ALPHABET_PLACEMENTS
-    from engine.specs.pointmask import BIAS_LAB, PLACEMENTS
+    from engine.specs.pointmask import BIAS_LAB
 
-    assert BIAS_LAB.uses_device and not BIAS_LAB.needs_model and PLACEMENTS == ALPHABET_PLACEMENTS
+    assert BIAS_LAB.uses_device and not BIAS_LAB.needs_model
     with pytest.raises(ParameterError, match="device"):
         run(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet", device="cpu")))
     res = run(Job("bias-lab", _lab_inputs(), dict(LAB, levels="2", models="pointnet"), device="cpu"))

@@ -21,7 +21,6 @@ import torch
 from engine.ops.geometry import gather_points
 from engine.methods.flowam.neighbours import neighbour_indices
 from engine.methods.flowam.objective import ObjectiveConfig, parse_layer_weights
-from engine.specs.flowam import METHOD_CHOICES, METHOD_TITLES  # noqa: F401  (declared in the spec)
 
 
 def gaussian_blur(points: torch.Tensor, k: int = 8, sigma: float = 0.05) -> torch.Tensor:

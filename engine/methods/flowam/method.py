@@ -49,7 +49,7 @@ from engine.methods.flowam.objective import FlowObjective, tap_name
 from engine.methods.flowam.stats import (class_average_cloud, class_indices, class_mean_activations,
                                          dataset_fingerprint, load_clouds, model_fingerprint, real_features)
 from engine.specs import flowam as spec
-from engine.specs.flowam import FlowAMParams, INIT_CHOICES, OPTIMISERS  # noqa: F401  (declared in the spec)
+from engine.specs.flowam import FlowAMParams  # noqa: F401  (declared in the spec)
 
 
 def _optimiser(name: str, tensors, lr: float):

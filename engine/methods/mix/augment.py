@@ -15,6 +15,7 @@ from engine.ops.assignment import check_solver
 from engine.core.registry import AUGMENTATIONS
 from engine.methods.mix import pointmixup, rsmix, sagemix
 from engine.methods.inspect.saliency import point_saliency
+from engine.specs.mix import DEFAULT_PROB
 
 _ASSIGN_HELP = ("assignment solver: auction (certified within 1 percent of the optimum; the fastest), warm "
                 "(the exact optimum, warm-started) or exact (plain scipy)")
@@ -145,7 +146,7 @@ class RSMixAugment:
         "rsmix_points": (int, rsmix.N_SAMPLE, "RSMix: most points in a swapped subset"),
     }
 
-    def __init__(self, theta: float = rsmix.DEFAULT_BETA, mix_prob: float = rsmix.DEFAULT_PROB,
+    def __init__(self, theta: float = rsmix.DEFAULT_BETA, mix_prob: float = DEFAULT_PROB,
                  rsmix_points: int = rsmix.N_SAMPLE):
         if not theta > 0:
             raise ParameterError(f"rsmix: theta = {theta!r} must be positive.")

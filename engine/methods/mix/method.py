@@ -29,7 +29,6 @@ from engine.methods.mix import pointmixup, rsmix, sagemix
 from engine.methods.model_input import as_points, model_device
 from engine.ops.assignment import _pool, assign_pair, assignment_cost, is_bijection
 from engine.specs import mix as spec
-from engine.specs.mix import METHOD_NAMES  # noqa: F401  (re-exported)
 
 DEFAULT_THETA = {"sagemix": spec.DEFAULT_THETA, "pointmixup": spec.DEFAULT_ALPHA, "rsmix": spec.DEFAULT_BETA}
 

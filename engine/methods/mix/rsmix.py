@@ -26,7 +26,7 @@ import torch
 
 from engine.core.errors import ParameterError
 from engine.methods.mix.sagemix import mixed_labels, numpy_rng
-from engine.specs.mix import DEFAULT_BETA, DEFAULT_PROB, N_SAMPLE  # noqa: F401  (the public code's defaults)
+from engine.specs.mix import DEFAULT_BETA, N_SAMPLE
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from engine.data.alphabet import PLACEMENTS, class_letter, letter_anchor  # noqa: F401 - re-exported
+from engine.data.alphabet import PLACEMENTS, class_letter, letter_anchor
 from engine.core.errors import ParameterError
 
 def check_bias_settings(level: int, num_classes: int, placement: str, distance: float,

@@ -57,7 +57,7 @@ from engine.core.method import JobGenerator, Method, implements
 from engine.core.types import Progress, Result
 from engine.methods.pointmask.bias_inject import check_bias_settings, inject_bias
 from engine.specs import pointmask as spec
-from engine.specs.pointmask import LAB_MODELS, PLACEMENTS  # noqa: F401 - re-exported
+from engine.specs.pointmask import LAB_MODELS
 
 VARIATIONAL = ("pointmask", "pointmap")
 
