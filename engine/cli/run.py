@@ -96,14 +96,9 @@ def _inputs(args, spec: MethodSpec) -> dict:
     out = {}
     names = spec.input_names
     if "points" in names:
-        from engine.data import Loading, open_dataset
+        from engine.data.open import open_sample
 
-        ds = open_dataset(str(args.data), Loading(points=int(args.cloud_points)))
-        cloud = ds.split(args.split)[int(args.index)] if args.split in ds.splits else None
-        if cloud is None:
-            from engine.core.errors import DataError
-
-            raise DataError(f"{args.data}: no split '{args.split}' (splits: {', '.join(ds.splits)}).")
+        cloud, _ = open_sample(args.data, args.index, args.split, int(args.cloud_points))
         out["points"] = cloud.points
         if "label" in names and cloud.label is not None:
             out["label"] = int(cloud.label)

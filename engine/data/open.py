@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.core.errors import DataError
+from engine.core.errors import DataError, ParameterError
 from engine.fsguard import check_input
 from engine.data.dataset import Dataset, Loading
 from engine.data.files import READERS, folder_dataset, single_file_dataset
@@ -73,3 +73,17 @@ def open_dataset(spec: str | os.PathLike, loading: Loading | None = None) -> Dat
         return folder_dataset(p, loading)
     except PermissionError as e:
         raise DataError(f"{e.filename or p}: permission denied.", hint="Check the folder's permissions.") from None
+
+
+def open_sample(data: str | os.PathLike, index: int = 0, split: str = "test", points: int | None = None):
+    """(cloud, dataset): sample ``index`` of ``split``, cut to ``points`` (None keeps all), with one
+    clear message for an unknown split or an index outside it. The one way a method or command
+    turns ``--data D --split S --index I`` into a cloud."""
+    ds = open_dataset(str(data), Loading(points=points))
+    if split not in ds.splits:
+        raise DataError(f"{data}: no split '{split}' (splits: {', '.join(ds.splits)}).")
+    sp = ds.split(split)
+    if not 0 <= int(index) < len(sp):
+        raise ParameterError(f"index {index} is outside split '{split}' of {data} ({len(sp)} samples).",
+                             hint=f"Use an index in [0, {len(sp) - 1}].")
+    return sp[int(index)], ds

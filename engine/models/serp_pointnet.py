@@ -25,9 +25,9 @@ from engine.ops.geometry import chamfer_l2
 from engine.core.registry import MODELS
 from engine.models.base import PointModel, scaled
 from engine.models.pointnet import PointNetEncoder
+from engine.specs.serp import MODES   # the perturbation modes, declared once with serp-explain
 
 RECONSTRUCTIONS = ("delta", "chamfer")
-NOISE_MODES = ("per-point", "per-patch")   # as engine.ops.perturb.MODES (not imported: cycle)
 # Training flags shared by every SeRP model (`pointlens train --cls-weight ...`).
 PERTURB_OPTIONS = {
     "cls_weight": (float, None, "SeRP: weight of the perturbed-point loss (SeRP-PointNet 0.001, "
@@ -43,8 +43,8 @@ PERTURB_OPTIONS = {
 
 def check_perturbation(centres: int, neighbours: int, noise_std: float, noise_mode: str) -> None:
     """Reject perturbation settings when the model is built, not at the first training step."""
-    if noise_mode not in NOISE_MODES:
-        raise ParameterError(f"SeRP noise_mode {noise_mode!r} is not one of {list(NOISE_MODES)}.")
+    if noise_mode not in MODES:
+        raise ParameterError(f"SeRP noise_mode {noise_mode!r} is not one of {list(MODES)}.")
     if int(centres) < 1 or int(neighbours) < 1:
         raise ParameterError(f"SeRP centres = {centres} and neighbours = {neighbours} must be >= 1.")
     if not float(noise_std) >= 0:

@@ -24,7 +24,7 @@ import torch
 
 from engine.core.errors import ParameterError
 from engine.ops.geometry import pairwise_sq_dist
-from engine.specs.serp import MODES  # noqa: F401  (declared with the serp-explain spec, torch-free)
+from engine.specs.serp import MODES   # declared with the serp-explain spec (torch-free)
 
 DEFAULT_CENTRES = 20
 DEFAULT_NEIGHBOURS = 20

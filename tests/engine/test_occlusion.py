@@ -69,3 +69,10 @@ def test_the_generated_command_runs_it(capsys):
     assert main(["run", "occlusion", "--index", "2", "--points", "256", "--patches", "8", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["method"] == "occlusion" and out["total"] == 256 and 0 <= out["largest_drop"] <= 1
+
+
+def test_the_generated_command_names_a_bad_index_in_one_line(capsys):
+    from engine.cli import main
+
+    assert main(["run", "occlusion", "--index", "99999"]) == 2
+    assert "index 99999 is outside split 'test'" in capsys.readouterr().err

@@ -189,7 +189,7 @@ def test_cli_train_explain_and_probe(trained, tmp_path, capsys):
     assert probe["n_train"] == 40 and probe["n_test"] == 40
     # A bad index is one clear line, exit status 2.
     assert main(["explain", "parae", "--checkpoint", str(path), "--data", "builtin", "--index", "5000"]) == 2
-    assert "--index 5000 is outside" in capsys.readouterr().err
+    assert "index 5000 is outside split 'test'" in capsys.readouterr().err
 
 
 def test_cli_options_come_from_the_spec():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.core.errors import DataError, ModelError, ParameterError
+from engine.core.errors import DataError, ModelError
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
 from engine.methods.model_input import model_device
@@ -28,20 +28,14 @@ from engine.numeric.gmm_geometry import (DensityGrid, Gmm, default_level, densit
 def load_cloud(points=None, data: str | None = None, index: int = 0, split: str = "test",
                n_points: int | None = None) -> tuple[np.ndarray, dict]:
     """The cloud to explain: given points, or sample ``index`` of a dataset split."""
-    from engine.data.dataset import Loading, check_points
+    from engine.data.dataset import check_points
+    from engine.data.open import open_sample
 
     if points is not None:
         return check_points(np.asarray(points), "points"), {}
     if not data:
         raise DataError("No cloud: give points or a dataset (--data PATH|builtin) and --index.")
-    from engine.data import open_dataset
-
-    ds = open_dataset(str(data), Loading(points=n_points))
-    sp = ds.split(split)
-    if not -len(sp) <= int(index) < len(sp):
-        raise ParameterError(f"--index {index} is outside split '{split}' of {data} "
-                             f"({len(sp)} samples).", hint=f"Use an index in [0, {len(sp) - 1}].")
-    cloud = sp[int(index)]
+    cloud, ds = open_sample(data, index, split, n_points)
     label = cloud.label
     return cloud.points, {"data": str(data), "split": split, "index": int(index),
                           "label": label, "class": ds.class_name(label) if label is not None else None,

@@ -142,21 +142,13 @@ def load_sample(data, index: int | None, split: str | None, n_points: int | None
     """Sample ``index`` of a dataset split, cut to ``n_points`` (default: the point count the
     checkpoint with metadata ``meta`` was trained at, else 1024). Returns (points, label,
     provenance dict)."""
-    from engine.data import Loading, open_dataset
-    from engine.core.errors import DataError
+    from engine.data.open import open_sample
 
     index = 0 if index is None else index
     split = split or "test"
     if n_points is None:
         n_points = ((meta or {}).get("normalisation") or {}).get("points")
     n_points = int(n_points or 1024)
-    ds = open_dataset(str(data), Loading(points=n_points))
-    if split not in ds.splits:
-        raise DataError(f"{data}: no split '{split}' (splits: {', '.join(ds.splits)}).")
-    sp = ds.split(split)
-    if not 0 <= int(index) < len(sp):
-        raise ParameterError(f"index {index} is outside split '{split}' of {data} ({len(sp)} samples).",
-                             hint=f"Use an index in [0, {len(sp) - 1}].")
-    cloud = sp[int(index)]
+    cloud, _ = open_sample(data, index, split, n_points)
     return cloud.points, cloud.label, {"data": str(data), "split": split, "index": int(index),
                                        "points_per_cloud": n_points}

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.core.errors import DataError, ModelError, ParameterError
+from engine.core.errors import DataError, ModelError
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
 from engine.fingerprint import array_fingerprint
 from engine.methods.model_input import as_points, model_device
 from engine.ops.perturb import perturb
 from engine.specs import serp as spec
-from engine.specs.serp import MODES, SERP_MODELS  # noqa: F401
+from engine.specs.serp import SERP_MODELS
 
 
 def chamfer_np(a: np.ndarray, b: np.ndarray) -> float:
@@ -60,15 +60,9 @@ def load_cloud(points=None, data: str | None = None, index: int = 0, split: str 
         return as_points(points)[:, :3].astype(np.float32), {}
     if not data:
         raise DataError("No cloud: give points, or a dataset (--data PATH|builtin) and --index.")
-    from engine.data import open_dataset
-    from engine.data.dataset import Loading
+    from engine.data.open import open_sample
 
-    ds = open_dataset(str(data), Loading(points=n_points))
-    sp = ds.split(split)
-    if not 0 <= int(index) < len(sp):
-        raise ParameterError(f"index {index} is outside split '{split}' of {data} ({len(sp)} samples).",
-                             hint=f"Use an index in [0, {len(sp) - 1}].")
-    cloud = sp[int(index)]
+    cloud, ds = open_sample(data, index, split, n_points)
     info = {"data": str(data), "split": split, "index": int(index), "label": cloud.label,
             "class": ds.class_name(cloud.label) if cloud.label is not None else None}
     return cloud.points[:, :3].astype(np.float32), info
