@@ -34,6 +34,7 @@ _export("engine.results", "save_result", "load_result", "read_result_group", "wr
 _EXPORTS["RESULT_FORMAT"] = ("engine.results", "FORMAT")
 _export("engine.fingerprint", "file_fingerprint", "path_fingerprint")
 _export("engine.inputs", "begin_command")
+_export("engine.fsguard", "check_input")
 _export("engine.assets", "demo_path", "checkpoint_problem", "CHECKPOINT_SUFFIXES")
 # data and checkpoints
 _export("engine.data.open", "open_dataset")

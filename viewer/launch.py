@@ -20,6 +20,7 @@ GUI_ONLY = {"render"}  # sub-commands implemented by the viewer (they draw with 
 GUI_VALUE_OPTIONS = {"--data", "--checkpoint", "--screenshot", "--wait", "--timeout", "--size", "--layout",
                      "--settings"}
 
+
 def positionals(argv: list[str]) -> list[tuple[int, str]]:
     """(index, argument) of every argument that is neither an option nor an option's value."""
     out, skip = [], False

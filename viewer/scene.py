@@ -15,7 +15,7 @@ same colour means the same value in every viewport.
 Stages: a layer named ``"<stage>.<rest>"`` belongs to that stage (each method panel names its
 layers with its own prefix); a name without a dot (the sample's ``cloud``) is shared. Only the
 active stage's layers are drawn (``on_stage``); switching stages hides the others' layers without
-removing them, and each stage remembers whether it shows the shared layers.
+removing them, and each stage remembers how it shows the shared layers (visible, size, colour).
 """
 from __future__ import annotations
 

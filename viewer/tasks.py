@@ -13,9 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from engine import CheckpointError, DataError
-from engine import Job
-from engine import PointCloud
+from engine import CheckpointError, DataError, Job, PointCloud
 
 DEFAULT_MODEL_POINTS = 1024
 

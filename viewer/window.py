@@ -38,10 +38,14 @@ def is_result_file(path: str) -> bool:
     if not path.lower().endswith((".h5", ".hdf5")):
         return False
     try:
-        from engine import RESULT_FORMAT as FORMAT
-        from engine import open_h5
+        import h5py
 
-        with open_h5(path, "result") as f:      # refuses special files and outside links first
+        from engine import RESULT_FORMAT as FORMAT
+        from engine import check_input
+
+        # Only the root's attributes are read (they follow no link), so the full content check
+        # is left to the reader that opens the file next; a FIFO must not be opened at all.
+        with h5py.File(check_input(path, "result"), "r") as f:
             return f.attrs.get("format") == FORMAT
     except Exception:  # not readable here: let the dataset reader report it properly
         return False
@@ -272,14 +276,16 @@ class MainWindow(QMainWindow):
 
     # ---- view settings --------------------------------------------------------------------------
     # ---- stages: each method panel shows only its own layers ------------------------------------
+    def _panel_at(self, index: int):
+        return self._tab_panels[index] if 0 <= index < len(self._tab_panels) else None
+
     def _tab_changed(self, index: int) -> None:
-        panel = self._tab_panels[index] if 0 <= index < len(self._tab_panels) else None
+        panel = self._panel_at(index)
         if panel is not None:          # the Layers tab keeps the stage it was opened on
             self.show_stage(panel.name)
 
     def current_panel_stage(self) -> str | None:
-        i = self.tabs.currentIndex()
-        panel = self._tab_panels[i] if 0 <= i < len(self._tab_panels) else None
+        panel = self._panel_at(self.tabs.currentIndex())
         return panel.name if panel is not None else self.scene.stage
 
     def show_stage(self, stage: str | None, empty: bool = False) -> None:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout
 from engine import specs
 
 from ..result_layers import layers_for
-from ..session import CLOUD, with_points
+from ..session import with_points
 from .base import MethodPanel, params_form, show_views
 
 
@@ -68,7 +68,7 @@ def generated(key: str, title: str | None = None) -> type:
             full = with_points(res, pts, self.session.provenance(), used_text=sample.used_text)
             self.result = full
             self.session.add_result(f"{key} {sample.name}", full, show=False)
-            show_views(self.window(), self.scene, max(1, self.ctx.viewports.count))
+            show_views(self.window(), self.scene, self.ctx.viewports.count)   # the sample's cloud makes way
             self.scene.clear(f"{key}.")
             shown = type(full)(full.kind, {**full.arrays, "points": sample.model_points}, full.metrics)
             for layer in layers_for(shown):
@@ -79,7 +79,7 @@ def generated(key: str, title: str | None = None) -> type:
             self.status.setText(summary)
 
         def on_session(self, event, payload) -> None:
-            if event == "sample" and CLOUD in self.scene:
+            if event == "sample":          # a result belongs to its sample: the next one starts clean
                 self.scene.clear(f"{key}.")
                 self.status.setText("")
 
