@@ -76,3 +76,16 @@ def test_the_generated_command_names_a_bad_index_in_one_line(capsys):
 
     assert main(["run", "occlusion", "--index", "99999"]) == 2
     assert "index 99999 is outside split 'test'" in capsys.readouterr().err
+
+
+def test_a_model_in_train_mode_is_scored_in_eval_mode_and_left_as_it_was(cloud):
+    from engine.models.zoo import build_model
+
+    torch.manual_seed(0)
+    net = build_model("pointnet", num_classes=3, width=0.125)
+    net.eval()
+    want = run(Job("occlusion", {"points": cloud}, {"patches": 6, "patch_size": 20}, model=net)).arrays["drops"]
+    net.train()
+    got = run(Job("occlusion", {"points": cloud}, {"patches": 6, "patch_size": 20}, model=net)).arrays["drops"]
+    assert net.training
+    np.testing.assert_allclose(got, want, atol=1e-6)

@@ -1,7 +1,7 @@
 """Occlusion saliency: remove each neighbourhood of points in turn, record the target class's
 probability drop; a point's importance is the mean drop over the neighbourhoods containing it.
 
-Removal overwrites the removed points with copies of a kept one (see predict._keep_only): for a
+Removal overwrites the removed points with copies of a kept one (see predict.keep_only): for a
 max-pooling network that equals deleting them, and every occluded cloud keeps the same size, so
 they batch.
 """
@@ -15,7 +15,7 @@ from engine.core.jobs import Ticker
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
 from engine.data.dataset import farthest_point_indices
-from engine.methods.inspect.predict import _keep_only, _prob_batch
+from engine.methods.inspect.predict import keep_only, probabilities
 from engine.methods.model_input import as_points
 from engine.specs import inspect as spec
 
@@ -38,7 +38,7 @@ class Occlusion(Method):
     def run(self, params, *, model, points, target=None):
         net, classes = model.model, model.classes
         pts = as_points(points)
-        base = _prob_batch(net, pts[None])[0]
+        base = probabilities(net, pts[None])[0]
         t = int(base.argmax()) if target is None else int(target)
         if not 0 <= t < base.shape[0]:
             raise ParameterError(f"target class {t} is outside the model's {base.shape[0]} classes.")
@@ -51,8 +51,8 @@ class Occlusion(Method):
             for j, idx in enumerate(chunk):
                 keep = np.ones(len(pts), bool)
                 keep[idx] = False
-                batch[j] = _keep_only(pts, keep)
-            drops[start:start + len(chunk)] = base[t] - _prob_batch(net, batch)[:, t]
+                batch[j] = keep_only(pts, keep)
+            drops[start:start + len(chunk)] = base[t] - probabilities(net, batch)[:, t]
             if ticker.due():
                 yield Progress(start + len(chunk), len(centres), "occluding neighbourhoods")
         total = np.zeros(len(pts))

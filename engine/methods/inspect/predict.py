@@ -17,12 +17,19 @@ from engine.methods.model_input import as_points, model_device
 from engine.specs import inspect as spec
 
 
-def _prob_batch(model, clouds: np.ndarray) -> np.ndarray:
+def probabilities(model, clouds: np.ndarray) -> np.ndarray:
+    """Class probabilities of a batch of clouds (B, N, 3), in eval mode (the model's own mode is
+    restored: a model in train mode would use batch statistics and give batch-dependent answers)."""
     import torch
 
-    with torch.no_grad():
-        x = torch.as_tensor(clouds, dtype=torch.float32, device=model_device(model))
-        return torch.softmax(model(x), dim=-1).cpu().numpy()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = torch.as_tensor(clouds, dtype=torch.float32, device=model_device(model))
+            return torch.softmax(model(x), dim=-1).cpu().numpy()
+    finally:
+        model.train(was_training)
 
 
 def saliency_and_probs(model, points: np.ndarray):
@@ -85,7 +92,7 @@ class PredictSubset(Method):
             raise ParameterError(f"'{params.mode}' the selection leaves no points to classify; "
                                  "select fewer (or more) points.")
         yield Progress(0, 1, "classifying")
-        p_all, p_sub = _prob_batch(model, np.stack([pts, _keep_only(pts, keep)]))
+        p_all, p_sub = probabilities(model, np.stack([pts, keep_only(pts, keep)]))
         pred, orig = int(p_sub.argmax()), int(p_all.argmax())
         return Result("predict-subset", arrays={"probabilities": p_sub.astype(np.float32)},
                       metrics={"predicted": pred, "predicted_name": classes[pred] if pred < len(classes) else str(pred),
@@ -94,7 +101,7 @@ class PredictSubset(Method):
                       params={"mode": params.mode})
 
 
-def _keep_only(points: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def keep_only(points: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Same-size cloud equal (for max-pooling models) to ``points[keep]``."""
     out = points.copy()
     out[~keep] = points[np.flatnonzero(keep)[0]]
@@ -110,7 +117,7 @@ class DeletionCurve(Method):
         if s.shape[0] != len(pts) or not np.isfinite(s).all():
             raise ParameterError(f"the scalar must have one finite value per point ({len(pts)}), got {s.shape[0]}.")
         if target is None:
-            target = int(_prob_batch(model, pts[None])[0].argmax())
+            target = int(probabilities(model, pts[None])[0].argmax())
         ks = np.unique(np.linspace(0, len(pts) - 1, params.steps).round().astype(int))
         rng = np.random.default_rng(params.seed)
         orders = [np.argsort(-s, kind="stable")] + [rng.permutation(len(pts)) for _ in range(params.random_orders)]
@@ -121,8 +128,8 @@ class DeletionCurve(Method):
             for j, k in enumerate(ks):
                 keep = np.ones(len(pts), bool)
                 keep[order[:k]] = False
-                batch[j] = _keep_only(pts, keep)
-            curves[o] = _prob_batch(model, batch)[:, target]
+                batch[j] = keep_only(pts, keep)
+            curves[o] = probabilities(model, batch)[:, target]
             if ticker.due():
                 yield Progress(o + 1, total, "deleting points", preview={"k": ks, "probability": curves[0]})
         return Result("deletion-curve",
