@@ -17,6 +17,16 @@ from ..session import with_points
 from .base import MethodPanel, params_form, show_views
 
 
+def summary_text(metrics: dict) -> str:
+    """One line per plain metric ("largest drop: 0.1403"), in the order the method gave them."""
+    lines = []
+    for k, v in metrics.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)) or k == "classes":
+            continue
+        lines.append(f"{k.replace('_', ' ')}: {v:.4g}" if isinstance(v, float) else f"{k.replace('_', ' ')}: {v}")
+    return "\n".join(lines)
+
+
 def generated(key: str, title: str | None = None) -> type:
     """A ``MethodPanel`` class for method ``key`` (its stage and job targets are named ``key``)."""
     spec = specs.get(key)
@@ -68,15 +78,14 @@ def generated(key: str, title: str | None = None) -> type:
             full = with_points(res, pts, self.session.provenance(), used_text=sample.used_text)
             self.result = full
             self.session.add_result(f"{key} {sample.name}", full, show=False)
-            show_views(self.window(), self.scene, self.ctx.viewports.count)   # the sample's cloud makes way
-            self.scene.clear(f"{key}.")
             shown = type(full)(full.kind, {**full.arrays, "points": sample.model_points}, full.metrics)
-            for layer in layers_for(shown):
+            layers = layers_for(shown)
+            # as many views as the result fills (the sample's own cloud makes way for it)
+            show_views(self.window(), self.scene, min(4, 1 + max((l.view for l in layers), default=0)))
+            self.scene.clear(f"{key}.")
+            for layer in layers:
                 self.scene.add(layer)
-            m = full.metrics
-            summary = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                for k, v in m.items() if isinstance(v, (int, float, str)) and k != "classes")
-            self.status.setText(summary)
+            self.status.setText(summary_text(full.metrics))
 
         def on_session(self, event, payload) -> None:
             if event == "sample":          # a result belongs to its sample: the next one starts clean
