@@ -27,21 +27,21 @@ def _real(path: str | os.PathLike) -> str:
     return os.path.realpath(os.path.expanduser(os.fspath(path)))
 
 
-def begin_command() -> None:
-    """Start a fresh record (one command)."""
+def _reset(active: bool) -> None:
     global _ACTIVE
     with _LOCK:
         _INPUTS.clear()
         _OUTPUTS.clear()
-        _ACTIVE = True
+        _ACTIVE = active
+
+
+def begin_command() -> None:
+    """Start a fresh record (one command)."""
+    _reset(True)
 
 
 def end_command() -> None:
-    global _ACTIVE
-    with _LOCK:
-        _INPUTS.clear()
-        _OUTPUTS.clear()
-        _ACTIVE = False
+    _reset(False)
 
 
 def record_input(path: str | os.PathLike, what: str) -> None:
@@ -59,12 +59,6 @@ def record_output(path: str | os.PathLike) -> None:
         return
     with _LOCK:
         _OUTPUTS.add(_real(path))
-
-
-def inputs() -> dict[str, str]:
-    """The recorded inputs: real path -> what."""
-    with _LOCK:
-        return dict(_INPUTS)
 
 
 def check_output(target: str | os.PathLike) -> None:

@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def eval_command(args) -> int:
     from engine.atomic import atomic_path
-    from engine.cli.train import checked_params
+    from engine.cli.spec_options import checked_params
     from engine.core.jobs import Job
 
     params = checked_params(args, EVALUATE)

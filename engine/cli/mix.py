@@ -63,7 +63,7 @@ def load_pair(data: str, split_name: str, ia: int, ib: int, points: int, checkpo
 
 
 def mix_command(args: argparse.Namespace) -> int:
-    from engine.cli.train import checked_params
+    from engine.cli.spec_options import checked_params
     from engine.core.jobs import Job
     from engine.results import save_result
 

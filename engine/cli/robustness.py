@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 
 def robustness_command(args: argparse.Namespace) -> int:
-    from engine.cli.train import checked_params
+    from engine.cli.spec_options import checked_params
     from engine.core.jobs import Job
 
     params = dict(checked_params(args, ROBUSTNESS, skip=("checkpoints",)), checkpoints=args.checkpoints)

@@ -7,6 +7,8 @@ import dataclasses
 from typing import Any, Iterable
 
 from engine.cli.parsing import parse_bool
+from engine.core.errors import ParameterError
+from engine.core.jobs import make_params
 from engine.core.params import describe
 from engine.core.spec import MethodSpec
 
@@ -54,3 +56,19 @@ def given_params(args: argparse.Namespace, spec: MethodSpec, skip: Iterable[str]
         if v is not None:
             out[f.name] = v
     return out
+
+
+def checked_params(args: argparse.Namespace, spec: MethodSpec, skip=()) -> dict:
+    """The spec's parameters given on the command line, each checked against its range and
+    choices now: a bad value is a usage error naming its option (one line, exit status 2)."""
+    given = given_params(args, spec, skip)
+    for name, value in given.items():
+        try:
+            make_params(spec.params, {name: value})
+        except ParameterError as e:
+            parser = getattr(args, "spec_parser", None)
+            text = f"argument {option_name(name)}: {e.message}"
+            if parser is None:
+                raise ParameterError(text, hint=e.hint) from None
+            parser.error(text)
+    return given

@@ -16,9 +16,8 @@ from typing import Any
 
 from engine.cli.common import add_device, add_json, emit, run_job
 from engine.cli.parsing import lazy_options, parse_bool
-from engine.cli.spec_options import add_params, given_params, option_name
+from engine.cli.spec_options import add_params, checked_params
 from engine.core.errors import ParameterError
-from engine.core.spec import MethodSpec
 from engine.specs.training import TRAIN
 
 STATIC_DESTS: set[str] = set()
@@ -44,24 +43,6 @@ def register(subparsers) -> None:
     STATIC_DESTS.update(a.dest for a in p._actions)
     lazy_options(p, _add_registry_options)
     p.set_defaults(func=train_command, spec_parser=p)
-
-
-def checked_params(args: argparse.Namespace, spec: MethodSpec, skip=()) -> dict:
-    """The spec's parameters given on the command line, each checked against its range and
-    choices now: a bad value is a usage error naming its option (one line, exit status 2)."""
-    from engine.core.jobs import make_params
-
-    given = given_params(args, spec, skip)
-    for name, value in given.items():
-        try:
-            make_params(spec.params, {name: value})
-        except ParameterError as e:
-            parser = getattr(args, "spec_parser", None)
-            text = f"argument {option_name(name)}: {e.message}"
-            if parser is None:
-                raise ParameterError(text, hint=e.hint) from None
-            parser.error(text)
-    return given
 
 
 def _add_registry_options(p: argparse.ArgumentParser) -> None:
