@@ -10,7 +10,9 @@ import importlib
 import os
 import sys
 
+from engine.cli.columns_option import add_columns_option
 from engine.core.errors import EngineError, safe_text
+from engine.data.columns import set_default_columns
 from engine.fsguard import os_problem
 from engine.inputs import begin_command, end_command
 
@@ -21,6 +23,7 @@ COMMANDS += ["flow_layers", "sanity"]
 COMMANDS += ["explain", "bias_lab"]
 COMMANDS += ["mix", "robustness"]
 COMMANDS.append("run")   # every catalog method, generated from its spec
+COMMANDS.append("export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    add_columns_option(parser)   # every command that opens data reads ASCII tables the same way
     return parser
 
 
@@ -41,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     begin_command()   # record this command's inputs: outputs may not overwrite them
     try:
+        set_default_columns(getattr(args, "columns", None))
         rc = int(args.func(args) or 0)
         sys.stdout.flush()   # a closed pipe is reported here, inside the try, not at exit
         return rc
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         end_command()
+        set_default_columns(None)
 
 
 def _fail(command: str, message: str) -> int:

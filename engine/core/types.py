@@ -25,6 +25,10 @@ class PointCloud:
     scale: float = 1.0
     # Number of points in the source before fixed-N sampling (for "1,024 of 113,662 used").
     original_count: int | None = None
+    # (N, 3) uint8 0..255 colours from the file, if it had any (PLY/PCD/LAS/ASCII r g b).
+    colors: np.ndarray | None = None
+    # Every other per-point scalar from the file by name, (N,) each: intensity, classification ...
+    fields: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:

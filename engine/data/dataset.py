@@ -25,6 +25,9 @@ class Loading:
     sampling: str = "first"       # first N, random N (seeded per sample), or farthest-point
     normalize: bool = True        # centre on the mean, divide by the max norm (pc_normalize)
     seed: int = 0
+    # Column layout of ASCII tables ("x,y,z,r,g,b,label", engine/data/columns.py); None: read
+    # the header, else guess. Other formats ignore it.
+    columns: str | None = None
 
     def __post_init__(self):
         if self.sampling not in SAMPLINGS:
@@ -40,6 +43,8 @@ class RawSample:
     normals: np.ndarray | None = None
     part_ids: np.ndarray | None = None
     source: str = ""
+    colors: np.ndarray | None = None                          # (N, 3) uint8
+    fields: dict[str, np.ndarray] = field(default_factory=dict)   # name -> (N,)
 
 
 def farthest_point_indices(points: np.ndarray, m: int, start: int = 0) -> np.ndarray:
@@ -115,6 +120,7 @@ def prepare(raw: RawSample, loading: Loading, index: int) -> PointCloud:
         pts, centre, scale = normalise_points(pts)
     return PointCloud(points=np.ascontiguousarray(pts, dtype=np.float32), label=int(raw.label),
                       normals=take(raw.normals), part_ids=take(raw.part_ids), source=raw.source,
+                      colors=take(raw.colors), fields={k: take(v) for k, v in (raw.fields or {}).items()},
                       centre=tuple(float(c) for c in centre), scale=scale, original_count=n0)
 
 

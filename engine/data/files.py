@@ -29,7 +29,8 @@ from engine.data.xyz import read_xyz
 
 READERS = {".off": read_off, ".ply": read_ply, ".obj": read_obj, ".stl": read_stl, ".pcd": read_pcd,
            ".xyz": read_xyz, ".txt": read_xyz, ".pts": read_xyz, ".asc": read_xyz,
-           ".npy": read_npy_cloud, ".npz": read_npy_cloud}
+           ".npy": read_npy_cloud, ".npz": read_npy_cloud, ".csv": read_xyz}
+TABLE_READERS = {read_xyz}   # readers that take a column layout (Loading.columns)
 SPLIT_DIRS = {"train": "train", "test": "test", "val": "val", "valid": "val", "validation": "val"}
 _CACHE_SIZE = 8
 FPS_OVERSAMPLE = 4
@@ -52,18 +53,18 @@ class _GeometryCache:
         self._lock = threading.Lock()
         self._items: OrderedDict = OrderedDict()
 
-    def get(self, path: Path) -> Geometry:
+    def get(self, path: Path, columns: str | None = None) -> Geometry:
         try:
             st = path.stat()
         except OSError as e:
             raise DataError(f"{path}: cannot read the file ({e.strerror or e}).",
                             hint="It was moved or deleted after the dataset was opened.") from None
-        key = (str(path), st.st_size, st.st_mtime_ns)
+        key = (str(path), st.st_size, st.st_mtime_ns, columns)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        geom = read_geometry(path)
+        geom = read_geometry(path, columns)
         with self._lock:
             self._items[key] = geom
             while len(self._items) > _CACHE_SIZE:
@@ -74,15 +75,17 @@ class _GeometryCache:
 CACHE = _GeometryCache()
 
 
-def read_geometry(path: str | os.PathLike) -> Geometry:
-    """Parse one file by its extension. Any parser failure becomes a DataError naming the file."""
+def read_geometry(path: str | os.PathLike, columns: str | None = None) -> Geometry:
+    """Parse one file by its extension. Any parser failure becomes a DataError naming the file.
+    ``columns`` (``"x,y,z,r,g,b"``) is the column layout of ASCII tables; other formats name
+    their own fields and ignore it."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(f"{path}: unknown file type '{path.suffix or '(none)'}'.",
                         hint=f"Supported: {', '.join(sorted(set(READERS)))}, .h5 datasets, or a folder.")
     try:
-        return reader(path)
+        return reader(path, columns) if reader in TABLE_READERS else reader(path)
     except DataError:
         raise
     except (ValueError, IndexError, KeyError, OSError, struct.error, OverflowError, MemoryError) as e:
@@ -108,14 +111,15 @@ class FileSplit(Split):
 
     def _raw(self, i: int) -> RawSample:
         path = self.files[i]
-        geom = CACHE.get(path)
+        geom = CACHE.get(path, self.loading.columns)
         # A mesh's sample depends on the seed and the file's name, not on its place in the folder.
         rng = np.random.default_rng([self.loading.seed, zlib.crc32(self.source_name(i).encode())])
         n = self.loading.points
         if geom.is_mesh and n and self.loading.sampling == "fps":
             n *= FPS_OVERSAMPLE   # farthest-point sampling then picks n evenly spread ones
         pts, normals, parts = to_cloud(geom, n, rng, path)
-        return RawSample(pts, int(self._labels[i]), normals, parts, source=str(path))
+        colors, fields = (None, {}) if geom.is_mesh else (geom.colors, geom.fields)
+        return RawSample(pts, int(self._labels[i]), normals, parts, source=str(path), colors=colors, fields=fields)
 
 
 def _points_per_sample(split: FileSplit, loading: Loading) -> int | None:
@@ -123,17 +127,31 @@ def _points_per_sample(split: FileSplit, loading: Loading) -> int | None:
         return loading.points
     if not len(split):
         return None
-    geom = CACHE.get(split.files[0])
+    geom = CACHE.get(split.files[0], loading.columns)
     return DEFAULT_MESH_POINTS if geom.is_mesh else int(geom.vertices.shape[0])
 
 
 def single_file_dataset(path: Path, loading: Loading) -> Dataset:
     split = FileSplit("all", loading, [path], [0], path.parent)
     n = _points_per_sample(split, loading)   # parses the file now: a bad file fails at open
-    geom = CACHE.get(path)
+    geom = CACHE.get(path, loading.columns)
     return Dataset(str(path), path.suffix.lower().lstrip("."), [path.stem], {"all": split}, loading,
                    {"points_per_sample": n, "mesh": geom.is_mesh, "has_normals": geom.is_mesh or geom.normals is not None,
-                    "has_part_ids": geom.part_ids is not None, "original_points": int(geom.vertices.shape[0])})
+                    "has_part_ids": geom.part_ids is not None, "original_points": int(geom.vertices.shape[0]),
+                    **per_point_info(geom)})
+
+
+def per_point_info(geom: Geometry) -> dict:
+    """What a cloud carries beyond x y z, for ``data info``: colours, field names, and how an
+    ASCII table's columns were read when that was a guess or a header."""
+    out = {}
+    if geom.colors is not None:
+        out["has_colors"] = True
+    if geom.fields:
+        out["fields"] = sorted(geom.fields)
+    if geom.notes:
+        out["notes"] = list(geom.notes)
+    return out
 
 
 def _files_in(folder: Path) -> list[Path]:
@@ -171,4 +189,14 @@ def folder_dataset(root: Path, loading: Loading) -> Dataset:
     exts = sorted({f.suffix.lower().lstrip(".") for s in splits.values() for f in s.files})
     return Dataset(str(root), "folder", classes, splits, loading,
                    {"points_per_sample": _points_per_sample(first, loading), "file_types": exts,
-                    "points_per_sample_from": "first file" if loading.points is None else "loading"})
+                    "points_per_sample_from": "first file" if loading.points is None else "loading",
+                    **_first_file_info(first, loading)})
+
+
+def _first_file_info(split: FileSplit, loading: Loading) -> dict:
+    """per_point_info of the first file, where it is parsed anyway (no fixed point count) or is
+    an ASCII table (whose column guess the user should see at open)."""
+    f = split.files[0]
+    if loading.points is not None and READERS.get(f.suffix.lower()) not in TABLE_READERS:
+        return {}
+    return {f"first file {k}": v for k, v in per_point_info(CACHE.get(f, loading.columns)).items()}

@@ -7,10 +7,12 @@ names), the PointNet++ text layout, then per-class sub-folders of cloud/mesh fil
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from engine.core.errors import DataError, ParameterError
 from engine.fsguard import check_input
+from engine.data.columns import default_columns
 from engine.data.dataset import Dataset, Loading
 from engine.data.files import READERS, folder_dataset, single_file_dataset
 from engine.data.modelnet_txt import layout_prefix, open_modelnet_txt
@@ -41,6 +43,8 @@ def _open_file(p: Path, loading: Loading) -> Dataset:
 def open_dataset(spec: str | os.PathLike, loading: Loading | None = None) -> Dataset:
     """Open a dataset lazily: only metadata and labels are read now, samples when indexed."""
     loading = loading or Loading()
+    if loading.columns is None and default_columns() is not None:   # the command's --columns
+        loading = replace(loading, columns=default_columns())
     s = str(spec)
     if s == "builtin" or s.startswith("builtin:"):
         from engine.data.builtin import open_builtin

@@ -1,7 +1,8 @@
 """PCL's PCD point clouds: DATA ascii, binary and binary_compressed (LZF).
 
 Any FIELDS layout is read (rgb, curvature, padding '_' fields ...); x y z are the points,
-normal_x/y/z (or nx/ny/nz) the normals, an integer ``label`` field becomes part ids.
+normal_x/y/z (or nx/ny/nz) the normals, an integer ``label`` field becomes part ids, the packed
+``rgb``/``rgba`` field (or r g b fields) colours, and every other field a named per-point field.
 Organized clouds (HEIGHT > 1) mark missing measurements with NaN: those points are dropped;
 in an unorganized cloud a NaN is an error, reported by the loader.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.core.errors import DataError
+from engine.data.pointfields import color_triplet, scalar_fields, to_uint8_colors, unpack_rgb
 from engine.data.surface import Geometry
 from engine.data.text import decode_text, number_table, read_bytes
 
@@ -168,9 +170,27 @@ def read_pcd(path) -> Geometry:
         if set(nn) <= names:
             normals = np.stack([rec[c] for c in nn], axis=1).astype(np.float32)
     part_ids = rec["label"].astype(np.int64) if "label" in names and rec.dtype["label"].kind in "iu" else None
+    colors, used = _colors(rec, names)
+    used |= {"x", "y", "z", "normal_x", "normal_y", "normal_z", "nx", "ny", "nz"}
+    used |= {"label"} if part_ids is not None else set()
+    fields = scalar_fields({k: rec[k] for k in rec.dtype.names}, used, len(xyz))
     if int(h.get("HEIGHT", ["1"])[0]) > 1:   # organized cloud: NaN marks "no measurement"
         ok = np.isfinite(xyz).all(axis=1)
         xyz = xyz[ok]
         normals = None if normals is None else normals[ok]
         part_ids = None if part_ids is None else part_ids[ok]
-    return Geometry(xyz, None, normals, part_ids)
+        colors = None if colors is None else colors[ok]
+        fields = {k: v[ok] for k, v in fields.items()}
+    return Geometry(xyz, None, normals, part_ids, colors=colors, fields=fields)
+
+
+def _colors(rec: np.ndarray, names: set) -> tuple[np.ndarray | None, set]:
+    """PCL packs colour into one 4-byte field ``rgb`` or ``rgba`` (0x00RRGGBB, usually typed
+    F 4); some writers use separate r g b fields instead. Returns (colours, the fields used)."""
+    for packed in ("rgb", "rgba"):
+        if packed in names and rec.dtype[packed].itemsize == 4 and not rec.dtype[packed].shape:
+            return unpack_rgb(rec[packed]), {packed}
+    rgb = color_triplet(names)
+    if rgb is None:
+        return None, set()
+    return to_uint8_colors(np.stack([rec[c] for c in rgb], axis=1)), set(rgb)

@@ -2,7 +2,8 @@
 
 Faces come from a ``face`` element (``vertex_indices`` or ``vertex_index``) or from triangle
 strips (``tristrips``, -1 restarts a strip, as in igea.ply). A PLY without faces is a point cloud;
-its ``nx ny nz`` become normals and an integer ``label`` property becomes per-point part ids.
+its ``nx ny nz`` become normals, an integer ``label`` property per-point part ids, ``red green
+blue`` (or ``r g b``, ``diffuse_*``) colours, and every other vertex property a named field.
 Unknown elements are parsed and skipped so the ones after them are read at the right offset.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.core.errors import DataError
+from engine.data.pointfields import color_triplet, scalar_fields, to_uint8_colors
 from engine.data.surface import Geometry, check_mesh, fan, triangulate
 from engine.data.text import decode_text, read_bytes
 
@@ -116,7 +118,9 @@ def _ascii(text: str, elems, path) -> dict:
             if all(p[2] is None for p in el.props):
                 arr = np.array([ln.split()[:len(el.props)] for ln in chunk], dtype=np.float64)
                 arr = arr.reshape(el.count, len(el.props))
-                out[el.name] = {n: arr[:, j] for j, (n, _, _) in enumerate(el.props)}
+                # the declared types, as the binary path gives them (a uchar colour stays 8-bit)
+                out[el.name] = {n: arr[:, j] if t[0] == "f" else arr[:, j].astype(t)
+                                for j, (n, t, _) in enumerate(el.props)}
                 continue
             cols: dict[str, list] = {n: [] for n, _, _ in el.props}
             for ln in chunk:
@@ -218,4 +222,17 @@ def read_ply(path) -> Geometry:
     part_ids = None
     if labels is not None and np.all(np.mod(np.asarray(labels, np.float64), 1) == 0):
         part_ids = np.asarray(labels, np.int64)
-    return Geometry(xyz, None, normals, part_ids)
+    used = {"x", "y", "z", "nx", "ny", "nz"} | ({"label"} if part_ids is not None else set())
+    names = vert.dtype.names if isinstance(vert, np.ndarray) else [n for n in vert if _scalar(vert[n])]
+    rgb = color_triplet(names)
+    colors = None
+    if rgb is not None:
+        colors = to_uint8_colors(np.stack([np.asarray(_field(vert, c)) for c in rgb], axis=1))
+        used |= set(rgb)
+    fields = scalar_fields({n: _field(vert, n) for n in names}, used, len(xyz))
+    return Geometry(xyz, None, normals, part_ids, colors=colors, fields=fields)
+
+
+def _scalar(column) -> bool:
+    """Whether a parsed ascii/slow-path column holds one number per vertex (not a list property)."""
+    return not (len(column) and isinstance(column[0], np.ndarray))

@@ -7,7 +7,7 @@ barycentric trick), normals are the sampled triangles' normals.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +22,15 @@ class Geometry:
     triangles: np.ndarray | None = None     # (F, 3) int64 indices into vertices; None for clouds
     normals: np.ndarray | None = None       # (V, 3) per-vertex normals of a cloud
     part_ids: np.ndarray | None = None      # (V,) per-vertex labels of a cloud (PLY 'label')
+    # (V, 3) uint8 0..255: one convention for every format (files store 8-bit, 16-bit or 0..1
+    # floats; engine/data/pointfields.py converts), and what a renderer takes as it is.
+    colors: np.ndarray | None = None
+    # Every other per-point scalar, (V,) each, by the file's own name (intensity, classification,
+    # curvature, any unknown PLY/PCD property): kept so they can be shown, never interpreted.
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+    # How the reader interpreted the file where that was a guess (e.g. an ASCII table's columns):
+    # shown by `data info` so a wrong guess is visible.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def is_mesh(self) -> bool:
