@@ -32,6 +32,8 @@ _export("engine.atomic", "atomic_path", "replace_durably", "temp_beside")
 _export("engine.results", "save_result", "load_result", "read_result_group", "write_result_group",
         "to_json")
 _EXPORTS["RESULT_FORMAT"] = ("engine.results", "FORMAT")
+_export("engine.export", "export_points", "export_result")
+_EXPORTS["EXPORT_FORMATS"] = ("engine.export", "FORMATS")
 _export("engine.fingerprint", "file_fingerprint", "path_fingerprint")
 _export("engine.inputs", "begin_command")
 _export("engine.fsguard", "check_input")
