@@ -23,11 +23,12 @@ import vtkmodules.vtkInteractionStyle  # noqa: F401 - registers the default inte
 import vtkmodules.vtkRenderingFreeType  # noqa: F401 - text rendering
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 - the OpenGL backend
 from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray, vtk_to_numpy
+from vtkmodules.vtkCommonCore import vtkDoubleArray
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkTextActor, vtkWindowToImageFilter
 
-from . import colormaps
+from . import colormaps, ticks
 from .render_actors import (LOD_POINTS, CubeOutline, LayerActor, _copy_into, _polydata,  # noqa: F401 (re-exported)
                             _square, cube_bounds, hex_rgb, lookup_table, make_actor)
 from .scene import ColorScale, Layer, PointsLayer, Scene
@@ -35,6 +36,8 @@ from .scene import ColorScale, Layer, PointsLayer, Scene
 TEXT = (0.1, 0.1, 0.1)
 BACKGROUND = (1.0, 1.0, 1.0)
 AXIS_COLOURS = ("#D55E00", "#009E73", "#0072B2")   # x, y, z (Okabe-Ito vermillion, green, blue)
+TRIAD_ORIGIN, TRIAD_ARM, TRIAD_LABEL = 34.0, 24.0, 33.0   # px from the bottom-left corner
+TRIAD_RIGHT = TRIAD_ORIGIN + TRIAD_LABEL + 8.0            # right edge of the triad's x/y/z labels
 
 
 # ---- camera -------------------------------------------------------------------------------------
@@ -209,6 +212,12 @@ class ViewContent:
         self.bar.SetHeight(0.1)
         self.bar.SetBarRatio(0.45)
         self.bar.SetVisibility(False)
+        # Ticks at 1-2-5 steps (ticks.py), laid out before each render: how many fit, and where
+        # the bar starts so its first label stays clear of the axis triad, depend on pixels.
+        self.bar.SetUseCustomLabels(True)
+        self._bar_layout_key = None
+        self.has_triad = False
+        renderer.AddObserver("StartEvent", lambda *a: self._layout_bar())
         self.bar_title = vtkTextActor()     # drawn by us above the bar: VTK's title overlaps labels
         tp = self.bar_title.GetTextProperty()
         tp.SetColor(*TEXT)
@@ -273,6 +282,7 @@ class ViewContent:
         actor.SetMapper(mapper)
         actor.GetProperty().SetLineWidth(2.5)
         self.renderer.AddViewProp(actor)
+        self.has_triad = True
         self._triad_pd = pd
         self._triad_labels = []
         for name, colour in zip("xyz", AXIS_COLOURS):
@@ -287,21 +297,57 @@ class ViewContent:
             tp.SetVerticalJustificationToCentered()
             self.renderer.AddViewProp(t)
             self._triad_labels.append(t)
+        self.triad_props = [actor, *self._triad_labels]
         self.renderer.AddObserver("StartEvent", lambda *a: self._update_triad())
 
     def _update_triad(self) -> None:
         m = self.renderer.GetActiveCamera().GetViewTransformMatrix()
         rot = np.array([[m.GetElement(i, j) for j in range(3)] for i in range(2)])   # world -> screen x, y
-        origin = np.array([34.0, 34.0])
-        ends = origin + 24.0 * rot.T          # row k: where world axis k points on screen
+        origin = np.array([TRIAD_ORIGIN, TRIAD_ORIGIN])
+        ends = origin + TRIAD_ARM * rot.T     # row k: where world axis k points on screen
         pts = np.zeros((4, 3), np.float32)
         pts[0, :2] = origin
         pts[1:, :2] = ends
         _copy_into(self._triad_pts.GetData(), pts)
         self._triad_pts.Modified()
         self._triad_pd.Modified()
-        for t, e in zip(self._triad_labels, origin + 33.0 * rot.T):
+        for t, e in zip(self._triad_labels, origin + TRIAD_LABEL * rot.T):
             t.SetPosition(float(e[0]), float(e[1]))
+
+    def _layout_bar(self) -> None:
+        """Place the colour bar and choose its ticks for the view's current size and font: the
+        bar is centred and starts right of the triad plus half a label (a label is centred on
+        its tick); as many 1-2-5 ticks as fit side by side."""
+        scale = self._scale
+        w, h = self.renderer.GetSize()
+        if scale is None or scale.kind == "categorical" or w <= 0:
+            return
+        font = self.bar.GetLabelTextProperty().GetFontSize()
+        key = (w, h, font, self.has_triad, scale.clim, getattr(scale, "log", False))
+        if key == self._bar_layout_key:
+            return
+        self._bar_layout_key = key
+        left = 0.2 * w
+        if self.has_triad:
+            left = max(left, TRIAD_RIGHT + 1.8 * font)
+        x0 = min(left / w, 0.35)
+        self.bar.GetPositionCoordinate().SetValue(x0, 0.01)
+        self.bar.SetWidth(1.0 - 2 * x0)
+        lo, hi = scale.clim
+        room = ticks.max_ticks_for((1.0 - 2 * x0) * w, font)
+        values, fmt = (ticks.log_ticks(lo, hi, room) if getattr(scale, "log", False)
+                       else ticks.nice_ticks(lo, hi, room))
+        arr = vtkDoubleArray()
+        for v in values:
+            arr.InsertNextValue(v)
+        self.bar.SetCustomLabels(arr)
+        self.bar.SetLabelFormat(fmt)
+
+    def bar_labels(self) -> list[str]:
+        """The colour bar's tick labels as drawn (after the next render's layout)."""
+        arr = self.bar.GetCustomLabels()
+        values = [arr.GetValue(i) for i in range(arr.GetNumberOfTuples())] if arr is not None else []
+        return ticks.labels(values, self.bar.GetLabelFormat())
 
     def show_caption(self, on: bool) -> None:
         """Hide the caption where titles are Qt text around the view (thumbnails, linked views)."""
@@ -392,6 +438,7 @@ class ViewContent:
                 self.bar.SetLookupTable(lookup_table(scale))
                 self.bar.SetTitle("")
                 self._bar_key = key
+                self._bar_layout_key = None
             if self.bar_title.GetInput() != scale.title:
                 self.bar_title.SetInput(scale.title)
         elif scale is not None:
