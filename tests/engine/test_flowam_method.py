@@ -133,9 +133,26 @@ def test_run_gives_previews_history_metrics_and_leaves_the_model(model, tmp_path
         assert key in m
     assert m["class"] == "rod" and m["method"] == "flow" and np.isfinite(m["fid"])
     assert m["final_loss_am"] == pytest.approx(-m["logit"], rel=1e-4, abs=1e-4)
+    # the nearest real class: the one of the three whose real objects lie nearest (mean CD-L2)
+    assert set(m["chamfer_by_class"]) == set(CLASSES)
+    assert m["nearest_real_class"] == min(m["chamfer_by_class"], key=m["chamfer_by_class"].get)
+    assert m["looks_like_target"] == (m["nearest_real_class"] == "rod")
     save_result(result, tmp_path / "r.h5")
     back = load_result(tmp_path / "r.h5")
     assert np.array_equal(back.arrays["history"], a["history"]) and back.metrics["class"] == "rod"
+    assert back.metrics["chamfer_by_class"] == m["chamfer_by_class"]
+
+
+def test_nearest_real_class_is_the_class_of_the_object_copied():
+    """A real object of each class, used as an explanation, lies nearest to its own class."""
+    from engine.methods.flowam.metrics import nearest_real_class
+
+    rng = np.random.default_rng(3)
+    reals = {c: _clouds(c, 3, rng) for c in range(3)}
+    copies = np.stack([reals[c][0] for c in range(3)])
+    nearest, table = nearest_real_class(copies, reals)
+    assert nearest.tolist() == [0, 1, 2] and table.shape == (3, 3)
+    assert np.all(np.argmin(table, 1) == [0, 1, 2])
 
 
 @pytest.mark.parametrize("method", ["vanilla", "l2", "blur", "tv"])

@@ -44,7 +44,7 @@ from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
 from engine.methods.flowam.baselines import StepRule, objective_config
 from engine.methods.flowam.inputs import class_index, frozen, resolve_inputs
-from engine.methods.flowam.metrics import CHAMFER_REALS, evaluate
+from engine.methods.flowam.metrics import CHAMFER_REALS, evaluate, nearest_real_class
 from engine.methods.flowam.objective import FlowObjective, tap_name
 from engine.methods.flowam.stats import (class_average_cloud, class_indices, class_mean_activations,
                                          dataset_fingerprint, load_clouds, model_fingerprint, real_features)
@@ -206,9 +206,27 @@ def explain(model, dataset, classes, label: int, params, done0: float = 0.0,
                                                 fid_layers, params.fid_reals), done0 + params.steps, total)
         metrics = evaluate(model, final, [label] * len(final), classes, {label: reals},
                            {label: feats}, params.legal_limit, fid_layers)
+        add_nearest_class(metrics["per_cloud"], final, ref_split, label, reals, classes, params)
     history["init"] = x0[0]
     history["real_examples"] = reals
     return final, history, metrics
+
+
+def add_nearest_class(per_cloud: list[dict], final: np.ndarray, split, label: int, reals: np.ndarray,
+                      classes, params) -> None:
+    """Add to each explanation's metrics the class whose real objects (CHAMFER_REALS of each class
+    in ``split``) it lies nearest to, and its mean CD-L2 to every class."""
+    labels = np.asarray(split.labels)
+    by_class = {label: reals}
+    for c in range(len(classes)):
+        if c != label and np.any(labels == c):
+            by_class[c] = load_clouds(split, class_indices(split, c, CHAMFER_REALS, seed=params.seed), params.points)
+    nearest, table = nearest_real_class(final, by_class)
+    keys = sorted(by_class)
+    for row, c, dists in zip(per_cloud, nearest, table):
+        row.update(nearest_real_class=classes[int(c)], nearest_real_class_index=int(c),
+                   looks_like_target=int(c) == label,
+                   chamfer_by_class={classes[k]: float(d) for k, d in zip(keys, dists)})
 
 
 @implements(spec.FLOWAM)

@@ -85,6 +85,16 @@ def chamfer_to_reals(clouds: np.ndarray, reals: np.ndarray) -> tuple[np.ndarray,
     return cd.numpy().astype(np.float64), eq7.numpy().astype(np.float64)
 
 
+def nearest_real_class(clouds: np.ndarray, reals_by_class: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Which class's real objects each explanation lies nearest to (mean CD-L2 over that class's
+    reals): (nearest class index per cloud (B,), mean CD-L2 per cloud and class (B, K) with
+    columns in ``sorted(reals_by_class)`` order). An explanation "looks like its class" when the
+    nearest class is its target: the check a reader makes by eye, as a number."""
+    keys = sorted(reals_by_class)
+    table = np.stack([chamfer_to_reals(clouds, reals_by_class[k])[0] for k in keys], axis=1)
+    return np.asarray(keys)[table.argmin(1)], table
+
+
 def legality(clouds: np.ndarray, limit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Per cloud: the fraction of points inside [-C, C]^3 and whether all are."""
     inside = (np.abs(np.asarray(clouds)) <= limit).all(-1)
