@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 
 from engine import CHECKPOINT_SUFFIXES   # one list with the loader (torch-free)
 
-from . import extensions, panels
+from . import export_view, extensions, panels
 from .engine_client import EngineClient
 from .panels.base import PanelContext
 from .panels.data_browser import DataBrowser
@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._act(m, "Screenshot of &viewport…", self.screenshot_viewport_dialog)
         self._act(m, "Screenshot of &window…", self.screenshot_window_dialog)
+        export_view.attach(m.addMenu("E&xport points of view"), self)   # PLY / VTP / NPZ / CSV
         self.transparent_action = QAction("Transparent background in viewport screenshots", self, checkable=True)
         self.transparent_action.setChecked(bool(self.settings.get("screenshot/transparent")))
         self.transparent_action.toggled.connect(lambda v: self.settings.set("screenshot/transparent", bool(v)))
