@@ -39,7 +39,7 @@ _export("engine.inputs", "begin_command")
 _export("engine.fsguard", "check_input")
 _export("engine.assets", "demo_path", "checkpoint_problem", "CHECKPOINT_SUFFIXES")
 # data and checkpoints
-_export("engine.data.open", "open_dataset")
+_export("engine.data.open", "open_dataset", "DATA_SUFFIXES")
 _export("engine.data.h5safe", "open_h5")
 _export("engine.data.dataset", "Loading", "SAMPLINGS", "sample_indices", "normalise_points")
 _export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")

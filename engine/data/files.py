@@ -18,6 +18,8 @@ import numpy as np
 
 from engine.core.errors import DataError
 from engine.data.dataset import Dataset, Loading, RawSample, Split
+from engine.data.kitti_bin import read_kitti_bin
+from engine.data.las import read_las
 from engine.data.numpy_io import read_npy_cloud
 from engine.data.obj import read_obj
 from engine.data.off import read_off
@@ -25,11 +27,15 @@ from engine.data.pcd import read_pcd
 from engine.data.ply import read_ply
 from engine.data.stl import read_stl
 from engine.data.surface import DEFAULT_MESH_POINTS, Geometry, to_cloud
+from engine.data.vtk_legacy import read_vtk_legacy
+from engine.data.vtk_xml import read_vtk_xml
 from engine.data.xyz import read_xyz
 
 READERS = {".off": read_off, ".ply": read_ply, ".obj": read_obj, ".stl": read_stl, ".pcd": read_pcd,
            ".xyz": read_xyz, ".txt": read_xyz, ".pts": read_xyz, ".asc": read_xyz,
-           ".npy": read_npy_cloud, ".npz": read_npy_cloud, ".csv": read_xyz}
+           ".npy": read_npy_cloud, ".npz": read_npy_cloud, ".csv": read_xyz,
+           ".bin": read_kitti_bin, ".las": read_las, ".laz": read_las,
+           ".vtk": read_vtk_legacy, ".vtp": read_vtk_xml, ".vtu": read_vtk_xml}
 TABLE_READERS = {read_xyz}   # readers that take a column layout (Loading.columns)
 SPLIT_DIRS = {"train": "train", "test": "test", "val": "val", "valid": "val", "validation": "val"}
 _CACHE_SIZE = 8

@@ -20,6 +20,9 @@ from engine.data.numpy_io import load_arrays, open_array_file
 from engine.data.pointnet_h5 import H5_EXT, LISTS, is_h5_folder, open_h5_file, open_h5_folder
 from engine.data.scanobjectnn import is_scanobjectnn, open_scanobjectnn
 
+# Every suffix open_dataset reads as a file: what file dialogs and drag-and-drop should accept.
+DATA_SUFFIXES = tuple(sorted(set(READERS) | set(H5_EXT)))
+
 
 def _has_clouds(folder: Path) -> bool:
     return any(f.suffix.lower() in READERS for f in folder.iterdir())
