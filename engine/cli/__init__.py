@@ -23,6 +23,7 @@ COMMANDS += ["flow_layers", "sanity"]
 COMMANDS += ["explain", "bias_lab"]
 COMMANDS += ["mix", "robustness"]
 COMMANDS.append("run")   # every catalog method, generated from its spec
+COMMANDS.append("reproduce")   # the papers' headline results (engine/reproduce)
 COMMANDS.append("export")
 
 

@@ -1,0 +1,188 @@
+"""`pointlens reproduce`: the runner's table, resume, plan and merge on a fake reproduction whose
+cells compute a number from their configuration, and one real reproduction (pointmask-fig4 via
+the bias lab) at a tiny scale."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import threading
+
+import pytest
+
+from engine.cli import main
+from engine.core.jobs import drive
+from engine.core.types import Progress
+from engine.reproduce import registry
+from engine.reproduce.declaration import Cell, PaperValue, Reproduction, Settings, seeds_of
+from engine.reproduce.runner import merge, plan, run
+
+CALLS: list[str] = []
+
+
+def fake_cells(settings: Settings, scale) -> list[Cell]:
+    return [Cell(f"a{a}-s{s}", {"a": a, "seed": s}) for a in scale["a"] for s in seeds_of(settings)]
+
+
+def fake_run(cell: Cell, settings: Settings, scale):
+    CALLS.append(cell.id)
+    if cell.id in FAIL:
+        raise RuntimeError(f"killed in {cell.id}")
+    yield Progress(0, 1, "working")
+    a, s = cell.config["a"], cell.config["seed"]
+    return {(f"a={a}", "x"): 10.0 * a + s, (f"a={a}", "y"): float(a * a)}
+
+
+FAIL: set[str] = set()
+FAKE = Reproduction(
+    name="fake-test", title="fake", paper="Nobody, Table 0", paper_setting="nothing",
+    paper_values={("a=1", "x"): PaperValue("11", "Table 0", 11.0), ("a=9", "x"): PaperValue("90", "Table 0", 90.0)},
+    cells=fake_cells, run_cell=fake_run, quick={"a": (1, 2)}, full={"a": (1, 2, 3)}, unit="units")
+
+
+@pytest.fixture()
+def fake():
+    CALLS.clear()
+    FAIL.clear()
+    registry.register(FAKE, replace=True)
+    yield FAKE
+    registry.unregister(FAKE.name)
+
+
+def finish(gen):
+    result = drive(gen)
+    assert result is not None
+    return result
+
+
+def table_of(report: dict) -> dict:
+    return {(t["row"], t["column"]): (t["mean"], t["sd"], t["n"], t["paper"] and t["paper"]["text"])
+            for t in report["table"]}
+
+
+def test_table_has_every_line_with_mean_sd_and_paper(fake, tmp_path):
+    report = finish(run(fake, Settings(seeds=2, quick=True), tmp_path))
+    t = table_of(report)
+    # a=1: x = 10, 11 (seeds 0, 1); a=2: x = 20, 21; y = a^2 for each seed
+    assert t[("a=1", "x")][:3] == (10.5, pytest.approx(math.sqrt(0.5)), 2) and t[("a=1", "x")][3] == "11"
+    assert t[("a=2", "x")][:3] == (20.5, pytest.approx(math.sqrt(0.5)), 2)
+    assert t[("a=2", "y")][:3] == (4.0, 0.0, 2)
+    assert t[("a=9", "x")] == (None, None, 0, "90")     # paper value no cell measures: 'not run'
+    assert list(t)[:4] == [("a=1", "x"), ("a=1", "y"), ("a=2", "x"), ("a=2", "y")]
+    assert sorted(p.name for p in (tmp_path / "cells").iterdir()) == [f"{c}.json" for c in
+                                                                       ("a1-s0", "a1-s1", "a2-s0", "a2-s1")]
+    md = (tmp_path / "report.md").read_text()
+    assert "| a=1 | x | 11 | 10.5 ± 0.707 | 2 | Table 0 |" in md
+    assert "| a=9 | x | 90 | not run | 0 |" in md
+    assert "pointlens reproduce fake-test --data builtin --seeds 2 --quick --out" in md
+    assert "numpy" in md and "torch" in md and "builtin-v" in md     # versions and data fingerprint
+    png = tmp_path / "figures" / "fake-test.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "report.json").read_text())["cells_finished"] == 4
+
+
+def test_killed_run_resumes_from_finished_cells(fake, tmp_path):
+    settings = Settings(seeds=2, quick=True)
+    FAIL.add("a2-s0")                                   # the process dies in the third cell
+    with pytest.raises(RuntimeError):
+        finish(run(fake, settings, tmp_path))
+    assert CALLS == ["a1-s0", "a1-s1", "a2-s0"]
+    FAIL.clear()
+    CALLS.clear()
+    report = finish(run(fake, settings, tmp_path))
+    assert CALLS == ["a2-s0", "a2-s1"]                  # finished cells are not run again
+    assert report["cells_finished"] == 4 and table_of(report)[("a=2", "x")][0] == 20.5
+    CALLS.clear()
+    finish(run(fake, settings, tmp_path))
+    assert CALLS == []
+
+
+def test_cancel_keeps_finished_cells_only(fake, tmp_path):
+    cancel = threading.Event()
+
+    def stop_after_first_cell(p: Progress):
+        if p.preview and p.preview.get("cell") == "a1-s0":
+            cancel.set()
+            # the live table already holds the finished cell
+            assert [(r["row"], r["column"], r["n"]) for r in p.preview["table"]][:2] == [("a=1", "x", 1), ("a=1", "y", 1)]
+
+    assert drive(run(fake, Settings(seeds=2, quick=True), tmp_path), stop_after_first_cell, cancel) is None
+    assert [p.name for p in (tmp_path / "cells").iterdir()] == ["a1-s0.json"]
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_plan_lists_exactly_the_unfinished_cells(fake, tmp_path, capsys):
+    settings = Settings(seeds=2, quick=True)
+    finish(run(fake, settings, tmp_path, cell_id="a1-s1"))
+    assert [c.id for c in plan(fake, settings, tmp_path)] == ["a1-s0", "a2-s0", "a2-s1"]
+    assert main(["reproduce", "fake-test", "--seeds", "2", "--quick", "--out", str(tmp_path), "--plan"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split("--cell ")[1] for ln in lines] == ["a1-s0", "a2-s0", "a2-s1"]
+    assert all(ln.startswith("pointlens reproduce fake-test --data builtin --seeds 2 --quick --out ") for ln in lines)
+
+
+def test_cells_run_as_separate_commands_merge_into_the_same_table(fake, tmp_path, capsys):
+    whole = finish(run(fake, Settings(seeds=2, quick=True), tmp_path / "whole"))
+    out = tmp_path / "array"
+    assert main(["reproduce", "fake-test", "--seeds", "2", "--quick", "--out", str(out), "--plan", "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    for cell in reversed(planned["cells"]):             # any order, as a scheduler may
+        assert main(["reproduce", "fake-test", "--seeds", "2", "--quick", "--out", str(out), "--cell", cell]) == 0
+    assert not (out / "report.md").exists()             # a single cell writes no report
+    capsys.readouterr()
+    assert main(["reproduce", "--merge", str(out), "--json"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert table_of(merged) == table_of(whole)
+    assert merged["missing_cells"] == [] and (out / "report.md").exists()
+
+
+def test_merge_of_a_partial_folder_lists_the_missing_cells(fake, tmp_path):
+    settings = Settings(seeds=2, quick=True)
+    finish(run(fake, settings, tmp_path, cell_id="a2-s1"))
+    report = merge(fake, settings, tmp_path)
+    assert report["missing_cells"] == ["a1-s0", "a1-s1", "a2-s0"]
+    assert table_of(report)[("a=2", "x")][:3] == (21.0, None, 1)
+    assert "Not run yet: a1-s0, a1-s1, a2-s0." in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["reproduce", "no-such-thing"], "no reproduction named 'no-such-thing'"),
+    (["reproduce", "fake-test", "--quick", "--cell", "zz"], "--cell 'zz'"),
+    (["reproduce", "fake-test", "--seeds", "0"], "--seeds 0"),
+    (["reproduce"], "NAME"),
+])
+def test_bad_name_or_cell_is_one_line_and_exit_2(fake, tmp_path, capsys, argv, words):
+    assert main(argv + ["--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0] and err[0].startswith("pointlens reproduce: ")
+
+
+def test_resume_with_other_settings_is_refused(fake, tmp_path, capsys):
+    finish(run(fake, Settings(seeds=1, quick=True), tmp_path))
+    assert main(["reproduce", "fake-test", "--seeds", "2", "--quick", "--out", str(tmp_path)]) == 2
+    assert "seeds differ" in capsys.readouterr().err
+
+
+def test_list_names_every_shipped_reproduction(capsys):
+    assert main(["reproduce", "--list", "--json"]) == 0
+    names = [r["name"] for r in json.loads(capsys.readouterr().out)["reproductions"]]
+    assert {"pointmask-fig4", "flowam-table1", "flowam-fig2", "flowam-sanity", "parae-table1",
+            "sagemix-table3", "serp-finetune"} <= set(names)
+
+
+def test_real_pointmask_fig4_at_tiny_scale(tmp_path):
+    from engine.reproduce.pointmask_fig4 import REPRODUCTION
+
+    tiny = {"models": ("pointnet", "pointmask"), "levels": (1,), "epochs": 1, "points": 64, "limit": 20,
+            "width": 0.125, "batch_size": 10, "classes": "0,1"}
+    repro = dataclasses.replace(REPRODUCTION, name="pointmask-fig4-tiny", quick=tiny)
+    report = finish(run(repro, Settings(seeds=1, quick=True), tmp_path))
+    t = table_of(report)
+    measured = [k for k, v in t.items() if v[2]]
+    assert measured == [("PointNet, unbiased test", "1"), ("PointNet, biased test", "1"),
+                        ("PointMask, unbiased test", "1"), ("PointMask, biased test", "1")]
+    assert all(0.0 <= t[k][0] <= 100.0 and t[k][2] == 1 for k in measured)
+    assert t[("PointMask, unbiased test", "256")] == (None, None, 0, "76")   # the paper's line, not run here
+    assert sorted(p.stem for p in (tmp_path / "cells").iterdir()) == ["pointmask-k1-s0", "pointnet-k1-s0"]
+    cell = json.loads((tmp_path / "cells" / "pointnet-k1-s0.json").read_text())
+    assert cell["stamp"]["scale"]["epochs"] == 1 and cell["seconds"] > 0
