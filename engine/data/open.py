@@ -2,7 +2,8 @@
 
 A spec is ``builtin`` (or ``builtin:SEED``), a file, or a folder. Folders are recognised by the
 files in them, in this order: PointNet HDF5 lists or .h5 files (ScanObjectNN by its file
-names), the PointNet++ text layout, then per-class sub-folders of cloud/mesh files.
+names), the PointNet++ text layout, ShapeNetPart (by its category file), ModelNet40-C (by its
+label.npy beside data_*.npy), then per-class sub-folders of cloud/mesh files.
 """
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from engine.fsguard import check_input
 from engine.data.columns import default_columns
 from engine.data.dataset import Dataset, Loading
 from engine.data.files import READERS, folder_dataset, single_file_dataset
+from engine.data.modelnet40c import data_files, is_modelnet40c, open_modelnet40c
 from engine.data.modelnet_txt import layout_prefix, open_modelnet_txt
 from engine.data.numpy_io import load_arrays, open_array_file
 from engine.data.pointnet_h5 import H5_EXT, LISTS, is_h5_folder, open_h5_file, open_h5_folder
 from engine.data.scanobjectnn import is_scanobjectnn, open_scanobjectnn
+from engine.data.shapenet_part import CATEGORY_FILE, is_shapenet_part, open_shapenet_part
 
 # Every suffix open_dataset reads as a file: what file dialogs and drag-and-drop should accept.
 DATA_SUFFIXES = tuple(sorted(set(READERS) | set(H5_EXT)))
@@ -35,6 +38,10 @@ def _open_file(p: Path, loading: Loading) -> Dataset:
     prefix = layout_prefix(p.parent) if ext == ".txt" else None
     if p.name in LISTS.values() or p.name.endswith("shape_names.txt") or (prefix and p.name.startswith(prefix)):
         return open_dataset(str(p.parent), loading)   # a layout's index file stands for its folder
+    if p.name == CATEGORY_FILE or (p.suffix == ".json" and is_shapenet_part(p.parent.parent)):
+        return open_dataset(str(p.parent if p.name == CATEGORY_FILE else p.parent.parent), loading)
+    if ext == ".npy" and is_modelnet40c(p.parent) and (p.name == "label.npy" or p in data_files(p.parent)):
+        return open_modelnet40c(p.parent, loading, first=p)   # one corruption file: its labels are beside it
     if ext in (".npy", ".npz") and load_arrays(p)["points"].ndim == 3:
         return open_array_file(p, loading)
     if ext not in READERS:
@@ -73,6 +80,10 @@ def open_dataset(spec: str | os.PathLike, loading: Loading | None = None) -> Dat
         prefix = layout_prefix(p)
         if prefix:
             return open_modelnet_txt(p, loading, prefix)
+        if is_shapenet_part(p):
+            return open_shapenet_part(p, loading)
+        if is_modelnet40c(p):
+            return open_modelnet40c(p, loading)
         inner = sorted(d.name for d in p.iterdir() if d.is_dir() and (is_scanobjectnn(d) or is_h5_folder(d)))
         if inner and not any(d.is_dir() and _has_clouds(d) for d in p.iterdir()):
             raise DataError(f"{p}: the datasets are in its sub-folders ({', '.join(inner)}).",
