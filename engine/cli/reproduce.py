@@ -63,7 +63,7 @@ def reproduce_command(args) -> int:
     if args.cell:
         emit(args, {"cell": args.cell, "out": str(out)}, f"cell {args.cell} finished: {out / 'cells'}")
         return 0
-    return _show(args, report, out)
+    return show_report(args, report, out)
 
 
 def list_command(args, registry) -> int:
@@ -95,10 +95,10 @@ def merge_command(args, registry) -> int:
     name, settings = folder_settings(out)
     if args.name and args.name != name:
         raise ParameterError(f"--merge {out}: the folder holds '{name}', not '{args.name}'.")
-    return _show(args, merge(registry.get(name), settings, out), out)
+    return show_report(args, merge(registry.get(name), settings, out), out)
 
 
-def _show(args, report: dict, out: Path) -> int:
+def show_report(args, report: dict, out: Path) -> int:
     from engine.reproduce.declaration import PaperValue
     from engine.reproduce.report import markdown_table
     from engine.reproduce.table import Line

@@ -186,3 +186,29 @@ def test_real_pointmask_fig4_at_tiny_scale(tmp_path):
     assert sorted(p.stem for p in (tmp_path / "cells").iterdir()) == ["pointmask-k1-s0", "pointnet-k1-s0"]
     cell = json.loads((tmp_path / "cells" / "pointnet-k1-s0.json").read_text())
     assert cell["stamp"]["scale"]["epochs"] == 1 and cell["seconds"] > 0
+
+
+def test_bias_lab_plan_cells_and_merge(tmp_path, capsys):
+    import shlex
+
+    folder = tmp_path / "lab"
+    lab = ["bias-lab", "--data", "builtin", "--levels", "1", "--models", "pointnet,pointmask", "--epochs", "1",
+           "--points", "64", "--limit", "20", "--width", "0.125", "--batch-size", "10", "--classes", "0,1"]
+    assert main(lab + ["--plan"]) == 2                  # --plan needs the cells folder
+    assert "--cells DIR" in capsys.readouterr().err
+    assert main(lab + ["--cells", str(folder), "--plan"]) == 0
+    commands = capsys.readouterr().out.strip().splitlines()
+    assert [c.split("--cell ")[1] for c in commands] == ["pointnet-k1-s0", "pointmask-k1-s0"]
+    assert main(shlex.split(commands[1])[1:]) == 0      # each printed command runs on its own
+    capsys.readouterr()
+    assert main(lab + ["--cells", str(folder), "--plan"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == commands[:1]
+    assert main(shlex.split(commands[0])[1:]) == 0
+    capsys.readouterr()
+    assert main(["bias-lab", "--merge", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cell = json.loads((folder / "cells" / "pointmask-k1-s0.json").read_text())
+    t = table_of(report)
+    assert t[("PointMask, unbiased test", "1")][:3] == (cell["values"][0][2], None, 1)
+    assert report["missing_cells"] == [] and report["command"].startswith("pointlens bias-lab --data builtin")
+    assert (folder / "report.md").exists()
