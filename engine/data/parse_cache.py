@@ -49,8 +49,8 @@ def cached_cloud(path: str | os.PathLike, parse) -> Geometry:
     except (OSError, ValueError, EOFError):
         pass                                   # not cached yet, or a damaged / empty entry: parse again
     geom = parse(path)
-    if geom.is_mesh or geom.part_ids is not None:
-        return geom                            # only plain clouds are cached
+    if geom.is_mesh or geom.part_ids is not None or geom.colors is not None or geom.fields:
+        return geom                            # only plain clouds are cached (the entry holds xyz + normals)
     table = geom.vertices if geom.normals is None else np.concatenate([geom.vertices, geom.normals], 1)
     try:
         with atomic_path(entry) as tmp:
