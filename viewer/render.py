@@ -323,7 +323,7 @@ class ViewContent:
         if scale is None or scale.kind == "categorical" or w <= 0:
             return
         font = self.bar.GetLabelTextProperty().GetFontSize()
-        key = (w, h, font, self.has_triad, scale.clim, getattr(scale, "log", False))
+        key = (w, h, font, self.has_triad, scale.clim, scale.log)
         if key == self._bar_layout_key:
             return
         self._bar_layout_key = key
@@ -335,8 +335,7 @@ class ViewContent:
         self.bar.SetWidth(1.0 - 2 * x0)
         lo, hi = scale.clim
         room = ticks.max_ticks_for((1.0 - 2 * x0) * w, font)
-        values, fmt = (ticks.log_ticks(lo, hi, room) if getattr(scale, "log", False)
-                       else ticks.nice_ticks(lo, hi, room))
+        values, fmt = ticks.log_ticks(lo, hi, room) if scale.log else ticks.nice_ticks(lo, hi, room)
         arr = vtkDoubleArray()
         for v in values:
             arr.InsertNextValue(v)
@@ -433,7 +432,7 @@ class ViewContent:
         self.bar_title.SetVisibility(scale is not None and scale.kind != "categorical")
         self.legend.SetVisibility(scale is not None and scale.kind == "categorical")
         if scale is not None and scale.kind != "categorical":
-            key = (scale.cmap, scale.clim, scale.kind)
+            key = (scale.cmap, scale.clim, scale.kind, scale.log)
             if key != getattr(self, "_bar_key", None):   # rebuild only when the scale changed
                 self.bar.SetLookupTable(lookup_table(scale))
                 self.bar.SetTitle("")

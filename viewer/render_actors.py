@@ -39,6 +39,8 @@ def lookup_table(scale: ColorScale) -> vtkLookupTable:
     lut.SetNumberOfTableValues(len(rgba))
     lut.SetTable(numpy_to_vtk(np.ascontiguousarray(rgba), deep=True))
     lut.SetTableRange(lo, hi)
+    if scale.log and lo > 0:
+        lut.SetScaleToLog10()
     return lut
 
 
@@ -147,9 +149,9 @@ class PointsActor(LayerActor):
             self.mapper.ScalarVisibilityOff()
             prop.SetColor(*hex_rgb(layer.color))
             return
-        self._set_scalars(s.values)
-        scale = ColorScale(s.title, layer.effective_cmap(), scene.shared_clim(layer), s.kind, tuple(s.names))
-        key = (scale.cmap, scale.kind, scale.clim, len(scale.categories))
+        self._set_scalars(scene.colour_values(layer))
+        scale = scene.scale_of(layer)
+        key = (scale.cmap, scale.kind, scale.clim, len(scale.categories), scale.log)
         if key != self._scale_key:
             self.mapper.SetLookupTable(lookup_table(scale))
             self.mapper.SetScalarRange(*scale.clim)

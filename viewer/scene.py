@@ -25,7 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import colormaps
+from . import colormaps, colour_norm
+from .colour_norm import Norm
 
 KINDS = ("continuous", "signed", "categorical")
 STYLES = ("points", "spheres")
@@ -94,6 +95,7 @@ class PointsLayer(Layer):
     point_size: float = 5.0
     style: str = "points"
     pickable: bool = True
+    norm: Norm | None = None         # how values map to colours; None = the scalar's own range or the default
 
     def __post_init__(self):
         self.points = np.ascontiguousarray(self.points, dtype=np.float32).reshape(-1, 3)
@@ -176,6 +178,7 @@ class ColorScale:
     clim: tuple[float, float]
     kind: str
     categories: tuple[str, ...] = ()
+    log: bool = False          # a log10 colour scale (the values and clim stay in data units)
 
 
 @dataclass(frozen=True)
@@ -344,35 +347,71 @@ class Scene:
         self._emit("selection", selection.layer if selection else "")
 
     # ---- colour scale ------------------------------------------------------------------------
+    def norm(self, layer: PointsLayer) -> Norm | None:
+        """How the active scalar's values map to colours: the layer's choice when it fits the
+        scalar's kind; else a range the scalar fixed itself (as 'custom'); else the default for
+        its values (percentile-clipped when heavy-tailed). None for categories."""
+        s = layer.active_scalar()
+        if s is None or s.kind == "categorical":
+            return None
+        if layer.norm is not None and layer.norm.mode in colour_norm.modes_for(s.kind):
+            return layer.norm
+        if s.clim is not None:
+            return Norm("custom", range=_ordered(s.clim))
+        return colour_norm.default_norm(s.values, s.kind)
+
+    def colour_values(self, layer: PointsLayer) -> np.ndarray:
+        """The values the colour map reads (percentile ranks in rank mode; else the data)."""
+        s = layer.active_scalar()
+        norm = self.norm(layer)
+        if s is None or norm is None:
+            return np.asarray(s.values if s is not None else (), dtype=np.float32)
+        return colour_norm.display_values(s.values, norm, s.kind)
+
     def shared_clim(self, layer: PointsLayer) -> tuple[float, float]:
-        """Range of a layer's active scalar, unioned over layers showing a scalar of that title."""
+        """Colour range of a layer's active scalar, unioned over the shown layers whose active
+        scalar has the same title, kind and normalisation (rank and fixed ranges are not unioned)."""
         s = layer.active_scalar()
         if s is None:
             return (0.0, 1.0)
-        if s.clim is not None:
-            return s.clim
         if s.kind == "categorical":
+            if s.clim is not None:
+                return s.clim
             return (0.0, float(max(len(s.names), int(s.values.max()) + 1 if s.values.size else 1) - 1))
-        lo, hi = colormaps.auto_clim(s.values, s.kind)
+        norm = self.norm(layer)
+        lo, hi = colour_norm.limits(s.values, norm, s.kind)
+        if norm.mode in ("custom", "rank"):
+            return (lo, hi)
         for other in self._layers.values():
             if other is layer or not isinstance(other, PointsLayer) or not self.shown(other):
                 continue
             o = other.active_scalar()
-            if o is not None and o.title == s.title and o.kind == s.kind and o.clim is None:
-                a, b = colormaps.auto_clim(o.values, o.kind)
+            if o is not None and o.title == s.title and o.kind == s.kind and self.norm(other) == norm:
+                a, b = colour_norm.limits(o.values, norm, o.kind)
                 lo, hi = min(lo, a), max(hi, b)
         return (lo, hi)
+
+    def scale_of(self, layer: PointsLayer) -> ColorScale | None:
+        """The colour scale a points layer is drawn with; its title says what the scalar is, how
+        its values map to colours (unless the scalar fixed its own range) and how it was
+        normalised before."""
+        s = layer.active_scalar()
+        if s is None:
+            return None
+        title = s.title or layer.active or ""
+        norm = self.norm(layer)
+        if norm is not None and (layer.norm is not None or s.clim is None):
+            title = f"{title} ({norm.label})"
+        if s.normalisation and s.kind != "categorical":
+            title = f"{title}\n({s.normalisation})"
+        return ColorScale(title=title, cmap=layer.effective_cmap(), clim=self.shared_clim(layer), kind=s.kind,
+                          categories=tuple(s.names), log=norm is not None and norm.mode == "log")
 
     def color_scale(self, view: int | None = None) -> ColorScale | None:
         """The colour bar of a viewport: the last-added visible points layer with a scalar."""
         for layer in reversed(self.layers(view)):
             if isinstance(layer, PointsLayer) and self.shown(layer) and layer.active_scalar() is not None:
-                s = layer.active_scalar()
-                title = s.title or layer.active or ""
-                if s.normalisation and s.kind != "categorical":
-                    title = f"{title}\n({s.normalisation})"
-                return ColorScale(title=title, cmap=layer.effective_cmap(), clim=self.shared_clim(layer),
-                                  kind=s.kind, categories=tuple(s.names))
+                return self.scale_of(layer)
         return None
 
     # ---- picking read-out --------------------------------------------------------------------
@@ -386,6 +425,11 @@ class Scene:
             if s.values.shape[0] == layer.n:
                 out["scalars"][s.title or key] = s.label(s.values[index])
         return out
+
+
+def _ordered(clim) -> tuple[float, float]:
+    lo, hi = float(clim[0]), float(clim[1])
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
 def format_pick(info: dict) -> str:

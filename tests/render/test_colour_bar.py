@@ -71,3 +71,21 @@ def test_the_axis_triad_does_not_touch_the_colour_bar_labels(size, roll):
         h = size[1]
         assert bar_px[h - 40:, :].sum() > 50 and triad_px.sum() > 50     # both were drawn
         assert not (bar_px & triad_px).any()
+
+
+def test_a_log_scale_is_labelled_in_powers_of_ten_and_colours_decades_evenly():
+    from viewer.colour_norm import Norm
+    from viewer import colormaps
+
+    values = np.geomspace(1e-3, 10.0, 200)
+    scene = saliency_scene(values)
+    scene.set_style("a", norm=Norm("log"))
+    with OffscreenView(scene, 0, (774, 593)) as off:
+        off.capture()
+        assert off.content.bar_labels() == ["0.001", "0.01", "0.1", "1", "10"]
+        assert off.content.bar_title.GetInput().startswith("saliency (log)")
+        # the lookup table the points are drawn with puts 0.1 (the middle decade) mid-map
+        lut = off.content.actors["a"].mapper.GetLookupTable()
+        rgb = [0.0, 0.0, 0.0]
+        lut.GetColor(0.1, rgb)
+        assert np.abs(np.round(np.array(rgb) * 255) - colormaps.table("viridis")[128]).max() <= 3
