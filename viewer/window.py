@@ -100,7 +100,11 @@ class MainWindow(QMainWindow):
         data = data or self.settings.get("data/last_dataset") or "builtin"
         self._pending_checkpoint = checkpoint if checkpoint is not None else self.settings.get("model/checkpoint")
         if session is None or not (session.opening or session.datasets):
-            self.session.open_dataset(data)
+            if is_result_file(data):   # `pointlens RESULT.h5`, pl.show(result): it opens over the last data
+                self.session.open_dataset(self.settings.get("data/last_dataset") or "builtin")
+                self.session.open_result(data)
+            else:
+                self.session.open_dataset(data)
 
         up = self.settings.get("layout/up_axis")
         self.viewports = ViewportGrid(self.scene, self, up_axis="z" if up == "auto" else up)

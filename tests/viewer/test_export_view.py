@@ -70,3 +70,18 @@ def test_a_bad_extension_is_one_message_not_a_file(win, qtbot, tmp_path, monkeyp
     export_view.dialog(win, 0)
     assert len(shown) == 1 and "ply, vtp, npz, csv" in shown[0]
     assert not (tmp_path / "cloud.xyz").exists()
+
+
+def test_a_result_given_as_the_data_opens_as_a_result(qapp, qtbot, tmp_path, mix_result):
+    """`pointlens RESULT.h5` (and pl.show(result)) passes the file as the data: the window opens
+    the built-in data and the result over it, instead of refusing it as a dataset."""
+    from .conftest import make_window
+
+    path, res = mix_result
+    w = make_window(tmp_path, data=str(path))
+    try:
+        qtbot.waitUntil(lambda: "sagemix.b" in w.scene and w.session.current is not None, timeout=30000)
+        np.testing.assert_array_equal(w.scene.get("sagemix.b").points, res.arrays["source_b"])
+        assert w.session.current.spec == "builtin"
+    finally:
+        w.close()
