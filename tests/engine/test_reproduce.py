@@ -246,3 +246,15 @@ def test_every_reproduction_runs_a_cell_at_tiny_scale(name, tmp_path):
     assert report["cells_finished"] == 1 and (tmp_path / "report.md").exists()
     for key, paper in repro.paper_values.items():      # every paper value is a line of the table
         assert t[key][3] == paper.text
+
+
+def test_docs_page_shows_report_tables_and_says_where_none_exists(fake, tmp_path):
+    from engine.reproduce.docs_page import NOT_RUN, main as docs_main
+
+    finish(run(fake, Settings(seeds=2, quick=False), tmp_path / "reports" / "fake-full"))
+    page = tmp_path / "reproductions.md"
+    assert docs_main(["--reports", str(tmp_path / "reports"), "--out", str(page)]) == 0
+    text = page.read_text()
+    fake_part = text.split("## fake-test")[1]
+    assert "| a=3 | x | — | 30.5 ± 0.707 | 2 |" in fake_part and NOT_RUN not in fake_part
+    assert "## pointmask-fig4" in text and NOT_RUN in text.split("## pointmask-fig4")[1].split("## ")[0]
