@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.core.errors import DataError
 from engine.data.dataset import Dataset, Loading, RawSample, Split
+from engine.data.file_class import class_of_file
 from engine.data.kitti_bin import read_kitti_bin
 from engine.data.las import read_las
 from engine.data.numpy_io import read_npy_cloud
@@ -141,7 +142,7 @@ def single_file_dataset(path: Path, loading: Loading) -> Dataset:
     split = FileSplit("all", loading, [path], [0], path.parent)
     n = _points_per_sample(split, loading)   # parses the file now: a bad file fails at open
     geom = CACHE.get(path, loading.columns)
-    return Dataset(str(path), path.suffix.lower().lstrip("."), [path.stem], {"all": split}, loading,
+    return Dataset(str(path), path.suffix.lower().lstrip("."), [class_of_file(path)], {"all": split}, loading,
                    {"points_per_sample": n, "mesh": geom.is_mesh, "has_normals": geom.is_mesh or geom.normals is not None,
                     "has_part_ids": geom.part_ids is not None, "original_points": int(geom.vertices.shape[0]),
                     **per_point_info(geom)})
