@@ -13,7 +13,7 @@ from .colormap_tables import _TABLES
 
 SEQUENTIAL = ("viridis", "cividis", "plasma", "magma")
 DIVERGING = ("RdBu_r", "PuOr_r")
-CATEGORICAL = ("okabe-ito", "tol-muted", "kept-masked-bias")
+CATEGORICAL = ("okabe-ito", "tol-muted", "kept-masked-bias", "dimmed-highlight")
 CONTINUOUS = SEQUENTIAL + DIVERGING
 ALL = CONTINUOUS + CATEGORICAL
 
@@ -23,6 +23,9 @@ ALL = CONTINUOUS + CATEGORICAL
 # high-contrast (black) viewports, so masked is the grey with equal contrast against white and
 # black (#767676: WCAG contrast 4.5:1 on both); blue and red reach 3.8:1 or more on both.
 KEPT_MASKED_BIAS = ("#0072B2", "#767676", "#D55E00")
+# One category picked out of the rest (0 = the rest, 1 = the pick): light grey recedes, Okabe-Ito
+# vermillion stands out, also to the colour-blind.
+DIMMED_HIGHLIGHT = ("#BEBEBE", "#D55E00")
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
 # Paul Tol's "muted" qualitative scheme (10 colours incl. pale grey), colour-blind safe.
 TOL_MUTED = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99",
@@ -51,6 +54,8 @@ def categorical_colors(count: int, name: str = "") -> np.ndarray:
     """(count, 3) uint8 colours for ``count`` categories, as distinct as the palette allows."""
     if name == "kept-masked-bias":      # PointMask paper Fig. 3: blue kept, masked (black there; grey here), red bias
         base = KEPT_MASKED_BIAS + OKABE_ITO
+    elif name == "dimmed-highlight":
+        base = DIMMED_HIGHLIGHT + OKABE_ITO
     elif name == "okabe-ito" or (not name and count <= len(OKABE_ITO)):
         base = OKABE_ITO
     else:

@@ -26,9 +26,10 @@ from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray,
 from vtkmodules.vtkCommonCore import vtkDoubleArray
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
-from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow, vtkTextActor, vtkWindowToImageFilter
+from vtkmodules.vtkRenderingCore import (vtkRenderer, vtkRenderWindow, vtkTextActor, vtkTextRenderer,
+                                         vtkWindowToImageFilter)
 
-from . import colormaps, ticks
+from . import caption_text, colormaps, ticks
 from .render_actors import (LOD_POINTS, CubeOutline, LayerActor, _copy_into, _polydata,  # noqa: F401 (re-exported)
                             _square, cube_bounds, hex_rgb, lookup_table, make_actor)
 from .scene import ColorScale, Layer, PointsLayer, Scene
@@ -38,6 +39,7 @@ BACKGROUND = (1.0, 1.0, 1.0)
 AXIS_COLOURS = ("#D55E00", "#009E73", "#0072B2")   # x, y, z (Okabe-Ito vermillion, green, blue)
 TRIAD_ORIGIN, TRIAD_ARM, TRIAD_LABEL = 34.0, 24.0, 33.0   # px from the bottom-left corner
 TRIAD_RIGHT = TRIAD_ORIGIN + TRIAD_LABEL + 8.0            # right edge of the triad's x/y/z labels
+CAPTION_MARGIN = 0.015                                    # caption and read-out inset, of the view's width
 
 
 # ---- camera -------------------------------------------------------------------------------------
@@ -237,6 +239,7 @@ class ViewContent:
         self.legend.GetEntryTextProperty().SetShadow(False)
         renderer.AddViewProp(self.legend)
         self.legend_scale = 1.0     # presenter mode: the legend box grows with the font factor
+        self.text_scale = 1.0       # fonts relative to their defaults (presenter mode, exports)
         self.caption = self._text(12, top=True)
         self.caption_lines: list[str] = []
         self.readout = self._text(12, top=False)
@@ -372,6 +375,7 @@ class ViewContent:
         """From a saved ``look``: font sizes x ``text_scale``; background and text colour replaced
         when given, else those saved (presenter mode and high contrast)."""
         bg, props = look
+        self.text_scale = float(text_scale)
         self.renderer.SetBackground(*(background if background is not None else bg))
         for p, size, colour in props:
             p.SetFontSize(max(1, int(round(size * text_scale))))
@@ -387,7 +391,7 @@ class ViewContent:
         if top:
             tp.SetVerticalJustificationToTop()
         t.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-        t.GetPositionCoordinate().SetValue(0.015, 0.975 if top else 0.02)
+        t.GetPositionCoordinate().SetValue(CAPTION_MARGIN, 0.975 if top else 0.02)
         self.renderer.AddViewProp(t)
         return t
 
@@ -452,10 +456,26 @@ class ViewContent:
         self.fit_caption()
 
     def fit_caption(self) -> None:
-        """Elide caption lines to the viewport's width (VTK text does not wrap or clip)."""
+        """Wrap caption lines to the viewport's width, measured in the caption's own font (VTK
+        text neither wraps nor clips; nothing is elided)."""
         width = self.renderer.GetSize()[0]
-        limit = max(12, int(width / 7.2)) if width > 0 else 200
-        lines = [l if len(l) <= limit else l[:limit - 1] + "…" for l in getattr(self, "caption_lines", [])]
+        lines = list(getattr(self, "caption_lines", []))
+        tp = self.caption.GetTextProperty()
+        window = self.renderer.GetRenderWindow()
+        dpi = window.GetDPI() if window is not None else 72
+        key = (tuple(lines), width, tp.GetFontSize(), dpi)
+        if key == getattr(self, "_caption_key", None):
+            return
+        self._caption_key = key
+        if width > 0:
+            room = width * (1.0 - 2 * CAPTION_MARGIN)
+            measure = vtkTextRenderer.GetInstance()
+            box = [0, 0, 0, 0]
+
+            def fits(text: str) -> bool:
+                return not measure.GetBoundingBox(tp, text, box, dpi) or box[1] - box[0] + 1 <= room
+
+            lines = caption_text.wrap_lines(lines, fits)
         self.caption.SetInput("\n".join(lines))
 
     def _fill_legend(self, scale: ColorScale) -> None:
@@ -519,7 +539,10 @@ class OffscreenView:
     the ``with`` block) releases the window and stops listening to the scene; it is idempotent.
     """
 
-    def __init__(self, scene: Scene, view: int, size: tuple[int, int], transparent: bool = False):
+    def __init__(self, scene: Scene, view: int, size: tuple[int, int], transparent: bool = False,
+                 text_scale: float = 1.0):
+        """``text_scale``: fonts (and the categorical legend) times this, e.g. 2 for an image
+        twice the view's size, so text keeps its share of the picture."""
         self.scene, self.size, self.transparent = scene, (int(size[0]), int(size[1])), transparent
         self.window = vtkRenderWindow()
         self.window.SetOffScreenRendering(1)
@@ -529,6 +552,9 @@ class OffscreenView:
         self.renderer = vtkRenderer()
         self.window.AddRenderer(self.renderer)
         self.content = ViewContent(self.renderer, scene, view)
+        if text_scale != 1.0:
+            self.content.set_look(self.content.look(), text_scale)
+            self.content.legend_scale = float(text_scale)
         self.content.sync()
         if transparent:
             self.renderer.SetBackgroundAlpha(0.0)
@@ -592,10 +618,12 @@ class OffscreenView:
         self.close()
 
 
-def render_view(scene: Scene, view: int, camera, size: tuple[int, int], transparent: bool = False) -> np.ndarray:
+def render_view(scene: Scene, view: int, camera, size: tuple[int, int], transparent: bool = False,
+                text_scale: float = 1.0) -> np.ndarray:
     """One view of a live scene re-drawn off-screen with a given camera (viewport screenshots:
-    any size, optionally with a transparent background). For many frames use ``OffscreenView``."""
-    with OffscreenView(scene, view, size, transparent) as off:
+    any size, optionally with a transparent background, fonts times ``text_scale``). For many
+    frames use ``OffscreenView``."""
+    with OffscreenView(scene, view, size, transparent, text_scale) as off:
         return off.capture(camera)
 
 

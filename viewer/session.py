@@ -86,6 +86,7 @@ class Session:
         self.results: list[tuple[str, Result]] = []
         self._listeners: list[Callable[[str, Any], None]] = []
         self.opening: set[str] = set()
+        self.loading_checkpoint: str | None = None   # spec of the checkpoint being opened, if any
 
     # ---- events ------------------------------------------------------------------------------
     def listen(self, fn: Callable[[str, Any], None]) -> None:
@@ -192,6 +193,8 @@ class Session:
         spec = str(spec)
 
         def done(info: tasks.CheckpointInfo) -> None:
+            if self.loading_checkpoint == spec:
+                self.loading_checkpoint = None
             self.checkpoint = info
             self.emit("checkpoint", info)
             self.emit("status", f"model ready: {info.title}")
@@ -200,10 +203,20 @@ class Session:
             if self.sample is not None:   # the model may take another number of points
                 self.show_sample(self.sample)
 
+        fail = self._fail(f"could not open checkpoint {spec}")
+
+        def failed(msg: str) -> None:
+            if self.loading_checkpoint == spec:
+                self.loading_checkpoint = None
+            self.emit("checkpoint-failed", spec)
+            fail(msg)
+
         device = self.device
+        # Panels say "Loading model…" until "checkpoint" or "checkpoint-failed" (not "No model").
+        self.loading_checkpoint = spec
+        self.emit("checkpoint-loading", spec)
         return self.client.submit(Request(f"Open checkpoint {spec}", lambda: tasks.open_checkpoint(spec, device),
-                                          target="checkpoint", on_result=done, quiet=quiet,
-                                          on_error=self._fail(f"could not open checkpoint {spec}")))
+                                          target="checkpoint", on_result=done, quiet=quiet, on_error=failed))
 
     def query_devices(self):
         def done(names: list[str]) -> None:

@@ -477,10 +477,12 @@ class ViewportGrid(QWidget):
         return render.grab(self.window)
 
     def view_image(self, view: int = 0, scale: int = 1, transparent: bool = False) -> np.ndarray:
+        """One view drawn again at ``scale`` times its size; text grows with it (a 9-px label in
+        a 2x image would read as half its size on the page)."""
         v = self.views[min(view, self.count - 1)]
         w, h = v.renderer.GetSize()
         return render.render_view(self.scene, v.view, v.renderer.GetActiveCamera(), (w * scale, h * scale),
-                                  transparent)
+                                  transparent, text_scale=scale * v.text_scale)
 
     def shutdown(self) -> None:
         """Release the GL context and the X connection now, not at interpreter exit.

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from ..scene import PointsLayer
+from ..scene import PointsLayer, stage_of
 from ..result_layers import layers_for
 from ..session import CLOUD, with_points
 from .base import MethodPanel
@@ -171,6 +171,7 @@ class InspectPanel(MethodPanel):
         self.only_btn.clicked.connect(lambda: self.predict_subset("only"))
         self.curve_btn.clicked.connect(self.deletion_curve)
         self.scene.subscribe(self._on_scene)
+        self._show_model()
         self._update_buttons()
 
     # ---- session ---------------------------------------------------------------------------
@@ -187,10 +188,18 @@ class InspectPanel(MethodPanel):
             self._point_selection_at(CLOUD)
             if self.auto.isChecked() and self.session.checkpoint is not None:
                 self.run_inspect()
-        elif event == "checkpoint":
-            ck = payload
-            self.model_label.setText(f"Model: {ck.title}" if ck else "No model: File > Open checkpoint.")
+        elif event in ("checkpoint", "checkpoint-loading", "checkpoint-failed"):
+            self._show_model()
         self._update_buttons()
+
+    def _show_model(self) -> None:
+        """The open model, or that one is loading (the start-up default takes seconds), or none."""
+        ck, loading = self.session.checkpoint, getattr(self.session, "loading_checkpoint", None)
+        if loading:
+            self.model_label.setText(f"Loading model {loading}…" if ck is None else
+                                     f"Model: {ck.title} (loading {loading}…)")
+        else:
+            self.model_label.setText(f"Model: {ck.title}" if ck else "No model: File > Open checkpoint.")
 
     def _auto_toggled(self, on: bool) -> None:
         if self.ctx.settings is not None:
@@ -240,6 +249,9 @@ class InspectPanel(MethodPanel):
         self.session.add_result(f"inspect {sample.name}", full, show=False)
         shown = type(full)(full.kind, {**full.arrays, "points": sample.model_points}, full.metrics)
         for layer in layers_for(shown):
+            if layer.name == "inspect.input" and cloud is not None and not cloud.visible:
+                # the sample's own caption line went with the hidden cloud: keep what it said
+                layer.title = f"{sample.name} · true label: {sample.label_name} · {layer.title}"
             self.scene.add(layer)
         m = full.metrics
         pred_name = str(m.get("predicted_name", m.get("predicted")))
@@ -326,6 +338,8 @@ class InspectPanel(MethodPanel):
         self.source.blockSignals(True)
         self.source.clear()
         for layer in self.scene.layers():
+            if stage_of(layer.name) not in (None, self.name):   # another panel's layer: not on this stage
+                continue
             if isinstance(layer, PointsLayer) and not layer.name.startswith("_"):
                 for key, s in layer.scalars.items():
                     if s.kind != "categorical" and s.values.shape[0] == layer.n:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFo
                                QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
+from .. import colormaps
 from ..scene import EllipsoidsLayer, PointsLayer, Scalar, SurfaceLayer
 from ..session import with_points
 from .base import MethodPanel
@@ -35,8 +36,9 @@ DEMO_FILE = Path(__file__).resolve().parents[2] / "assets" / "demo_parae.safeten
 MAKE_DEMO = ("assets/demo_parae.safetensors is missing: build it with `make demo-models` "
              "(or the 'parae' line of assets/make_demo_models.sh), or open another ParAE checkpoint.")
 SLIDER_STEPS = 200
-HIGHLIGHT = np.array([213, 94, 0], np.uint8)     # Okabe-Ito vermillion: the selected part
-DIMMED = np.array([190, 190, 190], np.uint8)
+# The selected part's points and ellipsoid in vermillion, every other part grey (as the points'
+# "dimmed-highlight" palette: category 1 is the selected part).
+HIGHLIGHT, DIMMED = (np.array(colormaps._hex_to_rgb(h), np.uint8) for h in reversed(colormaps.DIMMED_HIGHLIGHT))
 
 
 class ParaePanel(MethodPanel):
@@ -314,11 +316,12 @@ class ParaePanel(MethodPanel):
             return
         self.selected_part = j
         if j is None:
-            self.scene.set_style("parae.points", active="partition")
+            self.scene.set_style("parae.points", active="partition", cmap=None)
         else:
             mine = (np.asarray(self.result.arrays["partition"]) == j).astype(np.int32)
             self.scene.set_scalar("parae.points", "selected", Scalar(
                 mine, kind="categorical", title="selected ParAE part", names=("other parts", f"part {j}")))
+            self.scene.set_style("parae.points", cmap="dimmed-highlight")   # part j stands out, the rest recede
         self._draw_ellipsoids()
 
     # ---- picking -----------------------------------------------------------------------------
@@ -335,6 +338,7 @@ class ParaePanel(MethodPanel):
         d3 = np.linalg.norm(pts - pts[index], axis=1).astype(np.float32)
         self.scene.set_scalar("parae.points", "distance", Scalar(
             d3, title=f"3D distance from point {index}", normalisation="raw (unit-sphere coordinates)"))
+        self.scene.set_style("parae.points", cmap=None)        # the part highlight's palette is not for distances
         text = f"point {index}: 3D distance in view 1"
         if "point_features" in a:
             df = feature_distances(a["point_features"], index).astype(np.float32)
