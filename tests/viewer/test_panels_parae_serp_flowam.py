@@ -224,11 +224,17 @@ def test_flowam_panel_live_cloud_loss_plot_timeline_and_ply(win, qtbot, classifi
     others = [l.name for l in win.scene.layers(0) if l.visible and not l.name.startswith(("flowam.", "_"))]
     assert others == [], f"other panels' layers overlap the Flow AM cloud: {others}"
     assert np.allclose(layer.points, res.arrays["points"])
+    # a real chair beside the explanation, in the second view, and the class it looks like
+    real = win.scene.get("flowam.real_example")
+    assert win.viewports.count >= 2 and real.view == 1 and real.visible
+    assert np.allclose(real.points, res.arrays["real_examples"][0])
+    assert f">{res.metrics['nearest_real_class']}<" in panel.status.text()
     plot = win.plots.items["flowam.loss"]
     names = {it.name() for it in plot.listDataItems()}
     assert "total L" in names
     total = next(it for it in plot.listDataItems() if it.name() == "total L")
-    assert np.allclose(total.yData, res.arrays["loss_total"])
+    loss = np.asarray(res.arrays["loss_total"], float)       # drawn divided by its largest |value|
+    assert np.allclose(total.yData * np.abs(loss).max(), loss)
     # timeline: the first frame is the start cloud
     panel.timeline.setValue(0)
     assert np.allclose(win.scene.get("flowam.cloud").points, res.arrays["history"][0])

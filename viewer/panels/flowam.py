@@ -24,12 +24,14 @@ from engine import describe
 from engine.specs.flowam import FLOWAM, METHOD_CHOICES
 
 from ..scene import PointsLayer, Scalar
-from .base import MethodPanel
+from .base import MethodPanel, show_views
 from .focus import hide_others
+from .flowam_text import nearest_class_text
 
 METHODS = METHOD_CHOICES        # flow and the paper's baselines, as the spec declares them
 FIELDS = {d["name"]: d for d in describe(FLOWAM.params)}    # ranges, defaults and help: the spec's
 LAYER = "flowam.cloud"
+REAL_LAYER = "flowam.real_example"
 NOT_READY = "Open a classifier (File > Open checkpoint) and a dataset."
 TERM_NAMES = {"total": "total L", "am": "L_AM (activation)", "la": "L_LA (latent alignment)",
               "c": "L_C (continuity)", "lr": "L_LR (legal restriction)"}
@@ -230,7 +232,7 @@ class FlowAMPanel(MethodPanel):
         self.result = None
         self.timeline.setEnabled(False)
         self.status.setText(f"explaining '{cls}'…")
-        self.plots.plot("flowam.loss", f"Flow AM losses · {cls}", "step", "loss", tab="Flow AM").clear()
+        self.plots.plot("flowam.loss", f"Flow AM losses · {cls}", "step", tab="Flow AM").clear()
 
         def done(res) -> None:
             self.handle = None
@@ -307,21 +309,26 @@ class FlowAMPanel(MethodPanel):
             self.scene.add(PointsLayer(LAYER, points=pts, scalars={"z": z}, active=None, color="#0072B2",
                                        point_size=6.0, style="spheres", title=title))
 
+    def draw_real_example(self, arrays, metrics: dict) -> None:
+        """A real object of the target class in the second view, so a reader judges the
+        explanation against the class it should look like (results without one: nothing)."""
+        reals = arrays.get("real_examples")
+        if reals is None or len(reals) == 0:
+            return
+        show_views(self.window(), self.scene, max(2, self.ctx.viewports.count))
+        hide_others(self.scene, "flowam.", (1,))
+        pts = np.asarray(reals[0], np.float32)
+        if REAL_LAYER in self.scene:
+            self.scene.remove(REAL_LAYER)
+        self.scene.add(PointsLayer(REAL_LAYER, points=pts, view=1, color="#7f7f7f", point_size=6.0,
+                                   style="spheres", pickable=False,
+                                   title=f"a real {metrics.get('class', '')} (reference split), for comparison"))
+
     def _plot_curves(self, frames=None) -> None:
-        import pyqtgraph as pg
-
         from .. import colormaps
+        from .flowam_loss_plot import plot_losses
 
-        plot = self.plots.plot("flowam.loss", "", "step", "loss", front=False, tab="Flow AM")
-        items = {it.name(): it for it in plot.listDataItems()}
-        cols = colormaps.categorical_colors(len(TERM_NAMES))
-        for i, (k, (xs, ys)) in enumerate(self.curves.items()):
-            label = TERM_NAMES.get(k, k)
-            if label in items:
-                items[label].setData(xs, ys)
-            else:
-                pen = pg.mkPen(tuple(int(c) for c in cols[i % len(cols)]), width=2)
-                plot.plot(xs, ys, pen=pen, name=label)
+        plot_losses(self.plots, self.curves, TERM_NAMES, colormaps.categorical_colors(len(TERM_NAMES)))
 
     def show_result(self, res) -> None:
         self.result = res
@@ -339,10 +346,12 @@ class FlowAMPanel(MethodPanel):
         self.timeline.blockSignals(False)
         self.timeline.setEnabled(True)
         self.draw_cloud(np.asarray(a["points"], np.float32), f"Flow AM · {m.get('class', '')} · final")
+        self.draw_real_example(a, m)
         self.step_label.setText(f"step {int(steps[-1])} of {int(steps[-1])} (final)")
         self.status.setText(f"'{m.get('class')}' ({m.get('method')}): predicted <b>{m.get('predicted')}</b>, "
                             f"softmax {float(m.get('softmax', float('nan'))):.3f}, logit {float(m.get('logit', 0)):.2f}; "
                             f"Chamfer to real {float(m.get('chamfer', float('nan'))):.4f}; "
+                            f"{nearest_class_text(m)}"
                             f"legal {100 * float(m.get('legality', float('nan'))):.0f} %; "
                             f"{float(m.get('seconds', 0)):.1f} s")
         self._update_buttons()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QHBoxLayout, QHea
                                QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .compare_table import Column, best_rows
+from .flowam_text import nearest_class_text
 
 ORDER = ("vanilla", "l2", "blur", "tv", "flow")      # Table I's order, left to right
 NAMES = {"vanilla": "Vanilla AM", "l2": "L2-norm", "blur": "Gaussian blur", "tv": "Total variation",
@@ -315,11 +316,11 @@ class CompareView(QWidget):
         pred = f"<span style='color:{'#080' if ok else '#b00'}'>→ {mt.get('predicted')}</span>"
         return (f"logit {mt.get('logit', float('nan')):.2f} · softmax {mt.get('softmax', float('nan')):.3f}<br>"
                 f"Chamfer {mt.get('chamfer', float('nan')):.4f} · legal {100 * mt.get('legality', float('nan')):.0f} %"
-                f"<br>{pred}")
+                f"<br>{pred} · {nearest_class_text(mt)}")
 
     def table_rows(self) -> tuple[list[str], list[list]]:
         """(header, rows) of the table in full precision (the CSV export); unfinished rows are empty."""
-        header = ["method"] + [c[0] for c in COLUMNS] + ["predicted", "class", "steps", "seconds"]
+        header = ["method"] + [c[0] for c in COLUMNS] + ["predicted", "nearest_real_class", "class", "steps", "seconds"]
         rows = []
         for m in ORDER:
             mt = self.results[m].metrics if m in self.results else None
@@ -327,7 +328,8 @@ class CompareView(QWidget):
                 rows.append([m] + [None] * (len(header) - 1))
                 continue
             rows.append([m] + [float(mt[c[0]]) for c in COLUMNS]
-                        + [mt.get("predicted"), mt.get("class"), mt.get("steps"), mt.get("seconds")])
+                        + [mt.get("predicted"), mt.get("nearest_real_class"), mt.get("class"), mt.get("steps"),
+                           mt.get("seconds")])
         return header, rows
 
     def _fill_table(self) -> None:
