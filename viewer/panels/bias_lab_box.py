@@ -25,8 +25,32 @@ from engine.specs.pointmask import BIAS_LAB, LAB_MODELS, PLACEMENTS     # torch-
 from .. import provenance
 from ..scene import PointsLayer
 from ..work import Request
+from .plot_legend import legend_beside
 
 MODEL_COLOURS = {"pointnet": "#E69F00", "randmask": "#56B4E9", "pointmap": "#009E73", "pointmask": "#0072B2"}
+# Models often score the same (all near chance, or all near 100 %): a line lying on another must
+# still show, so each model also has its own dash and marker, and later lines are drawn thinner.
+LINE_STYLES = ("solid", "dash", "dot", "dashdot")
+MARKERS = ("o", "s", "t", "d")
+PLOT_TITLE = "Bias lab: accuracy on the unbiased test split"
+X_LABEL, Y_LABEL = "letter points per cloud (k)", "unbiased test accuracy"
+EXPORT_SIZE = (1200, 800)     # px: a figure's aspect, whatever shape the Plots dock has
+
+
+def draw_curves(plot, levels: np.ndarray, models: list[str], unbiased: np.ndarray) -> None:
+    """One line per model: its colour, dash and marker; runs not done yet (NaN) left out."""
+    from PySide6.QtCore import Qt
+
+    dashes = {"solid": Qt.SolidLine, "dash": Qt.DashLine, "dot": Qt.DotLine, "dashdot": Qt.DashDotLine}
+    legend_beside(plot)                 # the dock's plot is a low strip: a legend inside covers lines
+    for mi, m in enumerate(models):
+        colour = MODEL_COLOURS.get(m, "#555555")
+        ok = np.isfinite(unbiased[mi])
+        style = dashes[LINE_STYLES[mi % len(LINE_STYLES)]]
+        plot.plot(levels[ok], unbiased[mi][ok], pen={"color": colour, "width": max(1.5, 3.0 - 0.5 * mi), "style": style},
+                  symbol=MARKERS[mi % len(MARKERS)], symbolSize=max(6, 11 - 2 * mi), symbolBrush=colour,
+                  symbolPen=None, name=m)
+    plot.setYRange(0, 1.0)
 OBJECT, LETTER = "#0072B2", "#D55E00"        # paper Fig. 3: blue object, red bias
 CSV_HEADER = ["model", "bias_points", "unbiased_test_accuracy", "biased_test_accuracy"]
 
@@ -166,8 +190,7 @@ class BiasLabBox(QGroupBox):
         params = {"levels": self.levels.text(), "models": ",".join(models), "epochs": self.epochs.value(),
                   "points": self.points.value(), "limit": self.limit.value(), "width": self.width_box.value(),
                   "placement": self.placement.currentText(), **extra}
-        plot = p.plots.plot("pointmask.bias", "Bias lab: accuracy on the unbiased test split",
-                            "letter points per cloud (k)", "unbiased test accuracy", tab="bias lab")
+        plot = p.plots.plot("pointmask.bias", PLOT_TITLE, X_LABEL, Y_LABEL, tab="bias lab")
         plot.clear()
         self.data = None
         self.update_buttons()
@@ -205,12 +228,7 @@ class BiasLabBox(QGroupBox):
         self.data = (levels, models, unbiased, biased)
         plot = self.panel.plots.plot("pointmask.bias")
         plot.clear()
-        for mi, m in enumerate(models):
-            colour = MODEL_COLOURS.get(m, "#555555")
-            ok = np.isfinite(unbiased[mi])                  # runs not done yet are NaN
-            plot.plot(levels[ok], unbiased[mi][ok], pen={"color": colour, "width": 2}, symbol="o", symbolSize=7,
-                      symbolBrush=colour, name=m)
-        plot.setYRange(0, 1.0)
+        draw_curves(plot, levels, models, unbiased)
         self.update_buttons()
 
     # ---- gallery ---------------------------------------------------------------------------------
@@ -327,13 +345,35 @@ class BiasLabBox(QGroupBox):
         write_csv(path, levels, models, unbiased, biased, self.provenance())
 
     def export_png(self, path: str) -> None:
+        """The plot drawn again at ``EXPORT_SIZE`` in a hidden widget (the dock's plot is often a
+        wide, short strip) and saved with provenance."""
+        import pyqtgraph as pg
         import pyqtgraph.exporters as pe
+        from PySide6.QtCore import QEvent, Qt
+        from PySide6.QtWidgets import QApplication
 
         from engine import atomic_path
 
-        exporter = pe.ImageExporter(self.panel.plots.items["pointmask.bias"])
-        with atomic_path(path) as tmp:
-            tmp_png = str(tmp) + ".png"           # the exporter picks the format from the suffix
-            exporter.export(tmp_png)
-            os.replace(tmp_png, tmp)
+        levels, models, unbiased, _biased = self.data
+        widget = pg.PlotWidget()
+        widget.setAttribute(Qt.WA_DontShowOnScreen)
+        widget.resize(*EXPORT_SIZE)
+        try:
+            item = widget.getPlotItem()
+            item.showGrid(x=True, y=True, alpha=0.25)
+            item.setTitle(PLOT_TITLE)
+            item.setLabel("bottom", X_LABEL)
+            item.setLabel("left", Y_LABEL)
+            draw_curves(item, levels, models, unbiased)
+            widget.show()
+            QApplication.processEvents()            # lay the hidden widget out at its size
+            exporter = pe.ImageExporter(item)
+            with atomic_path(path) as tmp:
+                tmp_png = str(tmp) + ".png"           # the exporter picks the format from the suffix
+                exporter.export(tmp_png)
+                os.replace(tmp_png, tmp)
+        finally:
+            widget.hide()           # not close(): pyqtgraph's close() drops the plot item a later close needs
+            widget.deleteLater()
+            QApplication.sendPostedEvents(None, QEvent.DeferredDelete)   # gone now, not at some later turn
         provenance.stamp_png(path, self.provenance())

@@ -4,11 +4,13 @@ The terms differ by orders of magnitude (L_C near 450 while L_LR sits near 0) an
 negative (L_AM is a negated activation), so neither one linear axis nor a log axis shows them
 all. Each term is drawn divided by its largest |value| so far (every curve spans at most -1 .. 1)
 and its legend entry says by what ("L_C (continuity) ÷ 452"). The legend sits in its own column
-right of the plot, where it can cover no curve.
+right of the plot, where it can cover no curve (``plot_legend``).
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .plot_legend import legend_beside
 
 PLOT_KEY = "flowam.loss"
 Y_LABEL = "loss ÷ its largest |value| (see legend)"
@@ -27,22 +29,6 @@ def term_scales(curves: dict[str, tuple[list, list]]) -> dict[str, float]:
 
 def legend_text(name: str, scale: float) -> str:
     return name if scale == 1.0 else f"{name} ÷ {scale:.3g}"
-
-
-def legend_beside(item):
-    """Move the plot's legend out of the data area into a column right of it (once)."""
-    import pyqtgraph as pg
-
-    legend = getattr(item, "_legend_beside", None)
-    if legend is None:
-        if item.legend is not None and item.legend.scene() is not None:
-            item.legend.scene().removeItem(item.legend)
-        legend = pg.LegendItem(labelTextSize="9pt")
-        item.layout.addItem(legend, 2, 3)
-        item.layout.setColumnStretchFactor(3, 0)
-        item.legend = legend        # PlotItem.plot(name=...) now adds its entries here
-        item._legend_beside = legend
-    return legend
 
 
 def plot_losses(plots, curves: dict[str, tuple[list, list]], names: dict[str, str], colours) -> object:
