@@ -13,7 +13,7 @@ import numpy as np
 from .plot_legend import legend_beside
 
 PLOT_KEY = "flowam.loss"
-Y_LABEL = "loss ÷ its largest |value| (see legend)"
+Y_LABEL = "loss ÷ scale in legend"
 
 
 def term_scales(curves: dict[str, tuple[list, list]]) -> dict[str, float]:

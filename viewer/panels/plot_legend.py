@@ -16,8 +16,14 @@ def legend_beside(item, text_size: str = "9pt"):
     if legend is None:
         if item.legend is not None and item.legend.scene() is not None:
             item.legend.scene().removeItem(item.legend)
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QSizePolicy
+
         legend = pg.LegendItem(labelTextSize=text_size)
+        # its own size at the top of the cell: stretched to the plot's height, the rows drift apart
+        legend.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Maximum)
         item.layout.addItem(legend, 2, 3)
+        item.layout.setAlignment(legend, Qt.AlignTop | Qt.AlignLeft)
         item.layout.setColumnStretchFactor(3, 0)
         item.legend = legend
         item._legend_beside = legend
