@@ -115,12 +115,10 @@ def inspect_layers(result: Result) -> list[Layer]:
     pts = np.asarray(a["points"], dtype=np.float32)
     pred = m.get("predicted_name", m.get("predicted", "?"))
     values = np.asarray(a["saliency"], dtype=np.float32)
-    # Gradient norms are heavy-tailed: a min-max range paints almost every point the darkest
-    # colour. Colours span 0 .. the 99th percentile; the few points above are drawn at the top.
-    hi = float(np.percentile(values, 99)) if values.size else 1.0
-    hi = hi if hi > 0 else float(values.max()) if values.size and values.max() > 0 else 1.0
-    sal = Scalar(values, kind="continuous", title=f"{SALIENCY_TITLE} for '{pred}'",
-                 normalisation="colours span 0 to the 99th percentile", clim=(0.0, hi))
+    # Gradient norms are heavy-tailed (after a max-pool most points get none): no fixed range
+    # here, so the scene's default applies (percentile-clipped, or rank when clipping is not
+    # enough; viewer/colour_norm.py), the user may change it, and the colour bar says which.
+    sal = Scalar(values, kind="continuous", title=f"{SALIENCY_TITLE} for '{pred}'", normalisation="")
     note = str(m.get("used_text", ""))
     layers: list[Layer] = [PointsLayer("inspect.input", points=pts, scalars={"saliency": sal}, active="saliency",
                                        point_size=7.0, style="spheres", title=f"model input · predicted {pred}",

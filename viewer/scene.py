@@ -402,7 +402,8 @@ class Scene:
         norm = self.norm(layer)
         if norm is not None and (layer.norm is not None or s.clim is None):
             title = f"{title} ({norm.label})"
-        if s.normalisation and s.kind != "categorical":
+        overridden = layer.norm is not None and s.clim is not None   # its text described the range it fixed
+        if s.normalisation and s.kind != "categorical" and not overridden:
             title = f"{title}\n({s.normalisation})"
         return ColorScale(title=title, cmap=layer.effective_cmap(), clim=self.shared_clim(layer), kind=s.kind,
                           categories=tuple(s.names), log=norm is not None and norm.mode == "log")

@@ -107,6 +107,7 @@ def test_a_scalar_with_its_own_range_keeps_it_until_the_user_chooses():
     assert scene.color_scale().clim == (0.0, 1.0) and scene.color_scale().title == "p\n(probability)"
     scene.set_style("s", norm=Norm("custom", range=(0.0, 0.5)))
     assert scene.color_scale().clim == (0.0, 0.5) and "range 0 to 0.5" in scene.color_scale().title
+    assert "probability" not in scene.color_scale().title      # that text described the range replaced
 
 
 def test_layers_with_the_same_scalar_share_a_range_only_under_the_same_normalisation():

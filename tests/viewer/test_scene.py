@@ -174,7 +174,7 @@ def test_inspect_mapping_draws_saliency_and_the_tnet_view():
                  metrics={"predicted": 2, "predicted_name": "chair"})
     inp, tr = inspect_layers(res)
     assert inp.active == "saliency" and "chair" in inp.scalars["saliency"].title
-    assert inp.scalars["saliency"].clim == (0.0, pytest.approx(np.percentile(sal, 99)))
+    assert inp.scalars["saliency"].clim is None                 # the scene's default for heavy tails applies
     assert tr.view == 1 and np.allclose(tr.points, pts)
     assert "stretch 1.00, 1.00, 1.00, det +1.00" in tr.title
 
