@@ -42,6 +42,7 @@ _export("engine.assets", "demo_path", "checkpoint_problem", "CHECKPOINT_SUFFIXES
 _export("engine.data.open", "open_dataset", "DATA_SUFFIXES")
 _export("engine.data.h5safe", "open_h5")
 _export("engine.data.dataset", "Loading", "SAMPLINGS", "sample_indices", "normalise_points")
+_export("engine.data.mesh_surface", "mesh_surface", "MESH_SUFFIXES")
 _export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")
 _EXPORTS["BUILTIN_CLASSES"] = ("engine.data.builtin_shapes", "CLASSES")
 _export("engine.models.checkpoints", "load_checkpoint_cached", "read_meta")
