@@ -52,6 +52,8 @@ _export("engine.methods.parae.explain", "grid_from_result", "feature_distances")
 _export("engine.methods.pointmask.bias_inject", "inject_bias")
 _EXPORTS["auction_available"] = ("engine.ops.auction", "available")
 _EXPORTS["auction_assign"] = ("engine.ops.auction", "auction_assign")
+# the papers' reproductions (Tools > Reproduce…): list, run or resume as one job, a folder's settings
+_export("engine.reproduce.live", "reproduction_list", "run_reproduction", "reproduction_folder")
 # the headless commands
 _EXPORTS["cli_main"] = ("engine.cli", "main")
 _EXPORTS["cli_parser"] = ("engine.cli", "build_parser")
