@@ -115,10 +115,13 @@ class PointsActor(LayerActor):
                 pd.GetPointData().SetScalars(None)
                 setattr(self, attr, None)
                 continue
-            v = np.asarray(values, dtype=np.float32)
+            v = np.asarray(values)
+            v = v if v.dtype == np.uint8 else v.astype(np.float32)   # uint8 (N,3): direct colours
             v = v if idx is None else v[idx]
             arr = getattr(self, attr)
-            if arr is not None and arr.GetNumberOfTuples() == v.shape[0]:
+            comps = v.shape[1] if v.ndim == 2 else 1
+            if (arr is not None and arr.GetNumberOfTuples() == v.shape[0] and arr.GetNumberOfComponents() == comps
+                    and vtk_to_numpy(arr).dtype == v.dtype):
                 _copy_into(arr, v)
             else:
                 arr = numpy_to_vtk(np.ascontiguousarray(v), deep=True)
@@ -143,6 +146,13 @@ class PointsActor(LayerActor):
         prop.SetAmbient(0.6 if spheres else 1.0)
         prop.SetDiffuse(0.4 if spheres else 0.0)
         prop.SetSpecular(0.0)
+        if layer.shows_rgb():   # a scan's own colours, as they are: no lookup table, no colour bar
+            self._set_scalars(layer.colors)
+            self._scale_key = None
+            self.mapper.SetScalarModeToUsePointData()
+            self.mapper.SetColorModeToDirectScalars()
+            self.mapper.ScalarVisibilityOn()
+            return
         s = layer.active_scalar()
         if s is None or s.values.shape[0] != layer.n:
             self._set_scalars(None)
@@ -224,6 +234,9 @@ class SurfaceActor(LayerActor):
         self.normals.SetInputData(self.pd)
         self.mapper.SetInputConnection(self.normals.GetOutputPort())
         self.mapper.ScalarVisibilityOff()
+        # Points sampled ON the surface (a mesh under its sample) would fight it for depth:
+        # push the triangles back a little so coincident points always win.
+        self.mapper.SetRelativeCoincidentTopologyPolygonOffsetParameters(1.0, 2.0)
 
     def update(self, layer: SurfaceLayer, scene: Scene, offset: tuple) -> None:
         super().update(layer, scene, offset)
@@ -237,14 +250,19 @@ class ArrowsActor(LayerActor):
     def __init__(self, layer: ArrowsLayer):
         super().__init__(layer)
         from vtkmodules.vtkFiltersCore import vtkGlyph3D
-        from vtkmodules.vtkFiltersSources import vtkArrowSource
+        from vtkmodules.vtkFiltersSources import vtkArrowSource, vtkLineSource
 
         self.pd, self.vpts = _polydata(layer.origins)
         self.vec = numpy_to_vtk(np.ascontiguousarray(layer.vectors, dtype=np.float32), deep=True)
         self.vec.SetName("vectors")
         self.pd.GetPointData().SetVectors(self.vec)
         self.glyph = vtkGlyph3D()
-        self.arrow = vtkArrowSource()   # kept: a temporary source is freed under the glyph (segfault)
+        if layer.glyph == "line":   # a unit segment along +x, as the arrow source is: 2 vertices a glyph
+            self.arrow = vtkLineSource()
+            self.arrow.SetPoint1(0.0, 0.0, 0.0)
+            self.arrow.SetPoint2(1.0, 0.0, 0.0)
+        else:
+            self.arrow = vtkArrowSource()   # kept: a temporary source is freed under the glyph (segfault)
         self.glyph.SetSourceConnection(self.arrow.GetOutputPort())
         self.glyph.SetInputData(self.pd)
         self.glyph.SetVectorModeToUseVector()
@@ -261,6 +279,9 @@ class ArrowsActor(LayerActor):
         self.pd.Modified()
         self.glyph.SetScaleFactor(float(layer.scale))
         self.actor.GetProperty().SetColor(*hex_rgb(layer.color))
+        if layer.glyph == "line":   # segments have no surface to shade: their colour as it is
+            self.actor.GetProperty().LightingOff()
+            self.actor.GetProperty().SetLineWidth(1.5)
 
 
 ACTORS = {PointsLayer: PointsActor, EllipsoidsLayer: EllipsoidsActor, SurfaceLayer: SurfaceActor,

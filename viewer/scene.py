@@ -30,6 +30,10 @@ from .colour_norm import Norm
 
 KINDS = ("continuous", "signed", "categorical")
 STYLES = ("points", "spheres")
+GLYPHS = ("arrow", "line")
+# ``PointsLayer.active`` naming the file's own colours (``PointsLayer.colors``): drawn as they are,
+# with no colour map and no colour bar.
+RGB = "rgb"
 
 
 @dataclass
@@ -96,11 +100,18 @@ class PointsLayer(Layer):
     style: str = "points"
     pickable: bool = True
     norm: Norm | None = None         # how values map to colours; None = the scalar's own range or the default
+    colors: np.ndarray | None = None  # (N,3) uint8 colours of the points themselves (an RGB scan)
 
     def __post_init__(self):
         self.points = np.ascontiguousarray(self.points, dtype=np.float32).reshape(-1, 3)
         if self.style not in STYLES:
             raise ValueError(f"point style '{self.style}' is not one of {STYLES}")
+        if self.colors is not None:
+            self.colors = np.ascontiguousarray(self.colors, dtype=np.uint8).reshape(-1, 3)
+
+    def shows_rgb(self) -> bool:
+        """Drawn in its own colours (``active == RGB``) rather than a scalar or a solid colour."""
+        return self.active == RGB and self.colors is not None and len(self.colors) == self.n
 
     @property
     def n(self) -> int:
@@ -160,13 +171,16 @@ class ArrowsLayer(Layer):
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     color: str = "#d55e00"
     scale: float = 1.0
+    glyph: str = "arrow"      # "line": a bare segment, 2 vertices a glyph (normals of 100k points)
 
     def __post_init__(self):
         self.origins = np.asarray(self.origins, dtype=np.float32).reshape(-1, 3)
         self.vectors = np.asarray(self.vectors, dtype=np.float32).reshape(-1, 3)
+        if self.glyph not in GLYPHS:
+            raise ValueError(f"glyph '{self.glyph}' is not one of {GLYPHS}")
 
     def shape_key(self) -> tuple:
-        return ("arrows", len(self.origins))
+        return ("arrows", len(self.origins), self.glyph)
 
 
 @dataclass(frozen=True)
@@ -425,6 +439,8 @@ class Scene:
         for key, s in layer.scalars.items():
             if s.values.shape[0] == layer.n:
                 out["scalars"][s.title or key] = s.label(s.values[index])
+        if layer.colors is not None and len(layer.colors) == layer.n:
+            out["scalars"]["RGB"] = " ".join(str(int(c)) for c in layer.colors[index])
         return out
 
 

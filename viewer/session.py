@@ -20,9 +20,9 @@ import numpy as np
 
 from engine import PointCloud, Result
 
-from . import tasks
+from . import sample_extras, tasks
 from .result_layers import layers_for
-from .scene import PointsLayer, Scalar, Scene
+from .scene import PointsLayer, Scene
 from .work import Request
 
 CLOUD = "cloud"
@@ -87,6 +87,7 @@ class Session:
         self._listeners: list[Callable[[str, Any], None]] = []
         self.opening: set[str] = set()
         self.loading_checkpoint: str | None = None   # spec of the checkpoint being opened, if any
+        self.extras = sample_extras.CloudExtras(self.scene, CLOUD)   # mesh surface and normals follow the cloud
 
     # ---- events ------------------------------------------------------------------------------
     def listen(self, fn: Callable[[str, Any], None]) -> None:
@@ -176,15 +177,37 @@ class Session:
         self.scene.clear("inspect.")
         self.scene.set_selection(None)
         c = sample.cloud
-        scalars = {}
-        if c.part_ids is not None and len(c.part_ids) == c.n:
-            scalars["part"] = Scalar(np.asarray(c.part_ids).astype(np.int64), kind="categorical", title="part id")
         big = c.n > 200_000
-        self.scene.add(PointsLayer(CLOUD, points=c.points, scalars=scalars, active=None,
+        self.scene.add(PointsLayer(CLOUD, points=c.points, scalars=sample_extras.cloud_scalars(c),
+                                   colors=sample_extras.cloud_colors(c), active=sample_extras.default_colouring(c),
                                    point_size=3.0 if big else 5.0, style="points" if big else "spheres",
                                    title=f"{sample.name} · true label: {sample.label_name}",
                                    note=sample.used_text if self.checkpoint else f"{c.n:,} points"))
+        self._show_extras(sample)
         self.emit("sample", sample)
+
+    def _show_extras(self, sample: Sample) -> None:
+        """The sample's normals (as glyphs, when asked for) and, for a mesh file, its surface:
+        read on the engine thread (the file is parsed there), drawn under the points."""
+        from engine import MESH_SUFFIXES, mesh_surface
+
+        c = sample.cloud
+        normals = sample_extras.normals_layer(c, visible=self.extras.wanted[sample_extras.NORMALS])
+        if normals is not None:
+            self.scene.add(normals)
+        else:
+            self.scene.remove(sample_extras.NORMALS)
+        self.scene.remove(sample_extras.SURFACE)    # the last sample's surface never lies under this one
+        if not c.source.lower().endswith(MESH_SUFFIXES):
+            return
+
+        def done(surface) -> None:
+            if surface is not None and self.sample is sample:
+                self.scene.add(sample_extras.surface_layer(*surface, visible=self.extras.wanted[sample_extras.SURFACE]))
+
+        self.client.submit(Request("Read the mesh surface", lambda: mesh_surface(c.source, c.centre, c.scale),
+                                   target="surface", on_result=done, on_error=self._fail("reading the mesh surface"),
+                                   interactive=True, quiet=True, listed=False))
 
     # ---- checkpoints and devices -------------------------------------------------------------
     def open_checkpoint(self, spec: str, quiet: bool = False):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 
 from engine import CHECKPOINT_SUFFIXES   # one list with the loader (torch-free)
 
-from . import export_view, extensions, panels
+from . import export_view, extensions, panels, sample_extras_menu
 from .engine_client import EngineClient
 from .panels.base import PanelContext
 from .panels.data_browser import DataBrowser
@@ -252,6 +252,8 @@ class MainWindow(QMainWindow):
             up.addAction(a)
             self.up_actions[axis] = a
         self.up_actions[self.settings.get("layout/up_axis")].setChecked(True)
+        v.addSeparator()
+        self.extra_actions = sample_extras_menu.add_toggles(v, self.session.extras)   # surface, normals
         v.addSeparator()
         for dock in (self.browser_dock, self.panels_dock, self.jobs_dock, self.log_dock, self.plots_dock):
             v.addAction(dock.toggleViewAction())

@@ -9,9 +9,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from .. import colormaps, colour_norm
 from ..colour_norm import Norm
-from ..scene import PointsLayer, Scene
+from ..scene import RGB, PointsLayer, Scene
 
 SOLID = "(solid colour)"
+OWN_COLOURS = "RGB (the file's own colours)"
 DEFAULT = "default"
 SCALE_HELP = {
     DEFAULT: "what suits the values: linear, or percentile-clipped / rank when a few points lie far above the rest",
@@ -137,6 +138,8 @@ class LayersPanel(QWidget):
             self.scale.clear()
             if is_points:
                 self.scalar.addItem(SOLID, None)
+                if layer.colors is not None:
+                    self.scalar.addItem(OWN_COLOURS, RGB)
                 for key, s in layer.scalars.items():
                     self.scalar.addItem(s.title or key, key)
                 self.scalar.setCurrentIndex(max(0, self.scalar.findData(layer.active)) if layer.active else 0)
