@@ -54,6 +54,7 @@ _EXPORTS["auction_available"] = ("engine.ops.auction", "available")
 _EXPORTS["auction_assign"] = ("engine.ops.auction", "auction_assign")
 # the papers' reproductions (Tools > Reproduce…): list, run or resume as one job, a folder's settings
 _export("engine.reproduce.live", "reproduction_list", "run_reproduction", "reproduction_folder")
+_EXPORTS["reproduction_number"] = ("engine.reproduce.table", "number")     # as report.md writes numbers
 # the headless commands
 _EXPORTS["cli_main"] = ("engine.cli", "main")
 _EXPORTS["cli_parser"] = ("engine.cli", "build_parser")

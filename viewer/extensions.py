@@ -18,6 +18,7 @@ EXTENSIONS: list[str] = [
     "history",
     "movie_dialog",
     "presenter",
+    "reproduce_dialog",
 ]
 
 
