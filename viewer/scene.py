@@ -204,7 +204,7 @@ class Selection:
 Listener = Callable[[str, str], None]
 
 
-LOOK = ("visible", "style", "point_size", "color", "opacity", "note")   # what a stage may change on a shared layer
+LOOK = ("visible", "style", "point_size", "color", "active", "opacity", "note")   # what a stage may change on a shared layer
 
 
 def _look(layer: Layer) -> dict:

@@ -80,3 +80,15 @@ def test_the_next_sample_never_keeps_the_last_ones_surface(session, tmp_path):
     assert SURFACE in session.scene
     session.open_dataset(str(write_ply(tmp_path / "two.ply")))
     assert SURFACE not in session.scene and session.scene.get(CLOUD).n == 40
+
+
+def test_each_stage_keeps_its_own_colouring_of_the_sample(session, tmp_path):
+    session.open_dataset(str(write_ply(tmp_path / "two.ply")))
+    scene = session.scene
+    scene.set_stage("pointmask")
+    scene.set_stage("inspect")
+    scene.set_style(CLOUD, active=None, color="#b0b0b0")   # Inspect greys the unused points
+    scene.set_stage("pointmask")
+    assert scene.get(CLOUD).active == RGB                  # the scan's colours are back elsewhere
+    scene.set_stage("inspect")
+    assert scene.get(CLOUD).active is None

@@ -244,8 +244,8 @@ class InspectPanel(MethodPanel):
         if cloud is not None:
             if len(pts) >= cloud.n:
                 self.scene.set_style(CLOUD, visible=False)
-            else:   # the unused points stay as small grey context; the input layer says how many
-                self.scene.set_style(CLOUD, style="points", point_size=2.0, color="#b0b0b0", note="")
+            else:   # the unused points stay as small grey context (not a scan's RGB); the input layer says how many
+                self.scene.set_style(CLOUD, style="points", point_size=2.0, color="#b0b0b0", active=None, note="")
         self.session.add_result(f"inspect {sample.name}", full, show=False)
         shown = type(full)(full.kind, {**full.arrays, "points": sample.model_points}, full.metrics)
         for layer in layers_for(shown):
