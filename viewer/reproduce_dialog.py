@@ -49,7 +49,7 @@ class ReproduceDialog(QDialog):
         if current and current != "builtin":
             self.data.addItem(current)
         self.data.setToolTip("'builtin', or a dataset file or folder (e.g. ModelNet10)")
-        data_browse = QPushButton("Folder…")
+        data_browse = self.data_browse = QPushButton("Folder…")
         data_browse.clicked.connect(self._browse_data)
         self.seeds = QSpinBox()
         self.seeds.setRange(1, 100)
@@ -60,12 +60,12 @@ class ReproduceDialog(QDialog):
             self.scale.addItem(text, quick)
         self.out = QLineEdit()
         self.out.textEdited.connect(lambda _t: setattr(self, "_out_edited", True))
-        out_browse = QPushButton("Browse…")
+        out_browse = self.out_browse = QPushButton("Browse…")
         out_browse.clicked.connect(self._browse_out)
 
         form = QFormLayout()
         form.addRow("reproduction", self.reproduction)
-        form.addRow("", self.about)
+        form.addRow(self.about)          # both columns: a wrapped label in the field column gets a gap
         form.addRow("data", _row(self.data, data_browse))
         form.addRow("seeds", self.seeds)
         form.addRow("scale", self.scale)
@@ -127,6 +127,8 @@ class ReproduceDialog(QDialog):
             if keep is not None and r["name"] == keep["name"]:
                 self.reproduction.setCurrentIndex(self.reproduction.count() - 1)
         self.reproduction.blockSignals(False)
+        if keep is not None and (self.chosen() or {}).get("name") != keep["name"]:
+            self._choice_changed()               # the chosen one is gone: show the new choice
 
     def chosen(self) -> dict:
         return self.reproduction.currentData()
@@ -140,6 +142,9 @@ class ReproduceDialog(QDialog):
         self.about.setText(f"<b>{r['title']}</b><br>The paper ran: {r['paper_setting']}"
                            + (f"<br><i>{r['notes']}</i>" if r["notes"] else ""))
         self._propose_out()
+        if not self.running:
+            self.report = None
+            self.show_table(r["paper_lines"])     # what will be compared, before anything runs
         self.update_buttons()
 
     def _propose_out(self) -> None:
@@ -184,7 +189,8 @@ class ReproduceDialog(QDialog):
 
     def update_buttons(self) -> None:
         running = self.running
-        for w in (self.run_btn, self.resume_btn, self.reproduction, self.data, self.seeds, self.scale, self.out):
+        for w in (self.run_btn, self.resume_btn, self.reproduction, self.data, self.data_browse, self.seeds,
+                  self.scale, self.out, self.out_browse):
             w.setEnabled(not running and self.chosen() is not None)
         self.cancel_btn.setEnabled(running)
         self.open_btn.setEnabled(not running and self.report_path() is not None)
@@ -324,7 +330,6 @@ class Reproducer:
             self.dialog = ReproduceDialog(self.window, root)
         elif not self.dialog.running:
             self.dialog.refresh_list()
-            self.dialog._choice_changed()
         self.dialog.show()
         self.dialog.raise_()
         return self.dialog

@@ -17,16 +17,19 @@ from engine.reproduce import registry
 from engine.reproduce.cell_files import folder_settings, read_cell
 from engine.reproduce.declaration import Settings
 from engine.reproduce.runner import current_table, run
+from engine.reproduce.table import build_table
 
 
 def reproduction_list() -> list[dict]:
     """Every registered reproduction: name, title, the paper's figure or table, what the paper ran,
-    the unit of its numbers and the notes on departures (torch-free)."""
+    the unit of its numbers, the notes on departures and ``paper_lines``, the table before any
+    cell has run (the paper's values, ours 'not run'), so a user sees what will be compared
+    (torch-free)."""
     out = []
     for name in registry.names():
         r = registry.get(name)
         out.append({"name": r.name, "title": r.title, "paper": r.paper, "paper_setting": r.paper_setting,
-                    "unit": r.unit, "notes": r.notes})
+                    "unit": r.unit, "notes": r.notes, "paper_lines": [ln.as_dict() for ln in build_table(r, [])]})
     return out
 
 
