@@ -46,6 +46,19 @@ class PointModel(nn.Module):
             raise ModelError(f"Model '{self.key}' has no layer '{name}'. Named layers: {known}.") from None
 
 
+def eval_affine(bn: nn.Module, *others: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(scale, shift) per channel of an eval-mode BatchNorm with running statistics, so a model
+    can fold it into the layer before; None in training mode, without running statistics, or when
+    ``bn`` or one of ``others`` (the layers the fold skips) has a hook that expects them to run."""
+    if bn.training or getattr(bn, "running_var", None) is None:
+        return None
+    if any(m._forward_hooks or m._forward_pre_hooks for m in (bn, *others)):
+        return None
+    from engine.models.pool_fused import bn_eval_affine
+
+    return bn_eval_affine(bn)
+
+
 def build_model(key: str, **config: Any) -> PointModel:
     cls = MODELS.get(key)
     bad = out_of_bounds(config, too_large_only=True)

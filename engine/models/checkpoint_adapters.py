@@ -4,7 +4,10 @@ Public PointNet checkpoints come in a few shapes: fxia22 saves
 the bare state_dict; yanx27 saves ``{"epoch", ..., "model_state_dict": ...}``; code that trained
 through ``nn.DataParallel`` prefixes every key with ``module.``; other repositories use
 ``state_dict``, ``model``, ``model_wts`` or ``best_model_wts``. Both PointNet layouts use the same
-key names as ``engine.models.pointnet``, so after unwrapping they load by name.
+key names as ``engine.models.pointnet``, so after unwrapping they load by name. The same holds
+for DGCNN (WangYueFt/AnTao97 ``model.t7``: a bare DataParallel state dict) and PointNet++
+(yanx27 ``best_model.pth``), recognised from their keys: ``conv5.0``/``linear3`` is DGCNN,
+``sa1.conv_blocks`` PointNet++ MSG, ``sa1.mlp_convs`` SSG; sizes come from the tensors' shapes.
 
 The mismatch report is written for a person: which tensors are missing, which are unexpected,
 which differ in shape, and how many classes the file was trained for.
@@ -50,7 +53,7 @@ def unwrap(obj: Any, where: str) -> Unwrapped:
     extras: dict[str, Any] = {}
     if _is_state_dict(obj):
         state = dict(obj)
-        notes.append("bare state_dict (fxia22 layout)")
+        notes.append("bare state_dict (as fxia22 PointNet and WangYueFt DGCNN save)")
     elif isinstance(obj, dict):
         state = None
         for key in CONTAINER_KEYS:
@@ -96,9 +99,82 @@ def pointnet_config(state: dict[str, torch.Tensor]) -> dict | None:
             "feature_transform": any(k.startswith("feat.fstn.") for k in state)}
 
 
+def _dim(state: dict[str, torch.Tensor], *candidates: tuple[str, int]) -> int | None:
+    """Size of dimension ``d`` of the first ``(key, d)`` present, or None: a shape can be read
+    from several tensors, so one missing key still leaves the report to name it."""
+    for key, d in candidates:
+        t = state.get(key)
+        if isinstance(t, torch.Tensor) and t.dim() > d:
+            return int(t.shape[d])
+    return None
+
+
+_DGCNN_SIGNATURE = ("conv1.0.weight", "conv2.0.weight", "conv3.0.weight", "conv4.0.weight",
+                    "conv5.0.weight", "linear1.weight", "linear2.weight", "linear3.weight",
+                    "bn6.weight", "bn7.weight")
+
+
+def dgcnn_config(state: dict[str, torch.Tensor]) -> dict | None:
+    """Config of a DGCNN classifier state dict (WangYueFt/dgcnn ``DGCNN``, AnTao97 ``DGCNN_cls``,
+    SageMix), or None. Classes from the head, width from the first EdgeConv, emb_dims from
+    conv5; k and dropout leave no trace in the weights (the public defaults, 20 and 0.5)."""
+    if sum(k in state for k in _DGCNN_SIGNATURE) < 6 or "conv5.0.weight" not in state and "linear3.weight" not in state:
+        return None
+    config: dict[str, Any] = {}
+    c1 = _dim(state, ("conv1.0.weight", 0), ("bn1.weight", 0), ("conv1.1.weight", 0))
+    width = c1 / 64.0 if c1 else 1.0
+    config["width"] = width
+    emb = _dim(state, ("conv5.0.weight", 0), ("bn5.weight", 0), ("conv5.1.weight", 0))
+    if emb is None:
+        two_e = _dim(state, ("linear1.weight", 1))
+        emb = two_e // 2 if two_e else None
+    if emb is not None:
+        config["emb_dims"] = emb if width == 1.0 else max(1, int(round(emb / width)))
+    classes = _dim(state, ("linear3.weight", 0), ("linear3.bias", 0))
+    if classes is not None:
+        config["num_classes"] = classes
+    return config
+
+
+def _pointnet2_config(state: dict[str, torch.Tensor], first: str, base: int, extra_in: int) -> dict:
+    """Classes, width and normals of a PointNet++ state dict whose sa1 starts with ``first``:
+    ``base`` is that layer's paper width, ``extra_in`` its input channels without normals."""
+    config: dict[str, Any] = {}
+    out, cin = _dim(state, (first, 0)), _dim(state, (first, 1))
+    if out:
+        config["width"] = out / float(base)
+    if cin is not None:
+        if cin not in (extra_in, extra_in + 3):
+            raise CheckpointError(
+                f"this PointNet++ checkpoint's first layer ({first}) takes {cin} channels per "
+                f"point; the public models take {extra_in} (xyz) or {extra_in + 3} (xyz + normals).",
+                hint="Check that the file is a yanx27 PointNet++ classifier.")
+        config["normal_channel"] = cin == extra_in + 3
+    classes = _dim(state, ("fc3.weight", 0), ("fc3.bias", 0))
+    if classes is not None:
+        config["num_classes"] = classes
+    return config
+
+
+def pointnet2_ssg_config(state: dict[str, torch.Tensor]) -> dict | None:
+    """yanx27 ``pointnet2_cls_ssg``: ``sa1.mlp_convs...``; sa1 takes xyz-centre (3) + normals."""
+    if not any(k.startswith("sa1.mlp_convs.") for k in state) or any(k.startswith("sa1.conv_blocks.") for k in state):
+        return None
+    return _pointnet2_config(state, "sa1.mlp_convs.0.weight", 64, 3)
+
+
+def pointnet2_msg_config(state: dict[str, torch.Tensor]) -> dict | None:
+    """yanx27 ``pointnet2_cls_msg``: ``sa1.conv_blocks...``; sa1 takes normals (0 or 3) + xyz."""
+    if not any(k.startswith("sa1.conv_blocks.") for k in state):
+        return None
+    return _pointnet2_config(state, "sa1.conv_blocks.0.0.weight", 32, 3)
+
+
 # Model key -> function recognising its public layout. Models registered elsewhere may instead
 # define a classmethod ``config_from_state_dict(state) -> dict | None``.
-RECOGNISERS: dict[str, Callable[[dict], dict | None]] = {"pointnet": pointnet_config}
+RECOGNISERS: dict[str, Callable[[dict], dict | None]] = {
+    "pointnet": pointnet_config, "dgcnn": dgcnn_config,
+    "pointnet2-ssg": pointnet2_ssg_config, "pointnet2-msg": pointnet2_msg_config}
 
 
 def recognise(state: dict[str, torch.Tensor], expect: str | None) -> tuple[str, dict] | None:
@@ -165,14 +241,16 @@ def compare(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> Mismatch:
     unexpected = [k for k in state if k not in own]
     shapes = [(k, tuple(state[k].shape), tuple(own[k].shape))
               for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    head = _classifier_head(own)
+    head = getattr(model, "head_weight", None) or _classifier_head(own)
+    head = head if head in own else None
     file_classes = int(state[head].shape[0]) if head and head in state and state[head].dim() >= 1 else None
     model_classes = int(own[head].shape[0]) if head else None
     return Mismatch(missing, unexpected, shapes, file_classes, model_classes)
 
 
 def _classifier_head(own: dict[str, torch.Tensor]) -> str | None:
-    """The last Linear weight of a classifier (fc3 in PointNet), used to count classes."""
+    """The last Linear weight of a classifier (fc3 in PointNet), used to count classes; a model
+    names its own with a ``head_weight`` attribute (``linear3.weight`` in DGCNN)."""
     if "fc3.weight" in own:
         return "fc3.weight"
     return None

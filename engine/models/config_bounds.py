@@ -9,7 +9,8 @@ import math
 
 # Per-field bounds of model configs; any other whole number is bounded by MAX_INT.
 BOUNDS = {"num_classes": (1, 100_000), "parts": (1, 10_000), "width": (1e-3, 1024),
-          "dim": (1, 65_536), "out_channels": (1, 100_000), "codebook_size": (1, 1 << 20)}
+          "dim": (1, 65_536), "out_channels": (1, 100_000), "codebook_size": (1, 1 << 20),
+          "emb_dims": (1, 65_536), "k": (1, 65_536)}
 MAX_INT = 1 << 20
 
 

@@ -3,9 +3,11 @@
 Checkpoint loading and training need the models without the methods, so the model list lives
 here and ``engine.catalog`` imports it with the methods.
 """
+import engine.models.dgcnn  # noqa: F401
 import engine.models.parae  # noqa: F401
 import engine.models.pointmask  # noqa: F401
 import engine.models.pointnet  # noqa: F401
+import engine.models.pointnet2  # noqa: F401
 import engine.models.serp_pointnet  # noqa: F401
 import engine.models.serp_transformer  # noqa: F401
 import engine.models.vasp  # noqa: F401

@@ -1,4 +1,4 @@
-"""Batched geometry kernels: squared distances, kNN, farthest-point sampling, Chamfer-L2.
+"""Batched geometry kernels: squared distances, kNN, farthest-point sampling, ball query, Chamfer-L2.
 
 Conventions follow the public reference code so results compare:
 Chamfer-L2 = mean of squared NN distances both ways; kNN includes the query point itself;
@@ -62,6 +62,35 @@ def farthest_point_sample(points: torch.Tensor, m: int, start: int | torch.Tenso
         torch.minimum(dist, d, out=dist)
         cur = torch.argmax(dist, dim=-1)
     return idx
+
+
+def ball_query(points: torch.Tensor, centres: torch.Tensor, radius: float, nsample: int) -> torch.Tensor:
+    """Indices (B, S, nsample) of the first ``nsample`` points within ``radius`` of each centre.
+
+    As the PointNet++ CUDA kernel (and yanx27's ``query_ball_point``): candidates are taken in
+    index order, not by distance; a centre with fewer points in range repeats the first one found
+    in the empty slots. Squared distances are computed as yanx27's ``square_distance``
+    (-2 c.p + |c|^2 + |p|^2, in that order) so the in-range decision is the same. No loop: the
+    mask becomes keys (the index where inside, N outside) and ``topk`` takes the smallest.
+    Computed in float32 without autocast (a bf16 distance would move points across the radius).
+    A centre is always one of the points (FPS), so at least one point is in range.
+    """
+    n = points.shape[1]
+    with torch.autocast(points.device.type, enabled=False):      # decisions in full precision
+        dt = torch.promote_types(points.dtype, torch.float32)
+        points, centres = points.detach().to(dt), centres.detach().to(dt)
+        d = -2 * torch.matmul(centres, points.transpose(1, 2))
+    d += torch.sum(centres ** 2, -1).unsqueeze(-1)
+    d += torch.sum(points ** 2, -1).unsqueeze(-2)
+    keys = torch.where(d > radius ** 2, float(n),
+                       torch.arange(n, dtype=d.dtype, device=d.device))
+    del d
+    take = min(int(nsample), n)
+    first = keys.topk(take, dim=-1, largest=False, sorted=True).values.long()
+    first = torch.where(first == n, first[..., :1], first)
+    if take < nsample:      # fewer points than slots: the kernel leaves the first one there
+        first = torch.cat([first, first[..., :1].expand(*first.shape[:-1], nsample - take)], -1)
+    return first
 
 
 def chamfer_l2(a: torch.Tensor, b: torch.Tensor, reduce: str = "mean") -> torch.Tensor:

@@ -102,3 +102,52 @@ def test_every_number_parameter_is_bounded_and_its_default_valid(key):
             continue
         assert meta.get("lo") is not None and meta.get("hi") is not None, f"{key}.{f.name} needs lo and hi"
     validate(spec.params(), key)
+
+
+# --- every classifier, not only the demo PointNet ----------------------------------------------------
+# The methods whose example runs on demo:pointnet run again on a tiny, untrained copy of each other
+# classifier architecture. Flow AM's default aligned layers are the PointNet T-Nets' (the paper's);
+# on the others it aligns the head layers every classifier names (fc1, fc2).
+
+OTHER_CLASSIFIERS = {"dgcnn": {"k": 8, "emb_dims": 64}, "pointnet2-ssg": {}, "pointnet2-msg": {}}
+ON_CLASSIFIERS = sorted(k for k in KEYS if EXAMPLES[k].model == "demo:pointnet")
+HEAD_LAYERS = {"layer_weights": "fc1=1e-1, fc2=1"}
+PARAMS_ON_OTHERS = {"flowam": HEAD_LAYERS, "flowam-sanity": HEAD_LAYERS, "flow-layers": HEAD_LAYERS}
+
+
+@pytest.fixture(scope="module")
+def tiny_classifiers(tmp_path_factory):
+    import torch
+
+    from engine.data import Loading, open_dataset
+    from engine.models.checkpoints import save_checkpoint
+    from engine.models.zoo import build_model
+
+    classes = list(open_dataset("builtin", Loading(points=64)).classes)
+    folder = tmp_path_factory.mktemp("classifiers")
+    out = {}
+    for key, options in OTHER_CLASSIFIERS.items():
+        torch.manual_seed(0)
+        model = build_model(key, num_classes=len(classes), width=0.0625, **options).eval()
+        out[key] = str(save_checkpoint(folder / f"{key}.safetensors", model, {"classes": classes}))
+    return out
+
+
+@pytest.mark.parametrize("arch", sorted(OTHER_CLASSIFIERS))
+@pytest.mark.parametrize("key", ON_CLASSIFIERS + ["robustness"])
+def test_classifier_methods_run_on_every_classifier(key, arch, cloud, tiny_classifiers, tmp_path, monkeypatch):
+    from engine.models.checkpoints import load_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    spec, ex = specs.get(key), EXAMPLES[key]
+    params = {**ex.params, **PARAMS_ON_OTHERS.get(key, {})}
+    loaded = None
+    if key == "robustness":
+        params["checkpoints"] = tiny_classifiers[arch]
+    else:
+        loaded = load_checkpoint(tiny_classifiers[arch])
+    before = _state(loaded)
+    result = drive(start(Job(key, ex.inputs(*cloud), params, model=loaded)), lambda p: None)
+    assert result.kind == spec.produces
+    assert [a for a in spec.arrays if a not in result.arrays] == []
+    assert _state(loaded) == before
