@@ -2,9 +2,11 @@
 
 On: fonts 1.5x app-wide, points 1.8x in every viewport (also layers drawn later), viewport
 captions, colour bars and legends 1.5x, the advanced parts hidden (Methods, Jobs, Log and Plots docks, the
-toolbar), the data browser and the step-by-step bias-injection demo (``viewer/bias_demo.py``)
-shown. Off: everything goes back exactly as it was: the application font, each layer's point
-size, the docks and toolbar (``QMainWindow.saveState``), the viewport text and background.
+toolbar; the Jobs dock stays folded while a demo job runs), the step-by-step bias-injection demo
+(``viewer/bias_demo.py``) shown with the data browser as a second tab of its dock, so the 3D
+views keep ``VIEWS_SHARE`` of the window's width. Off: everything goes back exactly as it was:
+the application font, each layer's point size, the docks and toolbar (``QMainWindow.saveState``)
+and each dock's size, the viewport text and background.
 
 High contrast (View > High-contrast viewports): black viewport background with white text, for
 projectors that wash out a white screen; independent of presenter mode, undone the same way.
@@ -30,6 +32,7 @@ POINT_SCALE = 1.8
 VTK_TEXT_SCALE = 1.5
 SHORTCUT = "F11"
 DARK, WHITE = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+VIEWS_SHARE = 0.67          # of the window's width, for the 3D views while presenting (test: >= 65 %)
 
 
 class PointScaler:
@@ -176,7 +179,11 @@ class Presenter(QObject):
         w, app = self.window, QApplication.instance()
         self.ensure_demo()
         self._saved = {"font": app.font(), "state": w.saveState(), "demo_visible": not self.demo_dock.isHidden(),
-                       "toolbars": {tb: tb.isVisible() for tb in w.findChildren(QToolBar)}}
+                       "toolbars": {tb: tb.isVisible() for tb in w.findChildren(QToolBar)},
+                       "sizes": dock_sizes(w)}
+        jobs = getattr(w, "jobs_indicator", None)
+        if jobs is not None:
+            jobs.quiet = True          # the demo's training must not open the Jobs dock over the lesson
         font = app.font()
         if font.pointSizeF() > 0:
             font.setPointSizeF(font.pointSizeF() * FONT_SCALE)
@@ -187,12 +194,13 @@ class Presenter(QObject):
             d.hide()
         for tb in self._saved["toolbars"]:
             tb.hide()
-        w.browser_dock.show()
+        # The demo and the data browser share one dock area as two tabs (the demo in front): side
+        # by side at 1.5x fonts they left the views under half the width.
         self.demo_dock.show()
+        w.browser_dock.show()
+        w.tabifyDockWidget(self.demo_dock, w.browser_dock)
         self.demo_dock.raise_()
-        # the demo wider than the data browser: the 3D views and the demo carry the lesson
-        w.resizeDocks([w.browser_dock, self.demo_dock], [int(w.width() * 0.17), int(w.width() * 0.36)],
-                      Qt.Horizontal)
+        w.resizeDocks([self.demo_dock], [int(w.width() * (1 - VIEWS_SHARE))], Qt.Horizontal)
         self.points.start()
         QTimer.singleShot(100, w.viewports.reset_camera)    # the views changed size: fit them again
         self.style.apply(VTK_TEXT_SCALE, self.contrast_action.isChecked())
@@ -202,18 +210,46 @@ class Presenter(QObject):
     def _leave(self) -> None:
         w, s = self.window, self._saved
         QApplication.instance().setFont(s["font"])
+        # the layouts take the normal font's sizes first: restoring the docks against the large
+        # font's minimum sizes left the Data dock 514 px wide instead of 345
+        QApplication.sendPostedEvents()
         self.points.stop()
         self.style.apply(1.0, self.contrast_action.isChecked())
+        self.demo.set_presenting(False)
         w.restoreState(s["state"])
         for tb, vis in s["toolbars"].items():
             tb.setVisible(vis)
         self.demo_dock.setVisible(s["demo_visible"])
-        self.demo.set_presenting(False)
+        QApplication.sendPostedEvents()
+        restore_dock_sizes(w, s["sizes"])
         self._saved = None
         w.status.setText("")
+        jobs = getattr(w, "jobs_indicator", None)
+        if jobs is not None:
+            jobs.quiet = False
+            jobs.update_now()
 
     def set_high_contrast(self, on: bool) -> None:
         self.style.apply(VTK_TEXT_SCALE if self.on else 1.0, bool(on))
+
+
+def dock_sizes(window) -> dict:
+    """Each shown dock's width (left/right areas) or height (top/bottom) in ``window``."""
+    out = {}
+    for d in window.findChildren(QDockWidget):
+        if d.isVisible() and not d.isFloating():
+            side = window.dockWidgetArea(d) in (Qt.LeftDockWidgetArea, Qt.RightDockWidgetArea)
+            out[d] = (Qt.Horizontal, d.width()) if side else (Qt.Vertical, d.height())
+    return out
+
+
+def restore_dock_sizes(window, sizes: dict) -> None:
+    """Put back what ``dock_sizes`` recorded (``restoreState`` alone is off while the fonts and
+    the minimum sizes that came with them are still changing)."""
+    for orientation in (Qt.Horizontal, Qt.Vertical):
+        docks = [(d, n) for d, (o, n) in sizes.items() if o == orientation and d.isVisible()]
+        if docks:
+            window.resizeDocks([d for d, _ in docks], [n for _, n in docks], orientation)
 
 
 def install(window) -> Presenter:

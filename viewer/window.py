@@ -1,5 +1,12 @@
-"""The main window: data browser (left), viewports (centre), method panels as tabs (right),
-Jobs / Log / Plots docks (bottom), menus and a view toolbar."""
+"""The main window: data browser (left), viewports (centre), method panels (right, one page per
+method, picked from buttons that wrap instead of scrolling), Jobs / Log / Plots docks (bottom,
+hidden until they have something to show: the Jobs dock folds into a status-bar button), menus
+and a view toolbar.
+
+Default layout (fresh settings, 1500 x 900): the Data dock ``DATA_WIDTH`` and the Methods dock
+``METHODS_WIDTH`` px wide and nothing below the views, which then take over 60 % of the window
+(tests/viewer/test_layout.py). Every panel fits its dock at that width: form rows wrap their
+field under the label, button rows and two-column grids reflow (``viewer.flow_layout``)."""
 from __future__ import annotations
 
 import logging
@@ -9,8 +16,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea,
-                               QTabWidget, QToolBar)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow,
+                               QMessageBox, QScrollArea, QToolBar, QToolButton)
 
 from engine import CHECKPOINT_SUFFIXES   # one list with the loader (torch-free)
 
@@ -18,7 +25,8 @@ from . import export_view, extensions, panels, sample_extras_menu
 from .engine_client import EngineClient
 from .panels.base import PanelContext
 from .panels.data_browser import DataBrowser
-from .panels.jobs_dock import JobsView
+from .method_tabs import MethodTabs, methods_pane
+from .panels.jobs_dock import JobsIndicator, JobsView
 from .panels.layers_panel import LayersPanel
 from .panels.log_dock import LogView
 from .panels.plots_dock import PlotsDock
@@ -31,6 +39,7 @@ log = logging.getLogger("pointlens")
 DATA_FILTER = ("Point clouds and datasets (*.h5 *.hdf5 *.txt *.off *.ply *.obj *.stl *.pcd *.xyz *.npy *.npz);;"
                "All files (*)")
 CKPT_FILTER = f"Checkpoints ({' '.join('*' + s for s in CHECKPOINT_SUFFIXES)});;All files (*)"
+DATA_WIDTH, METHODS_WIDTH = 195, 295     # default dock widths (px)
 
 
 def is_result_file(path: str) -> bool:
@@ -52,7 +61,10 @@ def is_result_file(path: str) -> bool:
 
 
 def _scrolled(widget) -> QScrollArea:
-    """Panels scroll instead of being cut when the window is short."""
+    """Panels scroll instead of being cut when the window is short; they are never cut or
+    scrolled sideways: a form row too wide for the dock puts its field under its label."""
+    for form in widget.findChildren(QFormLayout):
+        form.setRowWrapPolicy(QFormLayout.WrapLongRows)
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
@@ -115,7 +127,7 @@ class MainWindow(QMainWindow):
         self.browser = DataBrowser(self.session)
         self.layers = LayersPanel(self.scene)
         self.ctx = PanelContext(self.session, self.scene, self.viewports, self.plots, log.info, self.settings)
-        self.tabs = QTabWidget()
+        self.tabs = MethodTabs()       # a QTabWidget; its names show as wrapping buttons (method_tabs)
         self.method_panels = []
         self._tab_panels: list = []           # tab index -> method panel (None: the Layers tab)
         self._stage_views: dict = {}          # stage -> the viewport count it last used
@@ -143,6 +155,13 @@ class MainWindow(QMainWindow):
         self.extensions = extensions.install_all(self)
         self.status = QLabel("")
         self.statusBar().addWidget(self.status, 1)
+        self.log_button = QToolButton()
+        self.log_button.setDefaultAction(self.log_dock.toggleViewAction())
+        self.log_button.setAutoRaise(True)
+        self.statusBar().addPermanentWidget(self.log_button)
+        self.jobs_indicator = JobsIndicator(self.jobs, self.jobs_dock,
+                                            lambda dock, h: self.resizeDocks([dock], [h], Qt.Vertical))
+        self.statusBar().addPermanentWidget(self.jobs_indicator)
 
         self.session.listen(self._on_session)
         self.browser.sample_chosen.connect(self.session.select_sample)
@@ -165,15 +184,19 @@ class MainWindow(QMainWindow):
 
     def _docks(self) -> None:
         self.browser_dock = self._dock("Data", self.browser, Qt.LeftDockWidgetArea, "data")
-        self.panels_dock = self._dock("Methods", self.tabs, Qt.RightDockWidgetArea, "methods")
+        self.methods_pane, self.method_switcher = methods_pane(self.tabs)
+        self.panels_dock = self._dock("Methods", self.methods_pane, Qt.RightDockWidgetArea, "methods")
         self.jobs_dock = self._dock("Jobs", self.jobs, Qt.BottomDockWidgetArea, "jobs")
         self.log_dock = self._dock("Log", self.log_view, Qt.BottomDockWidgetArea, "log")
         self.plots_dock = self._dock("Plots", self.plots, Qt.BottomDockWidgetArea, "plots")
         self.tabifyDockWidget(self.jobs_dock, self.log_dock)
         self.tabifyDockWidget(self.log_dock, self.plots_dock)
-        self.jobs_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.panels_dock], [270, 370], Qt.Horizontal)
-        self.resizeDocks([self.jobs_dock], [230], Qt.Vertical)
+        # Nothing below the views until there is something to show: the Jobs dock opens when a
+        # job runs or fails (JobsIndicator), the Plots dock with the first plot, the Log from
+        # View > Log or the status bar.
+        for d in (self.jobs_dock, self.log_dock, self.plots_dock):
+            d.hide()
+        self.resizeDocks([self.browser_dock, self.panels_dock], [DATA_WIDTH, METHODS_WIDTH], Qt.Horizontal)
 
     def _toolbar(self) -> None:
         tb = QToolBar("View")
@@ -276,6 +299,7 @@ class MainWindow(QMainWindow):
             self.resize(1500, 900)
         if state is not None:
             self.restoreState(state)
+        self.jobs_indicator.update_now()     # no job runs yet: a saved layout's Jobs dock folds away
         self.set_layout(s.get("layout/viewports"))
         self.link_action.setChecked(s.get("layout/linked"))
         self.set_linked(s.get("layout/linked"))

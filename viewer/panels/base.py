@@ -47,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit,
                                QSpinBox, QWidget)
 
 from ..session import CLOUD
@@ -146,20 +146,21 @@ def show_views(window, scene, count: int) -> None:
         scene.set_style(CLOUD, visible=False)
 
 
-def two_columns(*rows: tuple[str, QWidget]) -> QHBoxLayout:
-    """(label, widget) rows laid out in two form columns, filled left, right, left ... (the side
-    tab is narrow; short numeric fields sit side by side)."""
-    grid = QHBoxLayout()
-    cols = (QFormLayout(), QFormLayout())
-    for k, (label, widget) in enumerate(rows):
-        cols[k % 2].addRow(label, widget)
-    for c in cols:
-        grid.addLayout(c)
-    return grid
+def two_columns(*rows: tuple[str, QWidget]):
+    """(label, widget) rows in two columns, filled left, right, left ... (short numeric fields
+    side by side), reflowing to one column when the dock is narrower than two (the grid never
+    widens the dock: ``viewer.flow_layout``). The labels share one width so the fields line up."""
+    from PySide6.QtWidgets import QLabel
+
+    from ..flow_layout import flow, labelled
+
+    labels = [QLabel(text) for text, _ in rows]
+    width = max((lab.sizeHint().width() for lab in labels), default=0)
+    return flow(*(labelled(lab, w, width) for lab, (_, w) in zip(labels, rows)), uniform=True, max_columns=2)
 
 
-def button_row(*buttons: QWidget) -> QHBoxLayout:
-    row = QHBoxLayout()
-    for b in buttons:
-        row.addWidget(b)
-    return row
+def button_row(*buttons: QWidget):
+    """Buttons side by side, wrapping onto a second row when the dock is narrow."""
+    from ..flow_layout import flow
+
+    return flow(*buttons)

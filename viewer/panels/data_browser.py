@@ -6,8 +6,9 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QPushButton, QTableView, QToolButton, QVBoxLayout, QWidget)
 
+from ..flow_layout import FlowLayout
 from ..tasks import DatasetInfo
 
 HEADERS = ("#", "sample", "true", "predicted")
@@ -94,11 +95,18 @@ class DataBrowser(QWidget):
         self.dataset.setToolTip("Open datasets (File > Open, drag and drop, or recent files)")
         # long dataset titles must not widen the dock
         self.dataset.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.dataset.setMinimumContentsLength(16)
-        open_btn = QPushButton("Open…")
+        self.dataset.setMinimumContentsLength(8)
+        open_btn = QToolButton()        # a QPushButton is never narrower than 80 px (the style's minimum)
+        open_btn.setText("Open…")
+        open_btn.setToolTip("Open a dataset file (File > Open dataset file…)")
         open_btn.clicked.connect(self.open_requested)
         self.split = QComboBox()
         self.klass = QComboBox()
+        self.split.setToolTip("The split whose samples are listed")
+        self.klass.setToolTip("List only the samples of this class")
+        for box, chars in ((self.split, 3), (self.klass, 6)):    # the dock stays narrow; the popup shows all
+            box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(chars)
         self.search = QLineEdit()
         self.search.setPlaceholderText("search sample names")
         self.search.setClearButtonEnabled(True)
@@ -116,23 +124,20 @@ class DataBrowser(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeToContents)
-        hh.setSectionResizeMode(1, QHeaderView.Stretch)
-        hh.setSectionResizeMode(2, QHeaderView.ResizeToContents)
-        hh.setSectionResizeMode(3, QHeaderView.ResizeToContents)
-        hh.setStretchLastSection(True)
+        for col in (1, 2, 3):          # share the dock's width: the narrow dock never scrolls sideways
+            hh.setSectionResizeMode(col, QHeaderView.Stretch)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.ElideMiddle)    # long sample names keep their end (the index)
         self.table.setAlternatingRowColors(True)
 
         top = QHBoxLayout()
         top.addWidget(self.dataset, 1)
         top.addWidget(open_btn)
-        filt = QHBoxLayout()
-        filt.addWidget(QLabel("split"))
+        filt = QHBoxLayout()            # no "split"/"class" labels: a narrow dock, the choices say it
         filt.addWidget(self.split, 1)
-        filt.addWidget(QLabel("class"))
         filt.addWidget(self.klass, 2)
-        bottom = QHBoxLayout()
+        bottom = FlowLayout()           # the button wraps under the check box in a narrow dock
         bottom.addWidget(self.wrong_only)
-        bottom.addStretch(1)
         bottom.addWidget(self.predict)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)

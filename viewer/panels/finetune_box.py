@@ -44,7 +44,8 @@ def run_summary(test_acc, loss) -> dict:
 
 class FinetuneBox(QGroupBox):
     def __init__(self, panel, demos: tuple[str, ...]):
-        super().__init__("Scratch vs pre-trained (fine-tuning, paper Tables 1–2)")
+        super().__init__("Scratch vs pre-trained (Tables 1–2)")     # short: a group title cannot wrap
+        self.setToolTip("Fine-tuning from scratch against from a pre-trained SeRP model (paper Tables 1–2)")
         self.panel, self.session = panel, panel.session
         self.plot_key = f"{panel.name}.finetune"
         self.handle = None

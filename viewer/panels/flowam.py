@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QLabel,
                                QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
 from engine import describe
 from engine.specs.flowam import FLOWAM, METHOD_CHOICES
 
 from ..scene import PointsLayer, Scalar
-from .base import MethodPanel, show_views
+from .base import MethodPanel, button_row, show_views
 from .focus import hide_others
 from .flowam_text import nearest_class_text
 
@@ -123,13 +123,8 @@ class FlowAMPanel(MethodPanel):
         form.addRow("steps", self.steps)
         form.addRow("points", self.points)
         form.addRow("layer weights", self.layer_weights)
-        row = QHBoxLayout()
-        row.addWidget(self.run_btn)
-        row.addWidget(self.pause_btn)
-        row.addWidget(self.cancel_btn)
-        ex = QHBoxLayout()
-        ex.addWidget(self.export_btn)
-        ex.addWidget(self.save_btn)
+        row = button_row(self.run_btn, self.pause_btn, self.cancel_btn)     # rows wrap in a narrow dock
+        ex = button_row(self.export_btn, self.save_btn)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addLayout(row)
@@ -139,12 +134,10 @@ class FlowAMPanel(MethodPanel):
         lay.addWidget(self.step_label)
         lay.addLayout(ex)
         lay.addWidget(self.movie_btn)
-        lay.addWidget(QLabel("analyses (same class, steps and points)"))
-        an = QGridLayout()       # two columns: the side panel is narrow
-        an.addWidget(self.compare_btn, 0, 0)
-        an.addWidget(self.sanity_btn, 0, 1)
-        an.addWidget(self.flow_btn, 1, 0)
-        lay.addLayout(an)
+        analyses = QLabel("analyses (same class, steps and points)")
+        analyses.setWordWrap(True)
+        lay.addWidget(analyses)
+        lay.addLayout(button_row(self.compare_btn, self.sanity_btn, self.flow_btn))
         lay.addStretch(1)
 
         self.run_btn.clicked.connect(self.run)

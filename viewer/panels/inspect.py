@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, 
 from ..scene import PointsLayer, stage_of
 from ..result_layers import layers_for
 from ..session import CLOUD, with_points
-from .base import MethodPanel
+from .base import MethodPanel, button_row
 
 BLUE = QColor("#0072B2")      # Okabe-Ito blue: the predicted class
 GREY = QColor("#9a9a9a")
@@ -120,10 +120,7 @@ class InspectPanel(MethodPanel):
         sl = QVBoxLayout(sel_box)
         sl.addLayout(row)
         sl.addWidget(self.sel_label)
-        two = QHBoxLayout()
-        two.addWidget(self.without_btn)
-        two.addWidget(self.only_btn)
-        sl.addLayout(two)
+        sl.addLayout(button_row(self.without_btn, self.only_btn))
         sl.addWidget(self.subset_label)
 
         # deletion curve

@@ -1,12 +1,15 @@
 """The Jobs dock: one row per job with its name, state, progress bar, elapsed time, a cancel
-button and the error message if it failed (full text in the tooltip and the Log)."""
+button and the error message if it failed (full text in the tooltip and the Log).
+
+``JobsIndicator`` folds the dock into the status bar while nothing runs and no failure waits
+to be seen, so finished rows never take space from the 3D views."""
 from __future__ import annotations
 
 import time
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QProgressBar, QPushButton, QTableWidget,
-                               QTableWidgetItem)
+                               QTableWidgetItem, QToolButton)
 
 from ..work import CANCELLED, DONE, FAILED, RUNNING, JobHandle
 
@@ -120,3 +123,126 @@ class JobsView(QTableWidget):
 
     def row_of(self, handle: JobHandle) -> int | None:
         return self.rows.get(handle.id)
+
+
+SHOW_AFTER_MS = 700     # a job shorter than this (a prediction, a slider preview) never opens the dock
+HIDE_AFTER_MS = 2000    # the finished state stays in view this long before the dock collapses
+ROWS_SHOWN = 4          # the dock opens this many rows tall (it scrolls beyond)
+
+
+class JobsIndicator(QToolButton):
+    """The Jobs dock folded into the status bar ("3 jobs · 1 running", "1 failed").
+
+    The dock (``dock``, holding ``view``) is hidden while no job runs and no failure is unseen:
+    it opens when a job has run for ``SHOW_AFTER_MS`` or fails, and closes ``HIDE_AFTER_MS``
+    after the last job ends, unless a failure waits to be seen or the user opened it (clicking
+    here or View > Jobs), in which case it stays until closed. Closing the dock (or clicking
+    here while it shows) marks the failures seen. ``quiet`` (presenter mode) keeps it closed."""
+
+    def __init__(self, view: JobsView, dock, resize_dock=None, parent=None):
+        super().__init__(parent)
+        self.view, self.dock = view, dock
+        self.resize_dock = resize_dock          # (dock, height) -> None: QMainWindow.resizeDocks
+        self.unseen: set[int] = set()           # ids of failed jobs the user has not looked at
+        self.pinned = False                     # opened by the user: no automatic hiding
+        self.quiet = False
+        self._ours = False                      # the dock's visibility is being changed here
+        self.setAutoRaise(True)
+        self.setToolTip("Show or hide the Jobs dock (running and finished jobs, their errors)")
+        self.clicked.connect(self.toggle)
+        self._show_timer = QTimer(self, singleShot=True, interval=SHOW_AFTER_MS, timeout=self._show_if_running)
+        self._hide_timer = QTimer(self, singleShot=True, interval=HIDE_AFTER_MS, timeout=self._hide_if_idle)
+        view.client.job_added.connect(self._changed)
+        view.client.job_changed.connect(self._changed)
+        dock.visibilityChanged.connect(self._visibility)
+        dock.toggleViewAction().triggered.connect(self._menu_toggled)
+        self.refresh()
+
+    # ---- what the button says ------------------------------------------------------------------
+    def counts(self) -> tuple[int, int, int]:
+        """(jobs listed, running or waiting, failed and unseen)."""
+        handles = self.view.handles.values()
+        return len(self.view.handles), sum(h.active for h in handles), len(self.unseen)
+
+    def refresh(self) -> None:
+        total, running, failed = self.counts()
+        parts = [f"{total} job{'s' if total != 1 else ''}" if total else "no jobs"]
+        if running:
+            parts.append(f"{running} running")
+        if failed:
+            parts.append(f"{failed} failed")
+        self.setText("Jobs: " + " · ".join(parts))
+        self.setStyleSheet("color: #b00020; font-weight: bold;" if failed else "")
+
+    # ---- when the dock shows --------------------------------------------------------------------
+    def _changed(self, handle) -> None:
+        if handle.state == FAILED and handle.id in self.view.handles and handle.id not in self.unseen:
+            self.unseen.add(handle.id)
+            self._open()
+        elif (handle.state == RUNNING and handle.id in self.view.handles and not self.dock.isVisible()
+              and not self._show_timer.isActive()):
+            self._show_timer.start()     # (progress repeats RUNNING: the first one starts the clock)
+        self.refresh()
+        running = self.counts()[1]
+        if not running:
+            self._show_timer.stop()      # the next job gets its own full delay
+        if not running and not self.unseen:
+            self._hide_timer.start()
+        else:
+            self._hide_timer.stop()
+
+    def _show_if_running(self) -> None:
+        if self.counts()[1]:
+            self._open()
+
+    def _hide_if_idle(self) -> None:
+        if not self.counts()[1] and not self.unseen and not self.pinned:
+            self._set_visible(False)
+
+    def _open(self) -> None:
+        if self.quiet or self.dock.isVisible():
+            if self.dock.isVisible():
+                self.dock.raise_()
+            return
+        self._set_visible(True)
+        self.dock.raise_()
+        if self.resize_dock is not None:   # a few rows tall, not the area's old height
+            rows = max(1, min(ROWS_SHOWN, self.view.rowCount()))
+            height = (self.view.horizontalHeader().height() + rows * self.view.verticalHeader().defaultSectionSize()
+                      + 2 * self.view.frameWidth() + 28)     # + the dock's title bar
+            self.resize_dock(self.dock, height)
+
+    def _set_visible(self, on: bool) -> None:
+        self._ours = True
+        try:
+            self.dock.setVisible(on)
+        finally:
+            self._ours = False
+
+    def update_now(self) -> None:
+        """Apply the rule at once (after the window restored a saved layout, or presenter mode ended)."""
+        self.refresh()
+        if self.quiet:
+            return
+        if self.counts()[1] or self.unseen:
+            self._open()
+        elif not self.pinned:
+            self._set_visible(False)
+
+    # ---- the user ---------------------------------------------------------------------------------
+    def toggle(self) -> None:
+        if self.dock.isVisible():
+            self.dock.hide()             # _visibility: the failures count as seen
+        else:
+            self.pinned = True
+            self.dock.show()
+            self.dock.raise_()
+
+    def _menu_toggled(self, checked: bool) -> None:
+        self.pinned = bool(checked)
+
+    def _visibility(self, visible: bool) -> None:
+        if not visible and not self._ours and not self.quiet and self.dock.isHidden():   # closed by the user
+            self.unseen.clear()
+            self.pinned = False
+            self.refresh()

@@ -46,6 +46,7 @@ class LayersPanel(QWidget):
             box.setDecimals(4)
             box.setRange(-1e9, 1e9)
             box.setKeyboardTracking(False)   # one update per typed number, not per keystroke
+            box.setMinimumWidth(70)          # its hint fits -1e9: the range row would widen the dock
         span = QHBoxLayout()
         span.setContentsMargins(0, 0, 0, 0)
         span.addWidget(self.low)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFo
 from .. import colormaps
 from ..scene import EllipsoidsLayer, PointsLayer, Scalar, SurfaceLayer
 from ..session import with_points
-from .base import MethodPanel
+from .base import MethodPanel, button_row
 from .focus import hide_others
 from .train_box import TrainBox
 
@@ -112,7 +112,7 @@ class ParaePanel(MethodPanel):
         self.embed_label = QLabel("")
         self.embed_label.setWordWrap(True)
         self.probe_spec = None          # the dataset the probe ran on (its test indices refer to it)
-        self.train_box = TrainBox(self, ("parae",), title="Train a ParAE model (self-supervised)",
+        self.train_box = TrainBox(self, ("parae",), title="Train ParAE (self-supervised)",
                                   defaults={"width": 0.25, "epochs": 10, "points": 1024})
         self.train_box.trained.connect(self.use_trained)
 
@@ -127,11 +127,7 @@ class ParaePanel(MethodPanel):
         sl.addWidget(self.level_label)
         ell = QGroupBox("Gaussian parts")
         el = QVBoxLayout(ell)
-        row = QHBoxLayout()                       # two short rows: one long row widens the tab
-        row.addWidget(self.show_ellipsoids)
-        row.addWidget(self.by_pi)
-        row.addStretch(1)
-        el.addLayout(row)
+        el.addLayout(button_row(self.show_ellipsoids, self.by_pi))   # wraps: one long row widened the tab
         row2 = QHBoxLayout()
         row2.addWidget(QLabel("opacity"))
         row2.addWidget(self.opacity)

@@ -26,10 +26,10 @@ class PlotsDock(QWidget):
 
     def plot(self, key: str, title: str = "", x_label: str = "", y_label: str = "", tab: str = "",
              front: bool = True):
-        """A pyqtgraph PlotItem for ``key`` (created on first use; brought to the front unless
-        ``front`` is off, which live redraws use so they do not take the tab from the user).
-        ``tab``: the short tab text (default: the key). Titles and labels are set only when they
-        change (setting one re-lays the plot out)."""
+        """A pyqtgraph PlotItem for ``key`` (created on first use; brought to the front, with its
+        dock, unless ``front`` is off, which live redraws use so they do not take the tab from the
+        user). ``tab``: the short tab text (default: the key). Titles and labels are set only when
+        they change (setting one re-lays the plot out)."""
         import pyqtgraph as pg
 
         if key not in self.items:
@@ -52,6 +52,7 @@ class PlotsDock(QWidget):
         self._texts[key] = (title or old[0], x_label or old[1], y_label or old[2])
         if front:
             self.tabs.setCurrentWidget(self.widgets[key])
+            self.raise_dock()          # the dock is hidden until the first plot (window layout)
         return item
 
     def widget_tab(self, key: str, title: str, widget: QWidget) -> QWidget:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
-                               QListWidgetItem, QPushButton, QSpinBox, QToolButton)
+                               QListWidgetItem, QPushButton, QSpinBox, QToolButton, QWidget)
 
 from engine import EngineError, checkpoint_problem
 from engine.numeric import corruptions        # numpy only (a test checks the GUI still starts without torch)
 
+from ..flow_layout import flow
 from ..provenance import describe
 from ..work import Request
 from .base import button_row, two_columns
@@ -69,7 +70,8 @@ def columns_for(specs: list[str]) -> list[Column]:
 
 class RobustnessBox(QGroupBox):
     def __init__(self, panel, initial: tuple[str, ...] = ("demo:pointnet",)):
-        super().__init__("Robustness and calibration (paper Table 3)")
+        super().__init__("Robustness, calibration (Table 3)")     # short: a group title cannot wrap
+        self.setToolTip("Accuracy under corruptions and calibration (ECE) per checkpoint (paper Table 3)")
         self._told = False
         self.panel, self.session = panel, panel.session
         self.queue: list[list[str]] = []        # jobs to come, each a list of checkpoints
@@ -121,12 +123,12 @@ class RobustnessBox(QGroupBox):
 
         form = QFormLayout(self)
         form.addRow(self.list)
-        row = QHBoxLayout()
+        entry = QWidget()                 # the entry and its "…" stay together; Add/Remove wrap below
+        row = QHBoxLayout(entry)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.entry, 1)
         row.addWidget(browse)
-        row.addWidget(add)
-        row.addWidget(remove)
-        form.addRow(row)
+        form.addRow(flow(entry, add, remove))
         form.addRow(two_columns(("points", self.n_points), ("test clouds", self.limit), ("seed", self.seed),
                                 ("split", self.split)))
         form.addRow("corruptions", self.corruptions)

@@ -30,7 +30,7 @@ from .. import tasks
 from ..result_layers import MIX_TITLES as METHOD_TITLES, layers_for
 from ..session import with_points
 from ..work import Request
-from .base import MethodPanel, show_views
+from .base import MethodPanel, button_row, show_views
 from .inspect import TopBars
 from .robustness_box import RobustnessBox
 from .train_box import TrainBox
@@ -107,10 +107,7 @@ class SageMixPanel(MethodPanel):
         mix = QGroupBox("Mixing")
         mf = QFormLayout(mix)
         mf.addRow("method", self.method)
-        row = QHBoxLayout()
-        row.addWidget(self.run_btn)
-        row.addWidget(self.resample)
-        mf.addRow(row)
+        mf.addRow(button_row(self.run_btn, self.resample))
         s1 = QHBoxLayout()
         s1.addWidget(self.sigma, 1)
         s1.addWidget(self.sigma_label)
@@ -120,7 +117,9 @@ class SageMixPanel(MethodPanel):
         s2.addWidget(self.pi_label)
         mf.addRow("pi", s2)
         mf.addRow(self.info)
-        mf.addRow(QLabel("mixed label (eq. 8: weights from the mean lambda)"))
+        eq8 = QLabel("mixed label (eq. 8: weights from the mean lambda)")
+        eq8.setWordWrap(True)              # wraps in a narrow dock instead of widening it
+        mf.addRow(eq8)
         mf.addRow(self.bars)
         lay = QVBoxLayout(self)
         lay.addWidget(pick)

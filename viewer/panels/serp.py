@@ -110,8 +110,8 @@ class SerpPanel(MethodPanel):
         lay.addWidget(noise)
         lay.addWidget(self.run_btn)
         lay.addWidget(self.metrics)
-        self.train_box = TrainBox(self, ("serp-pointnet", "serp-transformer"), title="Pre-train a SeRP model "
-                                  "(self-supervised)", allow_init=False,
+        self.train_box = TrainBox(self, ("serp-pointnet", "serp-transformer"), title="Pre-train SeRP (self-supervised)",
+                                  allow_init=False,
                                   defaults={"epochs": 10, "width": 0.25, "points": 512})
         self.train_box.trained.connect(self.use_checkpoint)
         lay.addWidget(self.train_box)
