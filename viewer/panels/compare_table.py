@@ -70,9 +70,10 @@ def cell_text(col: Column, v: Any) -> str:
     return text + (" %" if col.unit == "%" else "")
 
 
-def best_rows(col: Column, values: list[Any]) -> set[int]:
+def best_rows(col: Column, values: list[Any], text=None) -> set[int]:
     """Indices of the best finite value(s) of a column; none for fewer than two. Ties are judged
-    as the table shows them: 83.41 % and 83.38 % both read "83.4 %", so both are bold."""
+    as the table shows them: 83.41 % and 83.38 % both read "83.4 %", so both are bold. ``text``:
+    how a table that formats its own cells writes a value (default: the column's unit and decimals)."""
     finite = [(i, split_value(v)[0]) for i, v in enumerate(values)]
     finite = [(i, x) for i, x in finite if math.isfinite(x)]
     if col.better not in ("high", "low") or len(finite) < 2:
@@ -81,6 +82,8 @@ def best_rows(col: Column, values: list[Any]) -> set[int]:
     best = pick(x for _, x in finite)
 
     def shown(x: float) -> str:
+        if text is not None:
+            return text(x)
         return f"{col.scale(x) + 0.0:.{col.decimals}f}"     # + 0.0: -0.0 reads as 0.0
 
     return {i for i, x in finite if shown(x) == shown(best)}

@@ -335,7 +335,8 @@ class CompareView(QWidget):
     def _fill_table(self) -> None:
         for j, (key, _h, better, scale, fmt) in enumerate(COLUMNS):
             vals = [float(self.results[m].metrics[key]) if m in self.results else None for m in ORDER]
-            best = best_rows(Column(key, "", better="high" if better > 0 else "low"), vals)
+            best = best_rows(Column(key, "", better="high" if better > 0 else "low"), vals,
+                             text=lambda x, fmt=fmt, scale=scale: fmt.format(x * scale))
             for i, v in enumerate(vals):
                 item = QTableWidgetItem("" if v is None else fmt.format(v * scale))
                 item.setTextAlignment(Qt.AlignCenter)
