@@ -63,6 +63,11 @@ def _optimiser(name: str, tensors, lr: float):
     return torch.optim.Adam(tensors, lr=lr)
 
 
+def step_size(params) -> float:
+    """Flow AM's learning rate, or the baselines' own (they start from a random cloud)."""
+    return params.lr if params.method == "flow" else params.baseline_lr
+
+
 def _ticks(gen, done: float, total: float | None):
     """Turn a statistics generator's messages into Progress; return its value."""
     while True:
@@ -110,7 +115,8 @@ def optimise(model, objective: FlowObjective, x0: np.ndarray, params, done0: flo
 
     device = next(model.parameters()).device
     x = torch.tensor(x0, dtype=torch.float32, device=device, requires_grad=True)
-    opt = _optimiser(params.optimiser, [x], params.lr)
+    lr = step_size(params)
+    opt = _optimiser(params.optimiser, [x], lr)
     rule = StepRule(params)
     steps = params.steps
     every = params.history_every or max(1, -(-steps // 200))
@@ -131,7 +137,7 @@ def optimise(model, objective: FlowObjective, x0: np.ndarray, params, done0: flo
                 values = {k: float(v[0].detach()) for k, v in terms.items()}
                 if not np.isfinite(values["total"]):
                     raise ModelError(f"the loss became {values['total']} at step {step} "
-                                     f"({params.optimiser}, lr {params.lr:g}).",
+                                     f"({params.optimiser}, lr {lr:g}).",
                                      hint="Lower the learning rate (or use adam).")
             if record or show:      # the cloud the losses were measured on (before this update)
                 cloud = x[0].detach().cpu().numpy().copy()
@@ -147,7 +153,7 @@ def optimise(model, objective: FlowObjective, x0: np.ndarray, params, done0: flo
             rule(x, step)
             if not bool(torch.isfinite(x).all()):     # caught here, not as a k-d tree error later
                 raise ModelError(f"the points became NaN or infinite at step {step + 1} "
-                                 f"({params.optimiser}, lr {params.lr:g}).",
+                                 f"({params.optimiser}, lr {lr:g}).",
                                  hint="Lower the learning rate (or use adam).")
             if show:
                 yield Progress(done0 + step + 1, total, f"{label}step {step + 1}/{steps}",
