@@ -19,6 +19,7 @@ from engine.core.errors import DataError
 from engine.data.dataset import Dataset, Loading, RawSample, Split
 from engine.data.files import CACHE
 from engine.data.listfiles import plain_name, read_list, relative_entry
+from engine.data.modelnet_txt import TextSplit
 from engine.data.text import read_bytes
 
 CATEGORY_FILE = "synsetoffset2category.txt"
@@ -44,20 +45,8 @@ def _categories(folder: Path) -> list[tuple[str, str]]:
     return out
 
 
-class PartSplit(Split):
-    def __init__(self, name: str, loading: Loading, files: list[Path], labels: list[int], ids: list[str]):
-        super().__init__(name, loading)
-        self.files, self.ids, self._labels = files, ids, np.asarray(labels, np.int64)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    @property
-    def labels(self) -> np.ndarray:
-        return self._labels
-
-    def source_name(self, i: int) -> str:
-        return self.ids[i]
+class PartSplit(TextSplit):
+    """A ModelNet-style file list whose clouds carry part ids (read with the part-file columns)."""
 
     def _raw(self, i: int) -> RawSample:
         g = CACHE.get(self.files[i], COLUMNS)
