@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from engine.core.errors import DataError
 from engine.data.dataset import Dataset, Loading, RawSample, Split
 from engine.data.files import CACHE
