@@ -20,7 +20,6 @@ polygons make the file a mesh; vertices, lines and volume cells are ignored.
 from __future__ import annotations
 
 import base64
-import binascii
 import lzma
 import math
 import xml.etree.ElementTree as ET
