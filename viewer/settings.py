@@ -16,6 +16,7 @@ SCHEMA: dict[str, tuple[type, Any, tuple | None]] = {
     "layout/viewports": (int, 2, (1, 2, 4)),
     "layout/linked": (bool, True, None),
     "layout/parallel": (bool, False, None),
+    "view/eye_dome": (bool, False, None),
     "layout/up_axis": (str, "auto", ("auto", "x", "y", "z")),
     "window/geometry": (QByteArray, None, None),
     "window/state": (QByteArray, None, None),

@@ -104,6 +104,10 @@ class ViewportGrid(QWidget):
         self.up_axis = up_axis
         self.parallel = False
         self.linked = True
+        # Eye-dome lighting (render.EyeDome) draws depth edges darker. Off until asked for: on a
+        # sparse 2,048-point sample every gap gets a dark ring (the cloud reads darker, not
+        # deeper), and on software GL it adds ~50 ms a frame (tests/bench/test_bench_edl.py).
+        self.edl = False
         self.count = 1
         self.select_mode: str | None = None     # None, "box" or "lasso"
         self.select_layer: str | None = None    # layer that box/lasso selects from
@@ -126,6 +130,7 @@ class ViewportGrid(QWidget):
         self.cameras = [vtkCamera() for _ in range(4)]
         self._synced: list[tuple] = [()] * 4
         self.views: list[render.ViewContent] = []
+        self.eye_domes: list[render.EyeDome] = []
         for i in range(4):
             ren = vtkRenderer()
             ren.SetActiveCamera(self.cameras[i])
@@ -133,6 +138,8 @@ class ViewportGrid(QWidget):
             content.add_border()
             content.add_triad()
             self.views.append(content)
+            self.eye_domes.append(render.EyeDome(ren))
+            self.eye_domes[-1].set_enabled(self.edl)
         self._overlay = self._make_overlay()
         iren = self.window.GetInteractor()
         iren.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
@@ -158,6 +165,13 @@ class ViewportGrid(QWidget):
             self.window.AddRenderer(view.renderer)
 
         self._sync_all()
+        self.request_render()
+
+    def set_edl(self, on: bool) -> None:
+        """Eye-dome lighting in every view (exports of a view follow it)."""
+        self.edl = bool(on)
+        for dome in self.eye_domes:
+            dome.set_enabled(self.edl)
         self.request_render()
 
     def set_linked(self, linked: bool) -> None:
@@ -354,6 +368,10 @@ class ViewportGrid(QWidget):
     def _lod(self, on: bool) -> None:
         for v in self.views:
             v.set_lod(on)
+        # EDL's screen passes cost ~50 ms a frame on software GL whatever the cloud's size
+        # (tests/bench/test_bench_edl.py): orbiting goes without, the still frame has it.
+        for dome in self.eye_domes:
+            dome.set_enabled(self.edl and not on)
         if not on:
             self.request_render()
 
@@ -482,7 +500,7 @@ class ViewportGrid(QWidget):
         v = self.views[min(view, self.count - 1)]
         w, h = v.renderer.GetSize()
         return render.render_view(self.scene, v.view, v.renderer.GetActiveCamera(), (w * scale, h * scale),
-                                  transparent, text_scale=scale * v.text_scale)
+                                  transparent, text_scale=scale * v.text_scale, edl=self.edl)
 
     def shutdown(self) -> None:
         """Release the GL context and the X connection now, not at interpreter exit.

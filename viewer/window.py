@@ -228,6 +228,9 @@ class MainWindow(QMainWindow):
         self.parallel_action.setToolTip("Parallel (orthographic) projection instead of perspective")
         self.parallel_action.toggled.connect(self.set_parallel)
         tb.addAction(self.parallel_action)
+        self.edl_action = QAction("Eye-dome lighting", self, checkable=True)
+        self.edl_action.setToolTip("Eye-dome lighting: darken depth edges (best on dense clouds; slower on software GL)")
+        self.edl_action.toggled.connect(self.set_edl)
         tb.addSeparator()
         tb.addWidget(QLabel(" device "))
         self.device_box = _DeviceBox(self._query_devices)
@@ -265,6 +268,7 @@ class MainWindow(QMainWindow):
             v.addAction(a)
         v.addAction(self.link_action)
         v.addAction(self.parallel_action)
+        v.addAction(self.edl_action)
         up = v.addMenu("Up axis")
         ups = QActionGroup(self)
         self.up_actions = {}
@@ -304,6 +308,8 @@ class MainWindow(QMainWindow):
         self.link_action.setChecked(s.get("layout/linked"))
         self.set_linked(s.get("layout/linked"))
         self.parallel_action.setChecked(s.get("layout/parallel"))
+        self.edl_action.setChecked(s.get("view/eye_dome"))
+        self.set_edl(s.get("view/eye_dome"))
 
     # ---- view settings --------------------------------------------------------------------------
     # ---- stages: each method panel shows only its own layers ------------------------------------
@@ -336,6 +342,10 @@ class MainWindow(QMainWindow):
     def set_linked(self, on: bool) -> None:
         self.viewports.set_linked(bool(on))
         self.settings.set("layout/linked", bool(on))
+
+    def set_edl(self, on: bool) -> None:
+        self.viewports.set_edl(bool(on))
+        self.settings.set("view/eye_dome", bool(on))
 
     def set_parallel(self, on: bool) -> None:
         self.viewports.set_parallel(bool(on))
