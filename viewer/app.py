@@ -4,7 +4,8 @@ main(argv): Qt set-up, an exception hook (GUI-thread exceptions go to the log an
 app stays up), an OpenGL check (a plain message instead of a crash), the window.
 
 ``--screenshot PATH`` opens the window as usual, waits until the first sample is drawn (or the
-first prediction with ``--wait prediction``), saves a screenshot of the whole window, exits 0.
+first prediction with ``--wait prediction``) and Qt has painted the window once, saves a screenshot
+of the whole window (widgets by grab(), 3D views composited: nothing lying over it), exits 0.
 The GUI path never imports torch: the engine thread does, after the first frame.
 """
 from __future__ import annotations
@@ -194,8 +195,45 @@ def main(argv: list[str] | None = None) -> int:
             status["code"] = 0 if ok else 1
             win.close()
 
+        # Shoot once both have happened (no fixed delay): the 3D views drew what we wait for
+        # (the signal comes from a rendered VTK frame), and Qt painted the window's widgets once
+        # (a paint event to a widget of this window). shoot() then grabs the widgets with
+        # grab() after the pending layout events, and composites a fresh VTK frame.
+        waiting = {"drawn": False, "painted": False, "shot": False}
+
+        def maybe_shoot():
+            if waiting["drawn"] and waiting["painted"] and not waiting["shot"]:
+                waiting["shot"] = True
+                QTimer.singleShot(0, shoot)
+
+        from PySide6.QtCore import QEvent, QObject
+        from PySide6.QtWidgets import QWidget
+
+        class FirstPaint(QObject):
+            def eventFilter(self, obj, ev):
+                if (ev.type() == QEvent.Paint and isinstance(obj, QWidget) and obj is not win.viewports.vtk
+                        and obj.window() is win):
+                    waiting["painted"] = True
+                    app.removeEventFilter(self)
+                    QTimer.singleShot(0, maybe_shoot)
+                return False
+
+        first_paint = FirstPaint(win)
+        app.installEventFilter(first_paint)
+
+        def unexposed():
+            # a window lying wholly under another one gets no expose, so no paint event: grab()
+            # paints the widgets all the same, so do not wait for what cannot come
+            if not waiting["painted"]:
+                log.info("screenshot: the window was not painted on screen (covered?); grabbing it anyway")
+                waiting["painted"] = True
+                app.removeEventFilter(first_paint)
+                maybe_shoot()
+
         def ready():
-            QTimer.singleShot(150, shoot)   # let docks and labels finish their layout
+            waiting["drawn"] = True
+            maybe_shoot()
+            QTimer.singleShot(1000, unexposed)
 
         signal = win.prediction_shown if args.wait == "prediction" else win.sample_drawn
         signal.connect(ready)

@@ -532,11 +532,24 @@ class MainWindow(QMainWindow):
             with atomic_path(path) as tmp:
                 if not pix.save(str(tmp), "PNG"):
                     raise OSError("Qt could not encode the PNG")
-                provenance.stamp_png(str(tmp), provenance.for_window(self, "window screenshot"))
+                provenance.stamp_png(str(tmp), provenance.for_window(
+                    self, "window screenshot", window_size=[self.width(), self.height()], regions=self._regions()))
         except (OSError, EngineError) as e:
             log.error("could not save the screenshot %s: %s", path, e)
             return False
         return True
+
+    def _regions(self) -> dict:
+        """Where the data browser, the method panels and the 3D views sit in the window, as
+        [x, y, w, h] in window pixels (a window screenshot's provenance records them)."""
+        from PySide6.QtCore import QPoint
+
+        out = {}
+        for name, w in (("data", self.browser), ("methods", self.methods_pane), ("views", self.viewports.vtk)):
+            if w.isVisible():
+                p = w.mapTo(self, QPoint(0, 0))
+                out[name] = [p.x(), p.y(), w.width(), w.height()]
+        return out
 
     def save_viewport_screenshot(self, path: str, view: int = 0, transparent: bool | None = None,
                                  scale: int | None = None) -> None:
