@@ -164,15 +164,24 @@ class ViewportGrid(QWidget):
             view.renderer.SetViewport(*rect)
             self.window.AddRenderer(view.renderer)
 
+        self._apply_edl()
         self._sync_all()
         self.request_render()
 
     def set_edl(self, on: bool) -> None:
-        """Eye-dome lighting in every view (exports of a view follow it)."""
+        """Eye-dome lighting in the window's view while it shows one view (exports of a view
+        follow the setting in every layout)."""
         self.edl = bool(on)
-        for dome in self.eye_domes:
-            dome.set_enabled(self.edl)
+        self._apply_edl()
         self.request_render()
+
+    def _apply_edl(self, moving: bool = False) -> None:
+        # VTK's EDL pass draws a renderer's frame as if its viewport started at the window's
+        # corner: with two or four views in one window the second view came out blank. Off-
+        # screen exports have one renderer each, so they keep it.
+        on = self.edl and self.count == 1 and not moving
+        for dome in getattr(self, "eye_domes", []):
+            dome.set_enabled(on)
 
     def set_linked(self, linked: bool) -> None:
         if linked == self.linked:
@@ -370,8 +379,7 @@ class ViewportGrid(QWidget):
             v.set_lod(on)
         # EDL's screen passes cost ~50 ms a frame on software GL whatever the cloud's size
         # (tests/bench/test_bench_edl.py): orbiting goes without, the still frame has it.
-        for dome in self.eye_domes:
-            dome.set_enabled(self.edl and not on)
+        self._apply_edl(moving=on)
         if not on:
             self.request_render()
 

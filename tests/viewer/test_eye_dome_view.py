@@ -55,3 +55,33 @@ def test_eye_dome_follows_its_toggle_in_the_frame_and_the_export(qapp):
         assert info is not None and info["index"] >= 20_000
     finally:
         grid.shutdown()
+
+
+def test_eye_dome_keeps_every_view_of_a_two_view_window_drawn(qapp):
+    """VTK's EDL pass assumes the renderer fills the window: with two views the second came out
+    blank. The window's frame applies it only to a single view; a view's export keeps it."""
+    from viewer.scene import PointsLayer, Scene
+    from viewer.viewport import ViewportGrid
+
+    scene = Scene()
+    grid = ViewportGrid(scene)
+    grid.resize(800, 400)
+    grid.show()
+    try:
+        scene.add(PointsLayer("cloud", points=_steps(), color="#4c72b0", point_size=3, style="points"))
+        scene.add(PointsLayer("other", points=_steps(), color="#4c72b0", point_size=3, style="points", view=1))
+        grid.set_edl(True)
+        grid.set_layout(2)
+        grid.set_view("+z")
+        for _ in range(3):
+            qapp.processEvents()
+        img = grid.grab_window_image()[..., :3].astype(int)
+        half = img.shape[1] // 2
+        for side in (img[:, :half], img[:, half:]):
+            blue = (side[..., 2] > side[..., 0] + 40).mean()    # the cloud's mid-blue
+            assert blue > 0.02, "a view of the two-view window is blank"
+        assert _dark(grid.view_image(1)) > 200          # the export of view 2 has EDL's edges
+        grid.set_layout(1)
+        assert all(d.enabled for d in grid.eye_domes[:1])
+    finally:
+        grid.shutdown()
