@@ -52,6 +52,9 @@ def test_order_by_lists_only_the_scalars_on_inspects_stage(win, qtbot):
     try:
         listed = [panel.source.itemData(i)[0] for i in range(panel.source.count())]
         assert "inspect.input" in listed and "pointmask.probability" not in listed
+        # until the user picks another, Inspect's own scalar (saliency) is the default, not a
+        # field of the shared cloud
+        assert panel.source.currentData()[0].startswith("inspect.")
     finally:
         win.scene.remove("pointmask.probability")
 

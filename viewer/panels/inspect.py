@@ -126,6 +126,7 @@ class InspectPanel(MethodPanel):
         # deletion curve
         self.source = QComboBox()
         self.source.setToolTip("Per-point scalar that orders the deletion (highest first)")
+        self.source.activated.connect(lambda _i: setattr(self, "_source_picked", True))
         self.source.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.source.setMinimumContentsLength(12)
         self.steps = QSpinBox()
@@ -331,12 +332,14 @@ class InspectPanel(MethodPanel):
 
     # ---- deletion curve --------------------------------------------------------------------
     def _fill_sources(self) -> None:
-        cur = self.source.currentData()
+        # Keep the user's own pick; otherwise the panel's own scalars (saliency) come first and
+        # are the default, before the shared cloud's fields (normals, curvature ...).
+        cur = self.source.currentData() if getattr(self, "_source_picked", False) else None
         self.source.blockSignals(True)
         self.source.clear()
-        for layer in self.scene.layers():
-            if stage_of(layer.name) not in (None, self.name):   # another panel's layer: not on this stage
-                continue
+        layers = [l for l in self.scene.layers() if stage_of(l.name) in (None, self.name)]  # this stage only
+        layers.sort(key=lambda l: stage_of(l.name) != self.name)
+        for layer in layers:
             if isinstance(layer, PointsLayer) and not layer.name.startswith("_"):
                 for key, s in layer.scalars.items():
                     if s.kind != "categorical" and s.values.shape[0] == layer.n:
