@@ -7,7 +7,7 @@ change (or start an engine job for it) get to do so before the frame is taken:
     set up (orbit: turn the camera; sweep: move the slider) -> wait until the panel's jobs are
     finished and the scene settled -> render the frame off-screen -> next
 
-Frames come from one ``render.OffscreenView`` kept for the whole movie (the same off-screen
+Frames come from one ``render_offscreen.OffscreenView`` kept for the whole movie (the same off-screen
 redraw as viewport screenshots without a new render window per frame: ~10x faster, see
 tests/bench/test_bench_movie.py) at an even size (H.264 in yuv420p needs even width and
 height). It is released when the recording ends, is cancelled or fails, or the window closes.
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QSlider
 from engine import replace_durably, temp_beside
 from engine import DataError, ParameterError
 
-from . import provenance, render
+from . import provenance, render, render_offscreen
 
 log = logging.getLogger("pointlens")
 FORMATS = {".mp4": "mp4", ".gif": "gif"}
@@ -226,7 +226,7 @@ class MovieRecorder(QObject):
         w, h = spec.size or self.content.size()
         self.size = even_size(w, h)
         self.sink: MovieSink | None = None
-        self.offscreen: render.OffscreenView | None = None
+        self.offscreen: render_offscreen.OffscreenView | None = None
         self.index = 0
         self.state = "idle"           # idle -> running -> done | failed | cancelled
         self.message = ""
@@ -244,7 +244,7 @@ class MovieRecorder(QObject):
     def start(self) -> "MovieRecorder":
         self.sink = MovieSink(self.spec.path, self.spec.fps, self.size)
         try:
-            self.offscreen = render.OffscreenView(self.window.scene, self.content.view, self.size)
+            self.offscreen = render_offscreen.OffscreenView(self.window.scene, self.content.view, self.size)
         except Exception:
             self.sink.abort()
             self.sink = None

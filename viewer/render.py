@@ -1,6 +1,7 @@
 """Layers -> VTK actors, shared by the interactive viewports and off-screen rendering.
 
-With ``render_actors.py`` and ``viewport.py`` this is the only code that touches VTK. Raw VTK
+With ``render_actors.py``, ``render_offscreen.py``, ``render_eyedome.py`` and ``viewport.py`` this is
+the only code that touches VTK. Raw VTK
 modules (not pyvista) are used so the GUI starts without importing matplotlib and pyvista
 (about 1 s saved here).
 
@@ -8,10 +9,9 @@ modules (not pyvista) are used so the GUI starts without importing matplotlib an
   PLACE (``update``): a slider or a live preview never re-creates an actor.
 - ``ViewContent`` keeps one renderer in step with the scene's layers for one view, with the
   colour bar (continuous) or legend (categorical), a caption and a pick read-out.
-- ``OffscreenView`` keeps one off-screen window for many frames of a live view (movies);
-  ``render_view`` is its one-shot form (viewport screenshots).
-- ``render_layers(layers, size, view)`` draws layers off-screen and returns an RGB(A) array; it
-  needs no display (EGL/OSMesa are picked by VTK when there is no X server).
+- Off-screen images (``OffscreenView``, ``render_view``, ``render_layers``, ``grab``) live in
+  ``render_offscreen.py``, eye-dome lighting (``EyeDome``) in ``render_eyedome.py``; both draw
+  through ``ViewContent``.
 - Other viewer modules (movie, linked views, thumbnails, presenter) make no VTK call: they use
   the named helpers here (``orbit``, ``camera_state``, ``share_camera``, ``clip``, ``CubeOutline``,
   ``ViewContent.look/set_look``, ...). pyproject's import-linter contract keeps their imports out.
@@ -22,12 +22,11 @@ import numpy as np
 import vtkmodules.vtkInteractionStyle  # noqa: F401 - registers the default interactor style
 import vtkmodules.vtkRenderingFreeType  # noqa: F401 - text rendering
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401 - the OpenGL backend
-from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray, vtk_to_numpy
+from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
 from vtkmodules.vtkCommonCore import vtkDoubleArray
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
-from vtkmodules.vtkRenderingCore import (vtkRenderer, vtkRenderWindow, vtkTextActor, vtkTextRenderer,
-                                         vtkWindowToImageFilter)
+from vtkmodules.vtkRenderingCore import vtkRenderer, vtkTextActor, vtkTextRenderer
 
 from . import caption_text, colormaps, ticks
 from .render_actors import (LOD_POINTS, CubeOutline, LayerActor, _copy_into, _polydata,  # noqa: F401 (re-exported)
@@ -513,207 +512,3 @@ class ViewContent:
     def set_lod(self, on: bool) -> None:
         for a in self.actors.values():
             a.set_lod(on)
-
-
-# ---- eye-dome lighting -----------------------------------------------------------------------------
-# VTK's EDL darkens a pixel by the depth drop to its neighbours divided by the scene's size (the
-# diagonal of every drawn prop's bounds), with a fixed, strong gain: a tilted cloud came out at
-# ~15 % of its colour. The pass has no strength setting, so a two-vertex "yardstick" prop that
-# always lies outside the clipping range (never drawn, and ignored by camera fits: UseBounds
-# off) stretches the size it sees EDL_SOFTEN times: slopes keep ~85 % of their colour while
-# depth edges still get a dark line.
-EDL_SOFTEN = 12.0
-
-
-class EyeDome:
-    """Eye-dome lighting (depth-edge shading) for one renderer, switched with ``set_enabled``."""
-
-    def __init__(self, renderer: vtkRenderer):
-        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
-        from vtkmodules.vtkRenderingOpenGL2 import vtkEDLShading, vtkRenderStepsPass
-
-        self.renderer = renderer
-        self.enabled = False
-        self._steps = vtkRenderStepsPass()   # the usual opaque/translucent/overlay steps, shaded after
-        self._pass = vtkEDLShading()
-        self._pass.SetDelegatePass(self._steps)
-        pd, self._yard_pts = _polydata(np.zeros((2, 3), np.float32))
-        cells = vtkCellArray()      # vertices: VTK 9 bounds count only points that cells use
-        cells.SetData(numpy_to_vtkIdTypeArray(np.array([0, 2], np.int64), deep=True),
-                      numpy_to_vtkIdTypeArray(np.array([0, 1], np.int64), deep=True))
-        pd.SetVerts(cells)
-        self._yard_pd = pd
-        mapper = vtkPolyDataMapper()
-        mapper.SetInputData(pd)
-        self._yard = vtkActor()
-        self._yard.SetMapper(mapper)
-        self._yard.SetUseBounds(False)
-        self._yard.PickableOff()
-        self._yard.SetVisibility(False)
-        renderer.AddActor(self._yard)
-        renderer.AddObserver("StartEvent", lambda *a: self._place_yardstick())
-
-    def set_enabled(self, on: bool) -> None:
-        self.enabled = bool(on)
-        self.renderer.SetPass(self._pass if self.enabled else None)
-        self._yard.SetVisibility(self.enabled)
-
-    def _place_yardstick(self) -> None:
-        if not self.enabled:
-            return
-        b = self.renderer.ComputeVisiblePropBounds()
-        if b[0] > b[1]:
-            return
-        diag = max(float(np.linalg.norm(np.subtract(b[1::2], b[0::2]))), 1e-6)
-        cam = self.renderer.GetActiveCamera()
-        f, d = np.array(cam.GetFocalPoint()), np.array(cam.GetDirectionOfProjection())
-        # Along the line of sight, both ends far outside the scene's bounding sphere: one behind
-        # the far plane, one behind the camera (or the near plane), so neither is ever drawn.
-        half = max(EDL_SOFTEN * diag / 2, diag + cam.GetDistance())
-        _copy_into(self._yard_pts.GetData(), np.array([f - d * half, f + d * half], np.float32))
-        self._yard_pts.Modified()
-        self._yard_pd.Modified()
-
-
-# ---- off-screen -------------------------------------------------------------------------------------
-def grab(window: vtkRenderWindow, alpha: bool = False) -> np.ndarray:
-    """The window's pixels as (H, W, 3|4) uint8, top row first."""
-    f = vtkWindowToImageFilter()
-    f.SetInput(window)
-    f.SetInputBufferTypeToRGBA() if alpha else f.SetInputBufferTypeToRGB()
-    f.ReadFrontBufferOff()
-    f.Update()
-    img = f.GetOutput()
-    w, h, _ = img.GetDimensions()
-    arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)
-    return np.ascontiguousarray(arr[::-1])
-
-
-class OffscreenView:
-    """One view of a live scene drawn off-screen again and again (movie frames).
-
-    Building a render window, its GL context and every layer's actors costs far more than
-    drawing a frame (about 10x, tests/bench/test_bench_movie.py), so a recording makes one
-    ``OffscreenView`` and calls ``capture(camera)`` per frame. Layers the scene changes between frames (a slider sweep) are
-    re-synced in place before the next frame, as the live viewport does. ``close()`` (or leaving
-    the ``with`` block) releases the window and stops listening to the scene; it is idempotent.
-    """
-
-    def __init__(self, scene: Scene, view: int, size: tuple[int, int], transparent: bool = False,
-                 text_scale: float = 1.0, edl: bool = False):
-        """``text_scale``: fonts (and the categorical legend) times this, e.g. 2 for an image
-        twice the view's size, so text keeps its share of the picture. ``edl``: eye-dome
-        lighting, as the live view it copies has it."""
-        self.scene, self.size, self.transparent = scene, (int(size[0]), int(size[1])), transparent
-        self.window = vtkRenderWindow()
-        self.window.SetOffScreenRendering(1)
-        self.window.SetMultiSamples(0)
-        self.window.SetAlphaBitPlanes(1 if transparent else 0)
-        self.window.SetSize(*self.size)
-        self.renderer = vtkRenderer()
-        self.window.AddRenderer(self.renderer)
-        self.content = ViewContent(self.renderer, scene, view)
-        if text_scale != 1.0:
-            self.content.set_look(self.content.look(), text_scale)
-            self.content.legend_scale = float(text_scale)
-        self.content.sync()
-        self.eye_dome = EyeDome(self.renderer)
-        self.eye_dome.set_enabled(edl)
-        if transparent:
-            self.renderer.SetBackgroundAlpha(0.0)
-        self._dirty: set[str] = set()
-        self._unsubscribe = scene.subscribe(self._changed)
-        self._filter = vtkWindowToImageFilter()
-        self._filter.SetInput(self.window)
-        self._filter.SetInputBufferTypeToRGBA() if transparent else self._filter.SetInputBufferTypeToRGB()
-        self._filter.ReadFrontBufferOff()
-        self.frames = 0
-
-    def _changed(self, event: str, name: str) -> None:
-        if event != "selection" and name:
-            self._dirty.add(name)
-
-    @property
-    def closed(self) -> bool:
-        return self.window is None
-
-    def sync(self) -> None:
-        """Bring the layers the scene changed since the last frame up to date (before a camera
-        fit to the visible props; ``capture`` does it anyway)."""
-        dirty, self._dirty = self._dirty, set()
-        for name in dirty:
-            self.content.sync(name)
-
-    def capture(self, camera=None) -> np.ndarray:
-        """The view through ``camera`` (a vtkCamera, copied; None: this view's own camera, e.g.
-        set with ``set_camera(off.renderer, ...)``) as (H, W, 3|4) uint8, top row first."""
-        if self.window is None:
-            raise RuntimeError("OffscreenView.capture after close()")
-        self.sync()
-        if camera is not None:
-            self.renderer.GetActiveCamera().DeepCopy(camera)
-        self.renderer.ResetCameraClippingRange()
-        self.window.Render()
-        self._filter.Modified()      # the filter caches its output: make it read the new frame
-        self._filter.Update()
-        img = self._filter.GetOutput()
-        w, h, _ = img.GetDimensions()
-        arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)
-        self.frames += 1
-        return np.ascontiguousarray(arr[::-1])
-
-    def close(self) -> None:
-        if self.window is None:
-            return
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        self._filter.SetInput(None)
-        self.window.RemoveRenderer(self.renderer)
-        self.window.Finalize()
-        self.window = None
-        self.content = None
-
-    def __enter__(self) -> "OffscreenView":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def render_view(scene: Scene, view: int, camera, size: tuple[int, int], transparent: bool = False,
-                text_scale: float = 1.0, edl: bool = False) -> np.ndarray:
-    """One view of a live scene re-drawn off-screen with a given camera (viewport screenshots:
-    any size, optionally with a transparent background, fonts times ``text_scale``). For many
-    frames use ``OffscreenView``."""
-    with OffscreenView(scene, view, size, transparent, text_scale, edl) as off:
-        return off.capture(camera)
-
-
-def render_layers(layers: list[Layer], size: tuple[int, int] = (800, 600), view: str = "iso",
-                  up_axis: str = "z", parallel: bool = False, transparent: bool = False) -> np.ndarray:
-    """Draw layers off-screen (one panel per ``layer.view``, side by side) -> (H, W, 3|4) uint8."""
-    scene = Scene()
-    for layer in layers:
-        scene.add(layer)
-    views = sorted({l.view for l in layers}) or [0]
-    window = vtkRenderWindow()
-    window.SetOffScreenRendering(1)
-    window.SetMultiSamples(0)
-    window.SetSize(int(size[0]), int(size[1]))
-    window.SetAlphaBitPlanes(1 if transparent else 0)
-    contents = []
-    for k, v in enumerate(views):
-        ren = vtkRenderer()
-        ren.SetViewport(k / len(views), 0.0, (k + 1) / len(views), 1.0)
-        window.AddRenderer(ren)
-        content = ViewContent(ren, scene, v)
-        content.sync()
-        if transparent:
-            ren.SetBackgroundAlpha(0.0)
-        set_camera(ren, view, up_axis, parallel)
-        contents.append(content)
-    window.Render()
-    image = grab(window, alpha=transparent)
-    window.Finalize()
-    return image

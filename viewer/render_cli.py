@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(f"{args.result}: the result ({result.kind}) holds nothing drawable "
                             f"(arrays: {', '.join(result.arrays) or 'none'}).",
                             hint="Results need a 'points' (N,3) array or ellipsoids/surfaces to draw.")
-        from .render import render_layers
+        from .render_offscreen import render_layers
 
         image = render_layers(layers, (w, h), view, up_axis=args.up, parallel=args.parallel,
                               transparent=args.transparent)

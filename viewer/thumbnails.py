@@ -1,6 +1,6 @@
 """Small off-screen renders of point clouds (Flow AM compare view and sanity strip).
 
-One off-screen view (``render.OffscreenView``) is kept and reused: a 220 px render of a
+One off-screen view (``render_offscreen.OffscreenView``) is kept and reused: a 220 px render of a
 1,024-point cloud takes a few milliseconds, so thumbnails are redrawn on the GUI thread from the
 result arrays (no VTK object ever crosses the thread line); this module makes no VTK call itself. The layer -> actor mapping is ``render.ViewContent``'s, so a
 thumbnail looks like the viewport.
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .render import CubeOutline, OffscreenView, cube_bounds, set_camera
+from .render import CubeOutline, cube_bounds, set_camera
+from .render_offscreen import OffscreenView
 from .scene import PointsLayer, Scene
 
 NAME = "thumb"

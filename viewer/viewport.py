@@ -17,7 +17,7 @@ from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkRenderingCore import vtkActor2D, vtkCamera, vtkPolyDataMapper2D, vtkRenderer
 
-from . import render, selection
+from . import render, render_eyedome, render_offscreen, selection
 from .scene import PointsLayer, Scene, Selection, format_pick
 
 LAYOUTS = {1: [(0.0, 0.0, 1.0, 1.0)],
@@ -104,7 +104,7 @@ class ViewportGrid(QWidget):
         self.up_axis = up_axis
         self.parallel = False
         self.linked = True
-        # Eye-dome lighting (render.EyeDome) draws depth edges darker. Off until asked for: on a
+        # Eye-dome lighting (render_eyedome.EyeDome) draws depth edges darker. Off until asked for: on a
         # sparse 2,048-point sample every gap gets a dark ring (the cloud reads darker, not
         # deeper), and on software GL it adds ~50 ms a frame (tests/bench/test_bench_edl.py).
         self.edl = False
@@ -130,7 +130,7 @@ class ViewportGrid(QWidget):
         self.cameras = [vtkCamera() for _ in range(4)]
         self._synced: list[tuple] = [()] * 4
         self.views: list[render.ViewContent] = []
-        self.eye_domes: list[render.EyeDome] = []
+        self.eye_domes: list[render_eyedome.EyeDome] = []
         for i in range(4):
             ren = vtkRenderer()
             ren.SetActiveCamera(self.cameras[i])
@@ -138,7 +138,7 @@ class ViewportGrid(QWidget):
             content.add_border()
             content.add_triad()
             self.views.append(content)
-            self.eye_domes.append(render.EyeDome(ren))
+            self.eye_domes.append(render_eyedome.EyeDome(ren))
             self.eye_domes[-1].set_enabled(self.edl)
         self._overlay = self._make_overlay()
         iren = self.window.GetInteractor()
@@ -360,7 +360,7 @@ class ViewportGrid(QWidget):
         if self.window is None:
             return
         self.render_now()
-        img = render.grab(self.window)
+        img = render_offscreen.grab(self.window)
         h, w = img.shape[:2]
         qimg = QImage(img.data, w, h, 3 * w, QImage.Format_RGB888).copy()
         top_left = self.vtk.mapTo(owner, QPoint(0, 0))
@@ -500,14 +500,14 @@ class ViewportGrid(QWidget):
     # ---- images ------------------------------------------------------------------------------------
     def grab_window_image(self) -> np.ndarray:
         self.render_now()
-        return render.grab(self.window)
+        return render_offscreen.grab(self.window)
 
     def view_image(self, view: int = 0, scale: int = 1, transparent: bool = False) -> np.ndarray:
         """One view drawn again at ``scale`` times its size; text grows with it (a 9-px label in
         a 2x image would read as half its size on the page)."""
         v = self.views[min(view, self.count - 1)]
         w, h = v.renderer.GetSize()
-        return render.render_view(self.scene, v.view, v.renderer.GetActiveCamera(), (w * scale, h * scale),
+        return render_offscreen.render_view(self.scene, v.view, v.renderer.GetActiveCamera(), (w * scale, h * scale),
                                   transparent, text_scale=scale * v.text_scale, edl=self.edl)
 
     def shutdown(self) -> None:

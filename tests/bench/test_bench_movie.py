@@ -1,8 +1,8 @@
 """Movie frame capture (``make bench``): one frame of a 2,048-point view, old way vs new way.
 
-- old: ``render.render_view`` per frame (a new off-screen render window, GL context and actors
+- old: ``render_offscreen.render_view`` per frame (a new off-screen render window, GL context and actors
   for every frame; what ``viewer/movie.py`` did before);
-- new: one ``render.OffscreenView`` for the whole movie, ``capture(camera)`` per frame.
+- new: one ``render_offscreen.OffscreenView`` for the whole movie, ``capture(camera)`` per frame.
 
 Both render the same scene through the same turning camera at the same size, in this run; the
 ratio old/new is printed (target: the new way well under the old; no timed assertion). The
@@ -51,20 +51,20 @@ def _cameras(n):
 
 
 def test_bench_movie_frame_capture(qapp):
-    from viewer import render
+    from viewer import render_offscreen
 
     scene, cams = _scene(), _cameras(FRAMES)
-    render.render_view(scene, 0, cams[0], SIZE)          # warm up (first GL context, shaders)
+    render_offscreen.render_view(scene, 0, cams[0], SIZE)          # warm up (first GL context, shaders)
 
     old_t, old_frames = [], []
     for c in cams:
         t0 = time.perf_counter()
-        old_frames.append(render.render_view(scene, 0, c, SIZE))
+        old_frames.append(render_offscreen.render_view(scene, 0, c, SIZE))
         old_t.append(time.perf_counter() - t0)
 
     new_t, new_frames = [], []
     t_open = time.perf_counter()
-    with render.OffscreenView(scene, 0, SIZE) as off:
+    with render_offscreen.OffscreenView(scene, 0, SIZE) as off:
         opened = time.perf_counter() - t_open
         for c in cams:
             t0 = time.perf_counter()

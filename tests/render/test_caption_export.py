@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viewer.render import OffscreenView, render_view, set_camera
+from viewer.render import set_camera
+from viewer.render_offscreen import OffscreenView, render_view
 from viewer.scene import PointsLayer, Scene
 
 TITLE, NOTE = "chair_0941 · true label: chair", "all 2,048 points used by the model"

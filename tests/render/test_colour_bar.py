@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viewer.render import OffscreenView, set_camera
+from viewer.render import set_camera
+from viewer.render_offscreen import OffscreenView
 from viewer.scene import PointsLayer, Scalar, Scene
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewer.render import OffscreenView, set_camera
+from viewer.render import set_camera
+from viewer.render_offscreen import OffscreenView
 from viewer.scene import PointsLayer, Scene
 
 COLOUR = np.array([0x4C, 0x72, 0xB0])

@@ -7,7 +7,8 @@ import pytest
 from engine.results import save_result
 from engine.core.types import Result
 from viewer import colormaps, selection
-from viewer.render import BACKGROUND, make_actor, render_layers, set_camera, view_direction
+from viewer.render import BACKGROUND, make_actor, set_camera, view_direction
+from viewer.render_offscreen import render_layers
 from viewer.scene import EllipsoidsLayer, PointsLayer, Scalar, Scene, SurfaceLayer
 
 SIZE = (320, 240)

@@ -8,7 +8,8 @@ import pytest
 
 from tests.engine.test_mesh_surface import CUBE_OFF
 from tests.viewer.test_sample_extras import write_ply
-from viewer.render import BACKGROUND, make_actor, render_layers
+from viewer.render import BACKGROUND, make_actor
+from viewer.render_offscreen import render_layers
 from viewer.sample_extras import NORMALS, SURFACE
 from viewer.scene import replace
 from viewer.session import CLOUD, Session

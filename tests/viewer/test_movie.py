@@ -72,7 +72,7 @@ def test_orbit_gif_has_the_frames_and_restores_the_camera(win, qtbot, tmp_path):
 
 def test_orbit_frame_matches_a_turned_screenshot(win, qtbot, tmp_path):
     """Frame k of an orbit is the view after an azimuth of k*360/N degrees (here 90 deg)."""
-    from viewer import render
+    from viewer import render_offscreen
 
     out = tmp_path / "o.gif"
     rec = _movies(win).record(MovieSpec(str(out), "orbit", frames=4, fps=5, size=(64, 48)), show_progress=False)
@@ -85,7 +85,7 @@ def test_orbit_frame_matches_a_turned_screenshot(win, qtbot, tmp_path):
     turned = vtkCamera()
     turned.DeepCopy(cam)
     turned.Azimuth(90.0)
-    ref = render.render_view(win.scene, content.view, turned, (64, 48)).astype(int)
+    ref = render_offscreen.render_view(win.scene, content.view, turned, (64, 48)).astype(int)
     # GIF palettes are lossy: compare loosely, and check it is closer to frame 1 than to frame 0
     assert np.abs(frames[1] - ref).mean() < np.abs(frames[0] - ref).mean()
     assert np.abs(frames[1] - ref).mean() < 6.0
@@ -195,7 +195,7 @@ def test_offscreen_view_reuses_one_window_and_follows_the_scene():
     between frames (a slider sweep); after close it stops listening and refuses to draw."""
     from vtkmodules.vtkRenderingCore import vtkRenderer
 
-    from viewer import render
+    from viewer import render, render_offscreen
     from viewer.scene import Scene
 
     scene = Scene()
@@ -207,17 +207,17 @@ def test_offscreen_view_reuses_one_window_and_follows_the_scene():
     render.set_camera(ren, "-y", bounds=(-1.2, 1.2, -0.1, 0.1, -1.2, 1.2))
     cam = ren.GetActiveCamera()
     listeners = len(scene._listeners)
-    off = render.OffscreenView(scene, 0, (96, 64))
+    off = render_offscreen.OffscreenView(scene, 0, (96, 64))
     window = off.window
     first = off.capture(cam)
     assert first.shape == (64, 96, 3)
-    np.testing.assert_array_equal(first, render.render_view(scene, 0, cam, (96, 64)))
+    np.testing.assert_array_equal(first, render_offscreen.render_view(scene, 0, cam, (96, 64)))
     scene.update_points("t.bar", points=bar + np.array([1.0, 0, 0], np.float32))   # in place
     moved = off.capture(cam)
-    np.testing.assert_array_equal(moved, render.render_view(scene, 0, cam, (96, 64)))
+    np.testing.assert_array_equal(moved, render_offscreen.render_view(scene, 0, cam, (96, 64)))
     assert _red_x(moved) > _red_x(first) + 10          # the bar moved right on screen
     scene.add(PointsLayer("t.bar", points=bar[:10], color="#ff0000", point_size=6.0))   # new shape
-    np.testing.assert_array_equal(off.capture(cam), render.render_view(scene, 0, cam, (96, 64)))
+    np.testing.assert_array_equal(off.capture(cam), render_offscreen.render_view(scene, 0, cam, (96, 64)))
     assert off.window is window and off.frames == 3      # one window for every frame
     off.close()
     off.close()                                          # idempotent

@@ -289,12 +289,12 @@ def _camera():
 
 def test_masked_points_and_legend_show_on_black_and_the_legend_scales():
     """Off-screen, as presenter's high contrast draws it: black background, white legend text."""
-    from viewer import render
+    from viewer import render_offscreen
 
     scene, cam = _legend_scene(), _camera()
     heights = {}
     for factor in (1.0, presenter_scale()):
-        with render.OffscreenView(scene, 0, (640, 480)) as off:
+        with render_offscreen.OffscreenView(scene, 0, (640, 480)) as off:
             off.renderer.SetBackground(0.0, 0.0, 0.0)
             off.content.legend.GetEntryTextProperty().SetColor(1.0, 1.0, 1.0)
             off.content.set_legend_scale(factor)
