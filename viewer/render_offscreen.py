@@ -12,17 +12,27 @@ from .render import ViewContent, set_camera
 from .render_eyedome import EyeDome
 from .scene import Layer, Scene
 
-def grab(window: vtkRenderWindow, alpha: bool = False) -> np.ndarray:
-    """The window's pixels as (H, W, 3|4) uint8, top row first."""
+def _reader(window: vtkRenderWindow, alpha: bool) -> vtkWindowToImageFilter:
     f = vtkWindowToImageFilter()
     f.SetInput(window)
     f.SetInputBufferTypeToRGBA() if alpha else f.SetInputBufferTypeToRGB()
     f.ReadFrontBufferOff()
-    f.Update()
-    img = f.GetOutput()
+    return f
+
+
+def _pixels(reader: vtkWindowToImageFilter) -> np.ndarray:
+    """Read the window again (the filter caches its output) -> (H, W, 3|4) uint8, top row first."""
+    reader.Modified()
+    reader.Update()
+    img = reader.GetOutput()
     w, h, _ = img.GetDimensions()
     arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)
     return np.ascontiguousarray(arr[::-1])
+
+
+def grab(window: vtkRenderWindow, alpha: bool = False) -> np.ndarray:
+    """The window's pixels as (H, W, 3|4) uint8, top row first."""
+    return _pixels(_reader(window, alpha))
 
 
 class OffscreenView:
@@ -59,10 +69,7 @@ class OffscreenView:
             self.renderer.SetBackgroundAlpha(0.0)
         self._dirty: set[str] = set()
         self._unsubscribe = scene.subscribe(self._changed)
-        self._filter = vtkWindowToImageFilter()
-        self._filter.SetInput(self.window)
-        self._filter.SetInputBufferTypeToRGBA() if transparent else self._filter.SetInputBufferTypeToRGB()
-        self._filter.ReadFrontBufferOff()
+        self._filter = _reader(self.window, transparent)
         self.frames = 0
 
     def _changed(self, event: str, name: str) -> None:
@@ -90,13 +97,8 @@ class OffscreenView:
             self.renderer.GetActiveCamera().DeepCopy(camera)
         self.renderer.ResetCameraClippingRange()
         self.window.Render()
-        self._filter.Modified()      # the filter caches its output: make it read the new frame
-        self._filter.Update()
-        img = self._filter.GetOutput()
-        w, h, _ = img.GetDimensions()
-        arr = vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)
         self.frames += 1
-        return np.ascontiguousarray(arr[::-1])
+        return _pixels(self._filter)
 
     def close(self) -> None:
         if self.window is None:

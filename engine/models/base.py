@@ -75,3 +75,12 @@ def build_model(key: str, **config: Any) -> PointModel:
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy against a probability vector per sample (mixup-style labels), batch mean."""
     return -(target * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor | None,
+                        soft_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """A plain classifier's ``training_loss`` result: cross-entropy against the soft labels (mix
+    augmentations) when given, else the hard labels; with the statistics the loop reads."""
+    ce = (soft_cross_entropy(logits, soft_labels) if soft_labels is not None
+          else nn.functional.cross_entropy(logits, labels))
+    return ce, {"ce": float(ce.detach()), "logits": logits.detach()}

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from engine.core.errors import ModelError
 from engine.core.registry import MODELS
-from engine.models.base import PointModel, eval_affine, scaled, soft_cross_entropy
+from engine.models.base import PointModel, eval_affine, scaled, classification_loss
 from engine.ops.geometry import ball_query, farthest_point_sample, gather_points
 
 
@@ -195,12 +195,7 @@ class PointNet2Classifier(PointModel):
         return self.forward_all(points)["logits"]
 
     def training_loss(self, points, labels, soft_labels=None):
-        logits = self.forward(points)
-        if soft_labels is not None:
-            ce = soft_cross_entropy(logits, soft_labels)
-        else:
-            ce = F.cross_entropy(logits, labels)          # = nll_loss(log_softmax), as yanx27
-        return ce, {"ce": float(ce.detach()), "logits": logits.detach()}
+        return classification_loss(self.forward(points), labels, soft_labels)   # cross-entropy = nll_loss(log_softmax), as yanx27
 
 
 @MODELS.register("pointnet2-ssg")

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from engine.core.errors import ParameterError
 from engine.ops.geometry import chamfer_l2, gather_points
 from engine.core.registry import MODELS
-from engine.models.base import PointModel, soft_cross_entropy
+from engine.models.base import PointModel, classification_loss
 from engine.models.serp_pointnet import PERTURB_OPTIONS, check_perturbation, perturbation_generator
 from engine.models.transformer_parts import (PatchEmbedding, PositionEmbedding, TransformerStack,
                                 group_patches, init_weights)
@@ -256,9 +256,4 @@ class SerpTransformerClassifier(PatchTokenEncoder):
         return self.forward_all(points)["logits"]
 
     def training_loss(self, points, labels, soft_labels=None):
-        logits = self.forward(points)
-        if soft_labels is not None:
-            ce = soft_cross_entropy(logits, soft_labels)
-        else:
-            ce = F.cross_entropy(logits, labels)
-        return ce, {"ce": float(ce.detach()), "logits": logits.detach()}
+        return classification_loss(self.forward(points), labels, soft_labels)
