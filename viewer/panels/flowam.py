@@ -316,6 +316,10 @@ class FlowAMPanel(MethodPanel):
         self.scene.add(PointsLayer(REAL_LAYER, points=pts, view=1, color="#7f7f7f", point_size=6.0,
                                    style="spheres", pickable=False,
                                    title=f"a real {metrics.get('class', '')} (reference split), for comparison"))
+        # Both views fitted from the same preset: linked cameras share a direction, not a
+        # distance, and view 1 kept the zoom of the sample it showed before (the real object
+        # came out at half the explanation's size although both span the same box).
+        self.ctx.viewports.reset_camera()
 
     def _plot_curves(self, frames=None) -> None:
         from .. import colormaps
@@ -344,7 +348,7 @@ class FlowAMPanel(MethodPanel):
         self.status.setText(f"'{m.get('class')}' ({m.get('method')}): predicted <b>{m.get('predicted')}</b>, "
                             f"softmax {float(m.get('softmax', float('nan'))):.3f}, logit {float(m.get('logit', 0)):.2f}; "
                             f"Chamfer to real {float(m.get('chamfer', float('nan'))):.4f}; "
-                            f"{nearest_class_text(m)}"
+                            f"{nearest_class_text(m)}; "
                             f"legal {100 * float(m.get('legality', float('nan'))):.0f} %; "
                             f"{float(m.get('seconds', 0)):.1f} s")
         self._update_buttons()
