@@ -29,11 +29,13 @@ demo-models: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/lint-imports
 
-# One-folder app in dist/pointlens/ (CPU torch; about 1.2 GB, 3-7 min on 2 cores). `make smoke`
+# One-folder app in dist/pointlens/ (CPU torch; about 1.4 GB, 3-7 min on 2 cores). `make smoke`
 # runs its self-test under a virtual display (not part of `make test`: it needs the build).
+# LIGHT=1 leaves out ffmpeg and numba/llvmlite; the build prints what the bundle lacks and writes
+# it into dist/pointlens/bundle-lacks.txt. Dry run: python packaging/bundle_contents.py [--light]
 package: $(STAMP)
 	$(BIN)/pip install -q -e ".[package]"
-	$(BIN)/pyinstaller --noconfirm packaging/pointlens.spec
+	LIGHT=$(LIGHT) $(BIN)/pyinstaller --noconfirm packaging/pointlens.spec
 	@du -sh dist/pointlens
 
 smoke:
