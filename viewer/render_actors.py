@@ -89,6 +89,26 @@ class LayerActor:
         pass
 
 
+# Screen-space spheres: VTK shades each point as a lit sphere, so its rim gets the ambient part only.
+# A dense cloud is mostly rims (each sphere half hidden by its neighbours), and at 0.6 ambient
+# a 10k-point cloud came out ~13 % darker than its colour, with a dark outline around every point.
+# Mostly ambient keeps the colour true while the diffuse part still rounds each point.
+SPHERE_AMBIENT, SPHERE_DIFFUSE = 0.8, 0.2
+
+# World-space points (``PointsLayer.radius``): vtkPointGaussianMapper draws one camera-facing square
+# per point, ``radius`` scene units across its half-width; this fragment code cuts it to a disc
+# and darkens it a little towards the edge (the same 0.8..1 range as the spheres above) instead of
+# the mapper's default Gaussian blur. ``offsetVCVSOutput`` is the fragment's offset from the
+# point's centre in units of the radius when a custom shader is set.
+SPLAT_DISC = """//VTK::Color::Impl
+float d2 = dot(offsetVCVSOutput.xy, offsetVCVSOutput.xy);
+if (d2 > 1.0) { discard; }
+float shade = 0.8 + 0.2 * sqrt(1.0 - d2);
+ambientColor *= shade;
+diffuseColor *= shade;
+"""
+
+
 class PointsActor(LayerActor):
     def __init__(self, layer: PointsLayer):
         super().__init__(layer)
@@ -96,17 +116,55 @@ class PointsActor(LayerActor):
         self.pd.SetVerts(_verts(layer.n))
         self.scalars = None
         self.mapper.SetInputData(self.pd)
+        self.splat_mapper = None          # made when the layer first asks for a world-space radius
         self.lod_index = None
         if layer.n > LOD_POINTS:   # a fixed random subset drawn while the camera moves
             self.lod_index = np.sort(np.random.default_rng(0).choice(layer.n, LOD_POINTS, replace=False))
             self.lod_pd, self.lod_vpts = _polydata(layer.points[self.lod_index])
             self.lod_pd.SetVerts(_verts(LOD_POINTS))
             self.lod_scalars = None
+        self._lod = False
         self._scale_key = None
 
     def set_lod(self, on: bool) -> None:
         if self.lod_index is not None:
-            self.mapper.SetInputData(self.lod_pd if on else self.pd)
+            self._lod = bool(on)
+            for m in (self.mapper, self.splat_mapper):
+                if m is not None:
+                    m.SetInputData(self.lod_pd if on else self.pd)
+
+    def _splats(self):
+        if self.splat_mapper is None:
+            from vtkmodules.vtkRenderingCore import vtkPointGaussianMapper   # loaded on first use
+
+            m = vtkPointGaussianMapper()
+            m.SetInputData(self.lod_pd if self._lod else self.pd)
+            m.SetSplatShaderCode(SPLAT_DISC)
+            m.EmissiveOff()        # opaque discs that hide what is behind them, not glowing blobs
+            self.splat_mapper = m
+        return self.splat_mapper
+
+    def _choose_mapper(self, layer: PointsLayer):
+        """The mapper this layer is drawn with now: splats for a world-space radius, else points."""
+        mapper = self._splats() if layer.radius > 0 else self.mapper
+        if self.actor.GetMapper() is not mapper:
+            self.actor.SetMapper(mapper)
+            self._scale_key = None        # the lookup table lives on the mapper
+        prop = self.actor.GetProperty()
+        if mapper is self.mapper:
+            prop.SetPointSize(float(layer.point_size))
+            spheres = layer.style == "spheres"
+            prop.SetRenderPointsAsSpheres(spheres)
+            # Flat points show the colour map's exact colours; spheres get soft shading for depth.
+            prop.SetAmbient(SPHERE_AMBIENT if spheres else 1.0)
+            prop.SetDiffuse(SPHERE_DIFFUSE if spheres else 0.0)
+        else:
+            mapper.SetScaleFactor(float(layer.radius))
+            prop.SetRenderPointsAsSpheres(False)
+            prop.SetAmbient(1.0)          # the disc shader shades; lights would only grey it
+            prop.SetDiffuse(0.0)
+        prop.SetSpecular(0.0)
+        return mapper
 
     def _set_scalars(self, values: np.ndarray | None) -> None:
         for pd, attr, idx in ((self.pd, "scalars", None),) + (
@@ -138,38 +196,32 @@ class PointsActor(LayerActor):
             if self.lod_index is not None:
                 _copy_into(self.lod_vpts.GetData(), layer.points[self.lod_index])
                 self.lod_vpts.Modified()
+        mapper = self._choose_mapper(layer)
         prop = self.actor.GetProperty()
-        prop.SetPointSize(float(layer.point_size))
-        spheres = layer.style == "spheres"
-        prop.SetRenderPointsAsSpheres(spheres)
-        # Flat points show the colour map's exact colours; spheres get soft shading for depth.
-        prop.SetAmbient(0.6 if spheres else 1.0)
-        prop.SetDiffuse(0.4 if spheres else 0.0)
-        prop.SetSpecular(0.0)
         if layer.shows_rgb():   # a scan's own colours, as they are: no lookup table, no colour bar
             self._set_scalars(layer.colors)
             self._scale_key = None
-            self.mapper.SetScalarModeToUsePointData()
-            self.mapper.SetColorModeToDirectScalars()
-            self.mapper.ScalarVisibilityOn()
+            mapper.SetScalarModeToUsePointData()
+            mapper.SetColorModeToDirectScalars()
+            mapper.ScalarVisibilityOn()
             return
         s = layer.active_scalar()
         if s is None or s.values.shape[0] != layer.n:
             self._set_scalars(None)
-            self.mapper.ScalarVisibilityOff()
+            mapper.ScalarVisibilityOff()
             prop.SetColor(*hex_rgb(layer.color))
             return
         self._set_scalars(scene.colour_values(layer))
         scale = scene.scale_of(layer)
         key = (scale.cmap, scale.kind, scale.clim, len(scale.categories), scale.log)
         if key != self._scale_key:
-            self.mapper.SetLookupTable(lookup_table(scale))
-            self.mapper.SetScalarRange(*scale.clim)
-            self.mapper.SetUseLookupTableScalarRange(False)
+            mapper.SetLookupTable(lookup_table(scale))
+            mapper.SetScalarRange(*scale.clim)
+            mapper.SetUseLookupTableScalarRange(False)
             self._scale_key = key
-        self.mapper.SetScalarModeToUsePointData()
-        self.mapper.SetColorModeToMapScalars()
-        self.mapper.ScalarVisibilityOn()
+        mapper.SetScalarModeToUsePointData()
+        mapper.SetColorModeToMapScalars()
+        mapper.ScalarVisibilityOn()
 
 
 class EllipsoidsActor(LayerActor):

@@ -96,7 +96,8 @@ class PointsLayer(Layer):
     active: str | None = None        # name of the scalar colouring the points; None = solid colour
     cmap: str | None = None          # None = default for the scalar's kind
     color: str = "#5a5a5a"
-    point_size: float = 5.0
+    point_size: float = 5.0          # screen-space: pixels across, whatever the zoom
+    radius: float = 0.0              # > 0: world-space radius (scene units) instead, so points grow as you zoom in
     style: str = "points"
     pickable: bool = True
     norm: Norm | None = None         # how values map to colours; None = the scalar's own range or the default
@@ -106,6 +107,9 @@ class PointsLayer(Layer):
         self.points = np.ascontiguousarray(self.points, dtype=np.float32).reshape(-1, 3)
         if self.style not in STYLES:
             raise ValueError(f"point style '{self.style}' is not one of {STYLES}")
+        if not np.isfinite(self.radius) or self.radius < 0:
+            raise ValueError(f"point radius {self.radius} of layer '{self.name}' must be 0 (screen-space "
+                             "size) or a positive length in scene units")
         if self.colors is not None:
             self.colors = np.ascontiguousarray(self.colors, dtype=np.uint8).reshape(-1, 3)
 
@@ -204,7 +208,7 @@ class Selection:
 Listener = Callable[[str, str], None]
 
 
-LOOK = ("visible", "style", "point_size", "color", "active", "opacity", "note")   # what a stage may change on a shared layer
+LOOK = ("visible", "style", "point_size", "radius", "color", "active", "opacity", "note")   # what a stage may change on a shared layer
 
 
 def _look(layer: Layer) -> dict:
