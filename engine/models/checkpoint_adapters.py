@@ -8,6 +8,9 @@ key names as ``engine.models.pointnet``, so after unwrapping they load by name. 
 for DGCNN (WangYueFt/AnTao97 ``model.t7``: a bare DataParallel state dict) and PointNet++
 (yanx27 ``best_model.pth``), recognised from their keys: ``conv5.0``/``linear3`` is DGCNN,
 ``sa1.conv_blocks`` PointNet++ MSG, ``sa1.mlp_convs`` SSG; sizes come from the tensors' shapes.
+SeRP-PointNet (``model_wts``) uses ``engine.models.serp_pointnet``'s names but also stores its
+training loss's class-weight buffer, dropped here with a note. Point-MAE fine-tuned classifiers
+(``base_model``) are renamed into ``serp-transformer-cls`` (``checkpoint_layouts_transformer``).
 
 The mismatch report is written for a person: which tensors are missing, which are unexpected,
 which differ in shape, and how many classes the file was trained for.
@@ -20,9 +23,17 @@ from typing import Any, Callable
 import torch
 
 from engine.core.errors import CheckpointError
+from engine.models.checkpoint_layouts_transformer import (file_name, transformer_cls_config,
+                                                        translate_point_mae)
 
 # Container keys that hold the weights, in the order they are tried.
-CONTAINER_KEYS = ("model_state_dict", "state_dict", "model", "model_wts", "best_model_wts", "net")
+CONTAINER_KEYS = ("model_state_dict", "state_dict", "model", "model_wts", "best_model_wts", "net",
+                  "base_model")
+# Tensors some public code keeps in the state dict that belong to its training loss, not to the
+# network: dropped on load with a note, so the file still loads strictly.
+TRAINING_BUFFERS = {
+    "cls_loss_func.weight": "SeRP-PointNet's cross-entropy class weights, a training-loss buffer",
+}
 PREFIXES = ("module.", "_orig_mod.")  # DataParallel/DDP, torch.compile
 
 
@@ -71,6 +82,9 @@ def unwrap(obj: Any, where: str) -> Unwrapped:
         for k, v in obj.items():
             if k not in CONTAINER_KEYS and _plain(v) is not None:
                 extras[str(k)] = _plain(v)
+            elif isinstance(v, dict) and k not in CONTAINER_KEYS:   # Point-MAE's metrics {"acc": ..}
+                extras.update({f"{k}.{kk}": _plain(vv) for kk, vv in v.items()
+                               if isinstance(kk, str) and _plain(vv) is not None})
     else:
         raise CheckpointError(f"{where}: the file holds a {type(obj).__name__}, not model weights.",
                               hint="Save the model's state_dict() (a dict of tensors) and open that.")
@@ -78,6 +92,15 @@ def unwrap(obj: Any, where: str) -> Unwrapped:
         if all(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items()}
             notes.append(f"stripped the '{prefix}' prefix")
+    for name, what in TRAINING_BUFFERS.items():
+        if name in state:
+            value = state.pop(name)
+            shown = f" {[round(x, 4) for x in value.flatten().tolist()]}" if value.numel() <= 8 else ""
+            notes.append(f"dropped '{name}'{shown} ({what}, not a weight of the network)")
+    translated = translate_point_mae(state, where)
+    if translated is not None:
+        state, more = translated
+        notes += more
     return Unwrapped(state, notes, extras)
 
 
@@ -170,11 +193,26 @@ def pointnet2_msg_config(state: dict[str, torch.Tensor]) -> dict | None:
     return _pointnet2_config(state, "sa1.conv_blocks.0.0.weight", 32, 3)
 
 
+def serp_pointnet_config(state: dict[str, torch.Tensor]) -> dict | None:
+    """SeRP-PointNet (``SerpPointNet``, file entry ``model_wts``): the PointNet encoder
+    ``feat.*`` plus per-point ``cls_head`` and ``reconstruction_head``. Width from the encoder's
+    first layer. Whether the head learnt displacements or coordinates is not in the weights:
+    our default (delta, the paper's delta-learning) is used."""
+    if not (any(k.startswith("cls_head.") for k in state)
+            and any(k.startswith("reconstruction_head.") for k in state)
+            and any(k.startswith("feat.") for k in state)):
+        return None
+    c1 = _dim(state, ("feat.conv1.weight", 0), ("feat.bn1.weight", 0), ("feat.conv1.bias", 0))
+    return {"width": c1 / 64.0 if c1 else 1.0,
+            "feature_transform": any(k.startswith("feat.fstn.") for k in state)}
+
+
 # Model key -> function recognising its public layout. Models registered elsewhere may instead
 # define a classmethod ``config_from_state_dict(state) -> dict | None``.
 RECOGNISERS: dict[str, Callable[[dict], dict | None]] = {
     "pointnet": pointnet_config, "dgcnn": dgcnn_config,
-    "pointnet2-ssg": pointnet2_ssg_config, "pointnet2-msg": pointnet2_msg_config}
+    "pointnet2-ssg": pointnet2_ssg_config, "pointnet2-msg": pointnet2_msg_config,
+    "serp-pointnet": serp_pointnet_config, "serp-transformer-cls": transformer_cls_config}
 
 
 def recognise(state: dict[str, torch.Tensor], expect: str | None) -> tuple[str, dict] | None:
@@ -216,6 +254,7 @@ class Mismatch:
         return not (self.missing or self.unexpected or self.shapes)
 
     def lines(self) -> list[str]:
+        """Tensors named as the file names them (a renamed public layout keeps its names)."""
         out = []
         if self.missing:
             out.append(f"{len(self.missing)} tensor(s) the model needs are missing from the file: "
@@ -237,9 +276,9 @@ class Mismatch:
 def compare(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> Mismatch:
     """Compare a state dict with a model's own, by name and shape."""
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [(k, tuple(state[k].shape), tuple(own[k].shape))
+    missing = [file_name(state, k) for k in own if k not in state]
+    unexpected = [file_name(state, k) for k in state if k not in own]
+    shapes = [(file_name(state, k), tuple(state[k].shape), tuple(own[k].shape))
               for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     head = getattr(model, "head_weight", None) or _classifier_head(own)
     head = head if head in own else None

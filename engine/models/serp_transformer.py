@@ -219,10 +219,31 @@ class SerpTransformer(PatchTokenEncoder):
         return self.losses(points, pert.points, pert.mask)
 
 
+def _linear_head(cin: int, classes: int) -> tuple[nn.Module, str]:
+    return nn.Linear(cin, classes), "head.weight"
+
+
+def _pointmae_head(cin: int, classes: int) -> tuple[nn.Module, str]:
+    """Point-MAE's fine-tuning head (``cls_head_finetune``): two hidden layers of 256 with
+    BatchNorm, ReLU and dropout 0.5. The Sequential indices (0, 1, 4, 5, 8) are its weights'
+    names, so a Point-MAE classifier loads by renaming the prefix only."""
+    hidden = POINTMAE_HEAD_HIDDEN
+    layers = nn.Sequential(nn.Linear(cin, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+                           nn.Dropout(0.5), nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden),
+                           nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(hidden, classes))
+    return layers, "head.8.weight"
+
+
+POINTMAE_HEAD_HIDDEN = 256
+# head option -> builder(input width, classes) -> (module, name of the weight that counts classes)
+CLASSIFIER_HEADS = {"linear": _linear_head, "pointmae": _pointmae_head}
+
+
 @MODELS.register("serp-transformer-cls")
 class SerpTransformerClassifier(PatchTokenEncoder):
     """Fine-tuning classifier: the SeRP encoder on the clean cloud, LayerNorm, features
-    concat(CLS, max over patch tokens) -> linear head. ``--init`` from a SeRP-Transformer or VASP
+    concat(CLS, max over patch tokens) -> linear head (``head="pointmae"``: Point-MAE's two-hidden-
+    layer head, so its fine-tuned checkpoints load). ``--init`` from a SeRP-Transformer or VASP
     checkpoint copies the encoder (same names)."""
 
     key = "serp-transformer-cls"
@@ -232,7 +253,10 @@ class SerpTransformerClassifier(PatchTokenEncoder):
     def __init__(self, num_classes: int = 10, size: str = "paper", width: float | None = None,
                  dim: int | None = None, depth: int | None = None, heads: int | None = None,
                  groups: int | None = None, group_size: int | None = None, drop_path: float = 0.1,
-                 skip_near_origin: bool = True, **extra):
+                 skip_near_origin: bool = True, head: str = "linear", **extra):
+        if head not in CLASSIFIER_HEADS:
+            raise ParameterError(f"transformer classifier head {head!r} is not one of "
+                                 f"{list(CLASSIFIER_HEADS)}.")
         cfg = resolve_size(size, width, dim=dim, depth=depth, heads=heads, groups=groups,
                            group_size=group_size)
         cfg.pop("decoder_depth")
@@ -240,11 +264,13 @@ class SerpTransformerClassifier(PatchTokenEncoder):
                   "neighbours", "noise_std", "noise_mode", "codebook_size", "codebook_weight",
                   "commitment_weight"):
             extra.pop(k, None)                      # pre-training options that do not apply here
+        if head != "linear":                        # the default stays out of old configs
+            extra["head"] = head
         super().__init__(num_classes=num_classes, size=size, **cfg, drop_path=drop_path,
                          skip_near_origin=skip_near_origin, **extra)
         self._build_encoder(cfg, drop_path)
         self.feature_tap = nn.Identity()          # names the downstream feature for taps
-        self.head = nn.Linear(2 * cfg["dim"], num_classes)
+        self.head, self.head_weight = CLASSIFIER_HEADS[head](2 * cfg["dim"], num_classes)
         init_weights(self)
 
     def forward_all(self, points: torch.Tensor) -> dict[str, torch.Tensor]:
