@@ -45,7 +45,11 @@ _export("engine.data.dataset", "Loading", "SAMPLINGS", "sample_indices", "normal
 _export("engine.data.mesh_surface", "mesh_surface", "MESH_SUFFIXES")
 _export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")
 _EXPORTS["BUILTIN_CLASSES"] = ("engine.data.builtin_shapes", "CLASSES")
-_export("engine.models.checkpoints", "load_checkpoint_cached", "read_meta")
+_export("engine.models.checkpoints", "load_checkpoint", "load_checkpoint_cached", "read_meta")
+# what a user says about a checkpoint: its model, the model's options, its class names
+_export("engine.models.checkpoint_options", "CheckpointChoice", "parse_classes", "parse_model_options",
+        "classifier_models")
+_export("engine.models.user_models", "load_model_file")     # runs the named file's code: user's choice
 _export("engine.device", "available_devices")
 # method helpers the viewer calls on its own thread (numpy in, numpy out)
 _export("engine.methods.parae.explain", "grid_from_result", "feature_distances")

@@ -27,6 +27,8 @@ def load() -> None:
         return
     # One line per implementation module; adding a method adds one line here.
     import engine.models.zoo  # noqa: F401
+    from engine.models.user_models import load_entry_points
+    load_entry_points()       # installed packages' models (group pointlens.models)
     import engine.training.evaluate  # noqa: F401
     import engine.training.train  # noqa: F401
     import engine.training.robustness  # noqa: F401
@@ -70,29 +72,71 @@ def implementation(key: str) -> type:
     return METHODS.get(key)
 
 
-def resolve_model(model: Any, device: str, spec: MethodSpec):
-    """The job's model as a ``Loaded`` checkpoint: a spec string is loaded (cached), a loaded
-    checkpoint passes, a bare module is wrapped with its own class names."""
+def resolve_model(model: Any, device: str, spec: MethodSpec, dataset_classes: Any = None):
+    """The job's model as a ``Loaded`` checkpoint: a spec string or a ``CheckpointChoice`` is
+    loaded (cached), a loaded checkpoint passes, a bare module is wrapped with its own class names.
+
+    ``dataset_classes``: the class names of the job's dataset (or a callable giving them, asked
+    only when needed). A checkpoint whose file names no classes takes them when its head has as
+    many outputs; the result is then a copy, the cached checkpoint keeps its generic names."""
+    from engine.models.checkpoint_options import CheckpointChoice, named_classes
     from engine.models.checkpoints import Loaded, load_checkpoint_cached
 
     if model is None:
         raise ModelError(f"{spec.title}: no model. Open a checkpoint (a path, or a demo model such "
                          f"as demo:pointnet).")
-    if isinstance(model, (str, os.PathLike)):
+    if isinstance(model, CheckpointChoice):
+        loaded = model.load(device)
+    elif isinstance(model, (str, os.PathLike)):
         loaded = load_checkpoint_cached(str(model), device)
     elif isinstance(model, Loaded):
         loaded = model
     else:
         classes = list(getattr(model, "classes", None) or [])
+        meta = {"classes": classes}
         if not classes:
             n = (getattr(model, "config", None) or {}).get("num_classes")
             classes = [f"class {i}" for i in range(int(n))] if n else []
-        loaded = Loaded(model=model, meta={"classes": classes}, key=getattr(model, "key", type(model).__name__))
+            meta = {"classes": classes, "classes_from": "generic"}
+        loaded = Loaded(model=model, meta=meta, key=getattr(model, "key", type(model).__name__))
     if spec.model_kinds and loaded.key not in spec.model_kinds:
         raise ModelError(f"{spec.title} needs a {' or '.join(repr(k) for k in spec.model_kinds)} model; "
                          f"this is '{loaded.key}'.",
                          hint="Open a matching checkpoint (see `pointlens train --help` to make one).")
+    if loaded.meta.get("classes_from") == "generic" and dataset_classes is not None:
+        names = dataset_classes() if callable(dataset_classes) else dataset_classes
+        if names and len(names) == len(loaded.classes):
+            loaded = named_classes(loaded, list(names), "the open dataset (the checkpoint names none)")
     return loaded
+
+
+def _dataset_classes(job: Job, spec: MethodSpec):
+    """A callable giving the class names of the job's dataset input (None when it has none or
+    they cannot be read: the method itself reports a bad dataset)."""
+    values = [job.inputs.get(i.name) for i in spec.inputs if i.kind == "dataset"]
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+
+    def names():
+        from engine.core.errors import EngineError
+
+        for v in values:
+            if isinstance(v, (tuple, list)) and len(v) > 2 and v[2] is not None:
+                return [str(c) for c in v[2]]        # (x, y, classes) arrays
+            if isinstance(v, (str, os.PathLike)):
+                from engine.data.open import open_dataset
+
+                try:
+                    v = open_dataset(v)
+                except EngineError:
+                    continue
+            classes = getattr(v, "classes", None)
+            if classes:
+                return list(classes)
+        return None
+
+    return names
 
 
 def start(job: Job) -> JobGenerator:
@@ -111,7 +155,8 @@ def start(job: Job) -> JobGenerator:
     extra: dict[str, Any] = {}
     if spec.needs_model:
         optional = job.model is None and not spec.model_required
-        extra["model"] = None if optional else resolve_model(job.model, job.device, spec)
+        extra["model"] = None if optional else resolve_model(job.model, job.device, spec,
+                                                             _dataset_classes(job, spec))
     elif job.model is not None:
         raise ParameterError(f"{owner} takes no model; pass checkpoints as its parameters.")
     if spec.uses_device:

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, run_job
 from engine.cli.parsing import one_line_errors
 from engine.cli.spec_options import add_params
 from engine.specs.training import EVALUATE
@@ -32,6 +32,7 @@ def register(subparsers) -> None:
     add_device(p)
     add_json(p)
     add_params(p, EVALUATE)          # --split, --points, --limit, --corrupt, --corrupt-seed, --batch-size, ...
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.set_defaults(func=eval_command, spec_parser=p)
 
 
@@ -41,7 +42,7 @@ def eval_command(args) -> int:
     from engine.core.jobs import Job
 
     params = checked_params(args, EVALUATE)
-    result = run_job(Job("evaluate", {"data": args.data}, params, model=args.checkpoint, device=args.device))
+    result = run_job(Job("evaluate", {"data": args.data}, params, model=checkpoint_choice(args), device=args.device))
     m = dict(result.metrics)
     for w in m.get("warnings", []):
         print(f"pointlens eval: warning: {w}", file=sys.stderr)

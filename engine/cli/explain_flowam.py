@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.cli.common import add_device, add_json, emit, parse_kv, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, parse_kv, run_job
 from engine.cli.spec_options import add_params, given_params
 from engine.specs.flowam import FLOWAM
 
@@ -33,6 +33,7 @@ def register(explain_subparsers) -> None:
     add_device(p)
     add_json(p)
     add_params(p, FLOWAM)       # --method, --steps, --beta, --seed, --points, --set-size, ... from the spec
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.set_defaults(func=explain_flowam_command)
 
 
@@ -48,7 +49,7 @@ def explain_flowam_command(args) -> int:
     if str(args.target).lower() == "all":
         return _all_classes(args, params)
     result = run_job(Job("flowam", {"data": args.data, "target": args.target}, params,
-                         model=args.checkpoint, device=args.device))
+                         model=checkpoint_choice(args), device=args.device))
     save_result(result, args.out)
     m = result.metrics
     out = {k: m[k] for k in KEYS}
@@ -74,7 +75,7 @@ def _all_classes(args, params: dict) -> int:
     from engine.results import save_result
 
     p = make_params(FLOWAM.params, params, "method 'flowam'")
-    loaded = resolve_model(args.checkpoint, args.device, FLOWAM)     # loaded once for every class
+    loaded = resolve_model(checkpoint_choice(args), args.device, FLOWAM)     # loaded once for every class
     model, ds, classes, _ = resolve_inputs(loaded, None, args.data)
     rows, clouds = [], []
     for c in range(len(classes)):

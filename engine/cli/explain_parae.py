@@ -11,7 +11,7 @@ The Gaussian parts of one cloud (METHOD "parae-explain"). The result file holds 
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, run_job
 from engine.cli.spec_options import add_params, given_params
 from engine.specs.parae import PARAE_EXPLAIN
 
@@ -27,6 +27,7 @@ def register(explain_subparsers) -> None:
     add_device(p)
     add_json(p)
     add_params(p, PARAE_EXPLAIN)       # --resolution, --margin, --level, --level-quantile, --auto-level
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.set_defaults(func=explain_parae_command)
 
 
@@ -47,7 +48,7 @@ def explain_parae_command(args) -> int:
     from engine.results import save_result
 
     inputs = {"data": args.data, "index": args.index, "split": args.split, "n_points": args.points}
-    result = run_job(Job("parae-explain", inputs, explain_params(args), model=args.checkpoint,
+    result = run_job(Job("parae-explain", inputs, explain_params(args), model=checkpoint_choice(args),
                          device=args.device))
     if args.out:
         save_result(result, args.out)

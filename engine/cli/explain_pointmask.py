@@ -11,7 +11,7 @@ The method's parameters (range, default) come from its spec, engine/specs/pointm
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, run_job
 from engine.cli.spec_options import add_params, given_params
 from engine.specs.pointmask import EXPLAIN
 
@@ -30,6 +30,7 @@ def register(explain_subparsers) -> None:
     p.add_argument("--points", type=int, default=None,
                    help="points per cloud (default: as the checkpoint was trained, else 1024)")
     add_params(p, EXPLAIN)
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.add_argument("--out", default=None, help="write the result to this .h5 file")
     add_device(p)
     add_json(p)
@@ -44,7 +45,7 @@ def explain_pointmask_command(args) -> int:
     params = given_params(args, EXPLAIN)
     if "threshold" in params:                 # a threshold given is the one used
         params.setdefault("model_threshold", False)
-    result = run_job(Job("pointmask-explain", inputs, params, model=args.checkpoint, device=args.device))
+    result = run_job(Job("pointmask-explain", inputs, params, model=checkpoint_choice(args), device=args.device))
     if args.out:
         save_result(result, args.out)
     m = result.metrics

@@ -9,7 +9,7 @@ detection_accuracy and the counts.
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, run_job
 from engine.cli.spec_options import add_params, given_params
 from engine.specs.serp import SERP_EXPLAIN
 
@@ -26,6 +26,7 @@ def register(explain_subparsers) -> None:
     add_device(p)
     add_json(p)
     add_params(p, SERP_EXPLAIN)        # --centres, --neighbours, --std, --mode, --seed, --anchor
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.set_defaults(func=explain_serp_command)
 
 
@@ -34,7 +35,7 @@ def explain_serp_command(args) -> int:
     from engine.results import save_result
 
     inputs = {"data": args.data, "index": args.index, "split": args.split, "n_points": args.points}
-    result = run_job(Job("serp-explain", inputs, given_params(args, SERP_EXPLAIN), model=args.checkpoint,
+    result = run_job(Job("serp-explain", inputs, given_params(args, SERP_EXPLAIN), model=checkpoint_choice(args),
                          device=args.device))
     if args.out:
         save_result(result, args.out)

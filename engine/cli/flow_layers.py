@@ -8,7 +8,7 @@ objects, and of explanations against real objects of their class. JSON: ``layers
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, parse_kv, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, parse_kv, run_job
 from engine.cli.spec_options import add_params, given_params
 from engine.specs.flowam import FLOW_LAYERS
 
@@ -22,6 +22,7 @@ def register(subparsers) -> None:
     add_device(p)
     add_json(p)
     add_params(p, FLOW_LAYERS)    # --layers, --explanations, --steps, --points, --seed, ... from the spec
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.set_defaults(func=flow_layers_command)
 
 
@@ -30,7 +31,7 @@ def flow_layers_command(args) -> int:
     from engine.results import save_result
 
     params = {**parse_kv(args.param), **given_params(args, FLOW_LAYERS)}
-    result = run_job(Job("flow-layers", {"data": args.data}, params, model=args.checkpoint, device=args.device))
+    result = run_job(Job("flow-layers", {"data": args.data}, params, model=checkpoint_choice(args), device=args.device))
     if args.out:
         save_result(result, args.out)
     m = result.metrics

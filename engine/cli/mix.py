@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, run_job
 from engine.cli.parsing import nonneg_int, one_line_errors
 from engine.cli.spec_options import add_params
 from engine.specs.mix import METHOD_NAMES, MIX
@@ -36,6 +36,7 @@ def register(subparsers) -> None:
     add_device(p)
     add_json(p)
     add_params(p, MIX, skip=_SKIP)      # --sigma, --pi, --theta, --radius, --n-sample, --seed
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.set_defaults(func=mix_command, spec_parser=p)
 
 
@@ -70,7 +71,7 @@ def mix_command(args: argparse.Namespace) -> int:
     params = dict(checked_params(args, MIX, skip=_SKIP), method=args.method, exact=not args.fast)
     a, b, la, lb, classes = load_pair(args.data, args.split, args.a, args.b, args.points, args.checkpoint)
     inputs = {"a": a, "b": b, "label_a": la, "label_b": lb, "classes": classes}
-    result = run_job(Job("mix", inputs, params, model=args.checkpoint or None, device=args.device))
+    result = run_job(Job("mix", inputs, params, model=checkpoint_choice(args) or None, device=args.device))
     if args.out:
         save_result(result, args.out)
     m = dict(result.metrics)

@@ -8,7 +8,7 @@ initialised network of the same architecture. JSON contract: ``pretrained``, ``r
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, run_job
 from engine.cli.spec_options import add_params, given_params
 from engine.specs.parae import PROBE
 
@@ -26,6 +26,7 @@ def register(subparsers) -> None:
     add_json(p)
     # --c, --limit, --points, --batch-size, --baseline, --perplexity, --seed
     add_params(p, PROBE, skip=("tsne",))
+    add_checkpoint_options(p)   # --model, --model-options, --classes, --model-file
     p.set_defaults(func=probe_command)
 
 
@@ -42,7 +43,7 @@ def probe_command(args) -> int:
     from engine.core.jobs import Job
     from engine.results import save_result
 
-    result = run_job(Job("probe", {"data": args.data}, probe_params(args), model=args.checkpoint,
+    result = run_job(Job("probe", {"data": args.data}, probe_params(args), model=checkpoint_choice(args),
                          device=args.device))
     if args.out:
         save_result(result, args.out)

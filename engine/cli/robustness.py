@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_device, add_json, add_model_file, emit, register_model_file, run_job
 from engine.cli.parsing import one_line_errors
 from engine.cli.spec_options import add_params
 from engine.specs.training import ROBUSTNESS
@@ -24,6 +24,7 @@ def register(subparsers) -> None:
     add_device(p)
     add_json(p)
     add_params(p, ROBUSTNESS, skip=("checkpoints",))    # --split, --points, --limit, --corruptions, ...
+    add_model_file(p)     # PointLens checkpoints of your own architecture need its class first
     p.set_defaults(func=robustness_command, spec_parser=p)
 
 
@@ -31,6 +32,7 @@ def robustness_command(args: argparse.Namespace) -> int:
     from engine.cli.spec_options import checked_params
     from engine.core.jobs import Job
 
+    register_model_file(args)
     params = dict(checked_params(args, ROBUSTNESS, skip=("checkpoints",)), checkpoints=args.checkpoints)
     result = run_job(Job("robustness", {"data": args.data}, params, device=args.device))
     emit(args, dict(result.metrics), table_text(result.metrics))

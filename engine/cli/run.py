@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, run_job
 from engine.cli.parsing import one_line_errors
 from engine.cli.spec_options import add_params, given_params
 from engine.core.spec import MethodSpec
@@ -70,6 +70,8 @@ def register(subparsers) -> None:
             mp.add_argument("--checkpoint", default=default, required=default is None and spec.model_required,
                             help=f"checkpoint path or demo:<model> (default {default})")
         add_params(mp, spec)
+        if spec.needs_model:     # after the spec's own flags: a parameter keeps its name
+            add_checkpoint_options(mp)
         out_flag = "--result" if _has_param(spec, "out") else "--out"   # train's --out is its checkpoint
         mp.add_argument(out_flag, dest="result_out", metavar="R.h5", default=None, help="write the result to this .h5 file")
         if not _has_param(spec, "device"):
@@ -122,7 +124,7 @@ def run_command(args) -> int:
 
     spec: MethodSpec = args.spec
     job = Job(spec.key, _inputs(args, spec), given_params(args, spec),
-              model=getattr(args, "checkpoint", None), device=args.device)
+              model=checkpoint_choice(args) if spec.needs_model else None, device=args.device)
     result = run_job(job)
     if args.result_out:
         save_result(result, args.result_out)

@@ -7,7 +7,7 @@ draw) and ``ablation`` (all / no_la / no_c / no_lr -> logit, softmax, chamfer, f
 """
 from __future__ import annotations
 
-from engine.cli.common import add_device, add_json, emit, parse_kv, run_job
+from engine.cli.common import add_checkpoint_options, add_device, add_json, checkpoint_choice, emit, parse_kv, run_job
 from engine.cli.spec_options import add_params, given_params
 from engine.specs.flowam import SANITY
 
@@ -24,6 +24,7 @@ def register(subparsers) -> None:
     add_device(f)
     add_json(f)
     add_params(f, SANITY)         # --part, --levels, --repeats, --steps, --seed, ... from the spec
+    add_checkpoint_options(f)   # --model, --model-options, --classes, --model-file
     f.set_defaults(func=sanity_flowam_command)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -34,7 +35,7 @@ def sanity_flowam_command(args) -> int:
 
     params = {**parse_kv(args.param), **given_params(args, SANITY)}
     result = run_job(Job("flowam-sanity", {"data": args.data, "target": args.target}, params,
-                         model=args.checkpoint, device=args.device))
+                         model=checkpoint_choice(args), device=args.device))
     if args.out:
         save_result(result, args.out)
     m = result.metrics

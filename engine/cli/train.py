@@ -14,7 +14,7 @@ import shlex
 import sys
 from typing import Any
 
-from engine.cli.common import add_device, add_json, emit, run_job
+from engine.cli.common import add_device, add_json, add_model_file, emit, register_model_file, run_job
 from engine.cli.parsing import lazy_options, parse_bool
 from engine.cli.spec_options import add_params, checked_params
 from engine.core.errors import ParameterError
@@ -40,6 +40,10 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run saved next to --out")
     add_json(p)
     add_params(p, TRAIN, skip=_SKIP)     # --model, --epochs, --lr, --batch-size, ... (ranges in the spec)
+    add_model_file(p)     # train your own architecture: --model-file my_net.py:MyNet
+    p.add_argument("--model-options", dest="model_options", metavar="K=V,...", default=None,
+                   help="constructor settings of the model to train, for models without their own "
+                        "flags (e.g. a --model-file class): hidden=64,num_classes=10")
     STATIC_DESTS.update(a.dest for a in p._actions)
     lazy_options(p, _add_registry_options)
     p.set_defaults(func=train_command, spec_parser=p)
@@ -129,7 +133,9 @@ def train_command(args) -> int:
     from engine.core.jobs import Job
     from engine.perf import tune_allocator
 
+    _own_model(args)
     model_opts, mix_opts = _collect_options(args)
+    model_opts.update(_typed_model_options(args))
     params = checked_params(args, TRAIN, skip=_SKIP)
     allocator = tune_allocator()
     params.update(mix=args.augment, out=args.out, resume=args.resume,
@@ -167,6 +173,22 @@ def train_command(args) -> int:
     emit(args, out, "\n".join(lines))
     sys.stdout.flush()
     return 0
+
+
+def _typed_model_options(args) -> dict:
+    from engine.models.checkpoint_options import parse_model_options
+
+    return parse_model_options(getattr(args, "model_options", None))
+
+
+def _own_model(args) -> None:
+    """Register --model-file's class (running its code) and train it unless --model names another."""
+    from engine.models.user_models import load_entry_points
+
+    load_entry_points()     # installed packages' models can be trained by name
+    key = register_model_file(args, _typed_model_options(args))
+    if key is not None and args.model is None:
+        args.model = key
 
 
 def _fmt(v: Any) -> str:

@@ -28,6 +28,7 @@ from engine.fsguard import check_input
 from engine.inputs import record_input
 from engine.models import checkpoint_adapters as adapters
 from engine.models import checkpoint_limits as limits
+from engine.models import checkpoint_options as user_opts
 from engine.models.base import PointModel, build_model
 
 FORMAT = "pointlens-checkpoint/1"
@@ -201,16 +202,25 @@ def read_meta(spec: str | os.PathLike) -> dict:
 
 # --- loading -------------------------------------------------------------------------------------
 
-def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | None = None) -> Loaded:
+def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | None = None, *,
+                    model: str | None = None, model_options: dict | None = None,
+                    classes: list[str] | None = None) -> Loaded:
     """Load a checkpoint into a fresh model in eval mode on ``device``.
 
     ``expect``: the model key the caller needs; a checkpoint of another model is an error saying
     which model it is. Any mismatch between file and model is a CheckpointError with the report.
+    What the user says about the file (see ``checkpoint_options``): ``model`` names the registry
+    key of a foreign file instead of detecting it; ``model_options`` are constructor settings
+    merged over the detected or saved config; ``classes`` names the outputs, one per class.
     """
     from engine.device import resolve_device
     from engine.core.registry import MODELS
 
     _import_models()
+    options = user_opts.typed_options(model_options)
+    if model is not None and model not in MODELS:
+        raise CheckpointError(f"{spec}: model '{model}' is not a registered model "
+                              f"(known: {', '.join(MODELS.names())}).", hint=_unknown_hint(model))
     path = resolve_spec(spec)
     record_input(path, "checkpoint")
     dev = resolve_device(device)
@@ -225,6 +235,10 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     if meta is not None:                                   # written by PointLens
         key = str(meta.get("model", ""))
         config = meta.get("config") or {}
+        if model is not None and model != key:
+            raise CheckpointError(f"{path}: the file's metadata says it is a '{key}' checkpoint, "
+                                  f"but model '{model}' was named for it.",
+                                  hint="Drop the model name: PointLens checkpoints say which model they are for.")
         limits.check_meta(meta, path)
         if not state:
             raise CheckpointError(f"{path}: the checkpoint holds no tensors.")
@@ -238,15 +252,19 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
         state = adapted.state
         report += adapted.notes
         try:
-            found = adapters.recognise(state, expect)
+            found = _named(model, state) if model is not None else adapters.recognise(state, expect)
         except CheckpointError as e:
             raise CheckpointError(f"{path}: {e.message}", hint=e.hint) from None
-        if found is None:
+        if model is not None:
+            key, config = found
+            report.append(f"model '{key}' as named by the user, with {_config_text(config)}")
+        elif found is None:
             if expect is None:
                 raise CheckpointError(
                     f"{path}: cannot tell which model these {len(state)} tensors belong to "
                     f"(first keys: {', '.join(list(state)[:4])}).",
-                    hint="Name the model the checkpoint is for, or open a PointLens .safetensors checkpoint.")
+                    hint="Name the model the checkpoint is for (--model NAME, or the model picker "
+                         "when opening it), or open a PointLens .safetensors checkpoint.")
             key, config = expect, {}
         else:
             key, config = found
@@ -256,12 +274,20 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     if key not in MODELS:
         raise CheckpointError(f"{path}: the checkpoint is for model '{key}', which this PointLens "
                               f"does not have (known: {', '.join(MODELS.names())}).",
-                              hint="Update PointLens or open a checkpoint of a known model.")
+                              hint=_unknown_hint(key))
     if expect is not None and key != expect:
         raise CheckpointError(f"{path}: this is a '{key}' checkpoint, not '{expect}'.",
                               hint=f"Open a '{expect}' checkpoint here, or use this one with a '{key}' method.")
+    if options:
+        user_opts.check_options(key, MODELS.get(key), options, str(path))
+        config = {**config, **options}
+        meta["config"] = config
+        report.append(f"model options given: {_config_text(options)}")
     limits.check_meta(meta, path)
-    limits.check_shapes_first(key, config, state, path, _config_text(config))
+    try:
+        limits.check_shapes_first(key, config, state, path, _config_text(config))
+    except CheckpointError as e:
+        raise _with_choice_hint(e, model, options) from None
     bad = adapters.nonfinite(state)
     if bad:
         raise CheckpointError(f"{path}: {len(bad)} tensor(s) hold NaN or Inf values "
@@ -276,14 +302,19 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
                               f"({type(e).__name__}: {_short(e)}).") from None
     mismatch = adapters.compare(model, state)
     if not mismatch.ok:
-        raise CheckpointError(f"{path} does not fit model '{key}' ({_config_text(config)}): "
-                              + "; ".join(mismatch.lines()) + ".",
-                              hint="Check that the file is a checkpoint of this model and configuration.")
+        raise _with_choice_hint(CheckpointError(
+            f"{path} does not fit model '{key}' ({_config_text(config)}): " + "; ".join(mismatch.lines()) + ".",
+            hint="Check that the file is a checkpoint of this model and configuration."), model, options)
     limits.check_float_weights(state, model, path)
     model.load_state_dict(state, strict=True)
-    classes = meta.get("classes")
     n_out = mismatch.model_classes
+    if classes is not None:
+        _check_given_classes(classes, n_out or config.get("num_classes"), path, key)
+        meta["classes"], meta["classes_from"] = list(classes), "the names given for the checkpoint"
+        report.append(f"class names given by the user ({len(classes)})")
+    classes = meta.get("classes")
     if not classes and n_out:
+        meta["classes_from"] = "generic"
         meta["classes"] = [f"class {i}" for i in range(n_out)]
         report.append(f"the file names no classes; they are called class 0..class {n_out - 1}")
     elif classes and n_out and len(classes) != n_out:
@@ -293,13 +324,59 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     return Loaded(model=model, meta=meta, key=key, report=report, path=str(path))
 
 
+def _named(model: str, state: dict) -> tuple[str, dict]:
+    """The user-named model with the config its own recogniser reads from the tensors (or its
+    defaults), never another model's."""
+    from engine.core.registry import MODELS
+
+    fn = adapters.RECOGNISERS.get(model) or getattr(MODELS.get(model), "config_from_state_dict", None)
+    config = fn(state) if fn is not None else None
+    if fn is None:
+        # A variant without a recogniser of its own (RandMask is PointNet's layout): take the
+        # settings read for the look-alike model, those the named model's constructor accepts.
+        found = adapters.recognise(state, None)
+        if found is not None:
+            takes = user_opts.constructor_options(MODELS.get(model))
+            config = {k: v for k, v in found[1].items() if takes is None or k in takes}
+    return model, dict(config or {})
+
+
+def _unknown_hint(key: str) -> str:
+    if key.startswith("file:"):
+        return "This model comes from your own file: give it again with --model-file PATH.py:CLASS."
+    return "Pick a known model (see the list), update PointLens, or install the package that provides it."
+
+
+def _with_choice_hint(e: CheckpointError, model: str | None, options: dict) -> CheckpointError:
+    """The mismatch error, with a hint that points at the user's own choice when there was one."""
+    if model is None and not options:
+        return e
+    said = " and ".join(x for x in (f"model '{model}'" if model else "",
+                                     f"options {_config_text(options)}" if options else "") if x)
+    return CheckpointError(e.message, hint=f"You chose {said}: check that choice against the file, "
+                                            "or leave the model out to let PointLens detect it.")
+
+
+def _check_given_classes(classes: list[str], n_out: int | None, path: Path, key: str) -> None:
+    if n_out is None:
+        raise CheckpointError(f"{path}: class names were given, but model '{key}' has no classifier "
+                              f"head PointLens can count.", hint="Drop the class names for this model.")
+    if len(classes) != int(n_out):
+        raise CheckpointError(f"{path}: {len(classes)} class names were given, but the model has "
+                              f"{int(n_out)} outputs (one per class).",
+                              hint=f"Give exactly {int(n_out)} names, in the order the model was trained.")
+
+
 def _config_text(config: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(config.items())) or "default settings"
 
 
 def _import_models() -> None:
-    """Make sure every model architecture is registered."""
+    """Make sure every model architecture is registered, installed plug-ins included."""
     import engine.models.zoo  # noqa: F401
+    from engine.models.user_models import load_entry_points
+
+    load_entry_points()
 
 
 # --- cache ---------------------------------------------------------------------------------------
@@ -308,8 +385,11 @@ _CACHE: "OrderedDict[tuple, Loaded]" = OrderedDict()
 _CACHE_SIZE = 6
 
 
-def load_checkpoint_cached(spec: str | os.PathLike, device: Any = "cpu", expect: str | None = None) -> Loaded:
-    """``load_checkpoint`` memoised on (resolved path, mtime, size, device, expect).
+def load_checkpoint_cached(spec: str | os.PathLike, device: Any = "cpu", expect: str | None = None, *,
+                           model: str | None = None, model_options: dict | None = None,
+                           classes: list[str] | None = None) -> Loaded:
+    """``load_checkpoint`` memoised on (resolved path, mtime, size, device, expect, and the
+    user's model, options and classes).
 
     The returned model is shared between callers: use it in eval mode and do not modify it.
     """
@@ -317,11 +397,14 @@ def load_checkpoint_cached(spec: str | os.PathLike, device: Any = "cpu", expect:
 
     path = resolve_spec(spec).resolve()
     st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size, str(resolve_device(device)), expect)
+    options = user_opts.typed_options(model_options)
+    key = (str(path), st.st_mtime_ns, st.st_size, str(resolve_device(device)), expect, model,
+           json.dumps(options, sort_keys=True, default=str), None if classes is None else tuple(classes))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    loaded = load_checkpoint(path, device, expect)
+    loaded = load_checkpoint(path, device, expect, model=model, model_options=options or None,
+                             classes=None if classes is None else list(classes))
     _CACHE[key] = loaded
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
