@@ -1,4 +1,4 @@
-"""Point-MAE fine-tuned classifiers read into ``serp-transformer-cls``.
+"""Point-MAE and Point-BERT fine-tuned classifiers read into ``serp-transformer-cls``.
 
 Point-MAE (``PointTransformer`` in its ``models/Point_MAE.py``) saves ``{"base_model": state,
 "optimizer", "epoch", "metrics", ...}``; the state holds ``cls_token``, ``cls_pos``, the patch
@@ -8,9 +8,9 @@ same blocks and embeddings under other prefixes (SeRP's names), so the file load
 prefixes; its head is our ``head="pointmae"``. Attention heads and the grouping (64 patches of
 32 points) leave no trace in the weights and take Point-MAE's settings (6 heads, as SeRP).
 
-Point-BERT's classifier has the same prefixes plus ``reduce_dim`` (a projection of 256-channel
-patch features to the token width) and a one-hidden-layer head; our encoder has no such
-projection, so those files are refused with that reason rather than half-loaded.
+Point-BERT's classifier (its ``models/Point_BERT.py``) has the same prefixes plus
+``reduce_dim`` (its mini-PointNet ends at 256 channels, projected to the token width) and a
+one-hidden-layer head: our ``patch_dims`` and ``head="pointbert"``.
 
 A renamed state dict remembers the file's names, so a mismatch report names the tensors as
 the person sees them in their file.
@@ -57,16 +57,12 @@ def is_point_mae(state: dict) -> bool:
             or ("cls_token" in state and any(k.startswith("blocks.blocks.") for k in state)))
 
 
-def translate_point_mae(state: dict[str, torch.Tensor], where: str) -> tuple[dict, list[str]] | None:
+def translate_point_mae(state: dict[str, torch.Tensor]) -> tuple[dict, list[str]] | None:
     """The state under ``serp-transformer-cls`` names and a report note, or None if ``state`` is
     not a Point-MAE/Point-BERT classifier."""
     if not is_point_mae(state):
         return None
-    if any(k.startswith("reduce_dim.") for k in state):
-        raise CheckpointError(
-            f"{where}: this is a Point-BERT fine-tuned classifier: its patch features are projected to the "
-            "token width by 'reduce_dim', a layer PointLens's transformer classifier does not have.",
-            hint="Point-MAE fine-tuned classifiers load; a Point-BERT one does not yet.")
+    source = "Point-BERT" if any(k.startswith("reduce_dim.") for k in state) else "Point-MAE"
     renamed = {}
     for key, value in state.items():
         for theirs, ours in POINT_MAE_PREFIXES:
@@ -75,10 +71,10 @@ def translate_point_mae(state: dict[str, torch.Tensor], where: str) -> tuple[dic
                 break
         renamed[key] = value
     return RenamedState(renamed, POINT_MAE_PREFIXES), [
-        "Point-MAE fine-tuned classifier: encoder.* -> patch_embedding.*, pos_embed.* -> "
+        f"{source} fine-tuned classifier: encoder.* -> patch_embedding.*, pos_embed.* -> "
         "encoder_pos_embed.block.*, blocks.blocks.* -> serp_encoder.blocks.*, "
         "cls_head_finetune.* -> head.*",
-        f"attention heads and grouping are not stored in the weights: Point-MAE's "
+        f"attention heads and grouping are not stored in the weights: {source}'s "
         f"{POINT_MAE_HEADS} heads and {POINT_MAE_GROUPS} patches of {POINT_MAE_GROUP_SIZE} points"]
 
 
@@ -104,15 +100,20 @@ def transformer_cls_config(state: dict[str, torch.Tensor]) -> dict | None:
                ("serp_encoder.blocks.0.norm1.weight", 0))
     if dim is not None:
         config["dim"] = dim
-    if any(k.startswith("head.8.") for k in keys) or "head.0.weight" in state:
-        config["head"] = "pointmae"
-        classes = _dim(state, ("head.8.weight", 0), ("head.8.bias", 0))
+    patch_dims = _dim(state, ("reduce_dim.weight", 1))
+    if patch_dims is not None:
+        config["patch_dims"] = patch_dims
+    pointbert = any(k.startswith("head.3.") for k in keys)
+    if pointbert or any(k.startswith(("head.0.", "head.8.")) for k in keys):
+        config["head"] = "pointbert" if pointbert else "pointmae"
+        last = "head.3" if pointbert else "head.8"
+        classes = _dim(state, (last + ".weight", 0), (last + ".bias", 0))
         hidden = _dim(state, ("head.0.weight", 0))
         if hidden is not None and hidden != POINTMAE_HEAD_HIDDEN:
             raise CheckpointError(
                 f"the classifier head's first layer ({file_name(state, 'head.0.weight')}) has "
-                f"{hidden} outputs; Point-MAE's head has {POINTMAE_HEAD_HIDDEN}.",
-                hint="Check that the file is a Point-MAE fine-tuned classifier.")
+                f"{hidden} outputs; Point-MAE's and Point-BERT's heads have {POINTMAE_HEAD_HIDDEN}.",
+                hint="Check that the file is a Point-MAE or Point-BERT fine-tuned classifier.")
     else:
         classes = _dim(state, ("head.weight", 0), ("head.bias", 0))
     if classes is not None:

@@ -97,6 +97,9 @@ class PatchTokenEncoder(PointModel):
         centres = gather_points(points, centre_idx)
         patches = gather_points(points, patch_idx) - centres.unsqueeze(2)
         x = self.patch_embedding(patches)
+        reduce = getattr(self, "reduce_dim", None)   # Point-BERT: patch features -> token width
+        if reduce is not None:
+            x = reduce(x)
         pos = self.encoder_pos_embed(centres)
         b = x.shape[0]
         x = torch.cat([self.cls_token.expand(b, -1, -1), x], dim=1)
@@ -234,17 +237,36 @@ def _pointmae_head(cin: int, classes: int) -> tuple[nn.Module, str]:
     return layers, "head.8.weight"
 
 
+def _pointbert_head(cin: int, classes: int) -> tuple[nn.Module, str]:
+    """Point-BERT's fine-tuning head: one hidden layer of 256, ReLU, dropout 0.5 (indices 0, 3)."""
+    hidden = POINTMAE_HEAD_HIDDEN
+    layers = nn.Sequential(nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.Dropout(0.5),
+                           nn.Linear(hidden, classes))
+    return layers, "head.3.weight"
+
+
+def _patch_features_then_project(model: nn.Module, patch_dims: int) -> None:
+    """Point-BERT's encoder: the mini-PointNet ends at ``patch_dims`` channels (its dVAE width,
+    256) and a Linear ``reduce_dim`` maps them to the token width. The hidden widths stay those
+    of the token width, so only the last convolution changes."""
+    last = model.patch_embedding.second_conv[3]
+    model.patch_embedding.second_conv[3] = nn.Conv1d(last.in_channels, patch_dims, 1)
+    model.patch_embedding.dim = patch_dims
+    model.reduce_dim = nn.Linear(patch_dims, model.dim)
+
+
 POINTMAE_HEAD_HIDDEN = 256
 # head option -> builder(input width, classes) -> (module, name of the weight that counts classes)
-CLASSIFIER_HEADS = {"linear": _linear_head, "pointmae": _pointmae_head}
+CLASSIFIER_HEADS = {"linear": _linear_head, "pointmae": _pointmae_head, "pointbert": _pointbert_head}
 
 
 @MODELS.register("serp-transformer-cls")
 class SerpTransformerClassifier(PatchTokenEncoder):
     """Fine-tuning classifier: the SeRP encoder on the clean cloud, LayerNorm, features
-    concat(CLS, max over patch tokens) -> linear head (``head="pointmae"``: Point-MAE's two-hidden-
-    layer head, so its fine-tuned checkpoints load). ``--init`` from a SeRP-Transformer or VASP
-    checkpoint copies the encoder (same names)."""
+    concat(CLS, max over patch tokens) -> linear head. ``head="pointmae"`` / ``"pointbert"`` and
+    ``patch_dims`` (Point-BERT's ``reduce_dim``) give those models' fine-tuning layouts, so their
+    checkpoints load. ``--init`` from a SeRP-Transformer or VASP checkpoint copies the encoder
+    (same names)."""
 
     key = "serp-transformer-cls"
     cli_options = dict(SIZE_OPTIONS)
@@ -253,7 +275,8 @@ class SerpTransformerClassifier(PatchTokenEncoder):
     def __init__(self, num_classes: int = 10, size: str = "paper", width: float | None = None,
                  dim: int | None = None, depth: int | None = None, heads: int | None = None,
                  groups: int | None = None, group_size: int | None = None, drop_path: float = 0.1,
-                 skip_near_origin: bool = True, head: str = "linear", **extra):
+                 skip_near_origin: bool = True, head: str = "linear", patch_dims: int | None = None,
+                 **extra):
         if head not in CLASSIFIER_HEADS:
             raise ParameterError(f"transformer classifier head {head!r} is not one of "
                                  f"{list(CLASSIFIER_HEADS)}.")
@@ -264,11 +287,17 @@ class SerpTransformerClassifier(PatchTokenEncoder):
                   "neighbours", "noise_std", "noise_mode", "codebook_size", "codebook_weight",
                   "commitment_weight"):
             extra.pop(k, None)                      # pre-training options that do not apply here
-        if head != "linear":                        # the default stays out of old configs
+        if head != "linear":                        # the defaults stay out of old configs
             extra["head"] = head
+        if patch_dims is not None:
+            if int(patch_dims) < 1:
+                raise ParameterError(f"transformer classifier patch_dims = {patch_dims} must be >= 1.")
+            extra["patch_dims"] = int(patch_dims)
         super().__init__(num_classes=num_classes, size=size, **cfg, drop_path=drop_path,
                          skip_near_origin=skip_near_origin, **extra)
         self._build_encoder(cfg, drop_path)
+        if patch_dims is not None:
+            _patch_features_then_project(self, int(patch_dims))
         self.feature_tap = nn.Identity()          # names the downstream feature for taps
         self.head, self.head_weight = CLASSIFIER_HEADS[head](2 * cfg["dim"], num_classes)
         init_weights(self)

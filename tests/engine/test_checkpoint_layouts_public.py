@@ -1,9 +1,9 @@
-"""Public SeRP-PointNet and Point-MAE checkpoint layouts load without naming the model.
+"""Public SeRP-PointNet, Point-MAE and Point-BERT checkpoint layouts load without naming the model.
 
 Each file is built here the way the public code saves it (its key names, its containers, its
 extra entries) from one of our models with a tiny width, then opened through
-``load_checkpoint(path)`` alone. The Point-MAE logits are also checked against a forward pass
-written in this file from Point-MAE's ``PointTransformer`` using the file's own tensor names.
+``load_checkpoint(path)`` alone. The Point-MAE / Point-BERT logits are also checked against a
+forward pass written in this file from their ``PointTransformer`` using the file's own names.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ TO_POINT_MAE = {"patch_embedding.": "encoder.", "encoder_pos_embed.block.": "pos
 # 64 patches of 32 points.
 TINY_MAE = dict(num_classes=CLASSES, dim=24, depth=2, heads=6, groups=64, group_size=32,
                 head="pointmae")
+TINY_BERT = dict(TINY_MAE, head="pointbert", patch_dims=16)
 
 
 def _point_mae_name(ours: str) -> str:
@@ -50,14 +51,23 @@ def _message(path) -> str:
 
 # --- Point-MAE fine-tuned classifier -> serp-transformer-cls ---------------------------------------
 
-@pytest.fixture(scope="module")
-def mae():
-    torch.manual_seed(0)
-    model = build_model("serp-transformer-cls", **TINY_MAE)
-    randomise_batchnorm(model, seed=1)
+def _public(config: dict, seed: int):
+    torch.manual_seed(seed)
+    model = build_model("serp-transformer-cls", **config)
+    randomise_batchnorm(model, seed=seed)
     model.eval()
     sd = {f"module.{_point_mae_name(k)}": v.clone() for k, v in model.state_dict().items()}
     return model, sd
+
+
+@pytest.fixture(scope="module")
+def mae():
+    return _public(TINY_MAE, 1)
+
+
+@pytest.fixture(scope="module")
+def bert():
+    return _public(TINY_BERT, 2)
 
 
 def _save_point_mae(path, sd):
@@ -108,6 +118,8 @@ def _point_mae_logits(sd: dict, x: torch.Tensor, heads: int = 6) -> torch.Tensor
     f = torch.cat([f.max(2, keepdim=True)[0].expand(-1, -1, n), f], 1)
     f = conv(F.relu(bn(conv(f, "encoder.second_conv.0"), "encoder.second_conv.1")), "encoder.second_conv.3")
     tokens = f.max(2)[0].reshape(b, g, -1)
+    if "reduce_dim.weight" in w:                           # Point-BERT
+        tokens = lin(tokens, "reduce_dim")
     pos = lin(F.gelu(lin(centres, "pos_embed.0")), "pos_embed.2")
     t = torch.cat([w["cls_token"].expand(b, -1, -1), tokens], 1)
     pos = torch.cat([w["cls_pos"].expand(b, -1, -1), pos], 1)
@@ -124,6 +136,8 @@ def _point_mae_logits(sd: dict, x: torch.Tensor, heads: int = 6) -> torch.Tensor
         t = t + lin(F.gelu(lin(h, p + "mlp.fc1")), p + "mlp.fc2")
     t = F.layer_norm(t, (d,), w["norm.weight"], w["norm.bias"])
     z = torch.cat([t[:, 0], t[:, 1:].max(1)[0]], -1)
+    if "cls_head_finetune.3.weight" in w:                  # Point-BERT: Linear, ReLU, Dropout, Linear
+        return lin(F.relu(lin(z, "cls_head_finetune.0")), "cls_head_finetune.3")
     z = F.relu(bn(lin(z, "cls_head_finetune.0"), "cls_head_finetune.1"))
     z = F.relu(bn(lin(z, "cls_head_finetune.4"), "cls_head_finetune.5"))
     return lin(z, "cls_head_finetune.8")
@@ -148,14 +162,50 @@ def test_point_mae_file_loads_unnamed_with_the_same_logits(tmp_path, mae):
     assert not torch.allclose(ours[0], ours[1])        # the two clouds are told apart
 
 
-def test_point_bert_file_is_refused_with_the_reason(tmp_path, mae):
-    _, sd = mae
-    bert = dict(sd)
-    bert["module.reduce_dim.weight"] = torch.zeros(24, 256)
-    bert["module.reduce_dim.bias"] = torch.zeros(24)
-    _save_point_mae(tmp_path / "bert.pth", bert)
-    text = _message(tmp_path / "bert.pth")
-    assert "Point-BERT" in text and "reduce_dim" in text and "bert.pth" in text, text
+def test_full_size_point_bert_classifier_has_its_names_and_shapes():
+    """Point-BERT's PointTransformer (ModelNet config: encoder_dims 256 -> reduce_dim -> 384,
+    head 768-256-classes)."""
+    model = build_model("serp-transformer-cls", num_classes=40, head="pointbert", patch_dims=256)
+    sd = {_point_mae_name(k): tuple(v.shape) for k, v in model.state_dict().items()}
+    expected = {"encoder.first_conv.0.weight": (128, 3, 1), "encoder.second_conv.0.weight": (512, 512, 1),
+                "encoder.second_conv.3.weight": (256, 512, 1), "reduce_dim.weight": (384, 256),
+                "pos_embed.2.weight": (384, 128), "blocks.blocks.11.attn.qkv.weight": (1152, 384),
+                "cls_head_finetune.0.weight": (256, 768), "cls_head_finetune.3.weight": (40, 256)}
+    for name, shape in expected.items():
+        assert sd.get(name) == shape, name
+    assert not any(k.startswith(("cls_head_finetune.1.", "cls_head_finetune.4.")) for k in sd)
+
+
+def test_point_bert_file_loads_unnamed_with_the_same_logits(tmp_path, bert):
+    model, sd = bert
+    path = tmp_path / "bert.pth"
+    _save_point_mae(path, sd)
+    loaded = load_checkpoint(path)
+    assert loaded.key == "serp-transformer-cls"
+    assert {k: loaded.model.config[k] for k in ("dim", "head", "patch_dims", "num_classes")} == \
+        {"dim": 24, "head": "pointbert", "patch_dims": 16, "num_classes": CLASSES}
+    assert "Point-BERT" in " | ".join(loaded.report)
+    x = _cloud()
+    with torch.no_grad():
+        ours, native, public = loaded.model(x), model(x), _point_mae_logits(sd, x)
+    torch.testing.assert_close(ours, native)
+    torch.testing.assert_close(ours, public, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(ours[0], ours[1])
+
+
+def test_point_bert_bad_variants_each_give_one_message(tmp_path, bert):
+    _, sd = bert
+    head = dict(sd)
+    head["module.cls_head_finetune.3.weight"] = torch.zeros(CLASSES, 128)
+    _save_point_mae(tmp_path / "head.pth", head)
+    text = _message(tmp_path / "head.pth")
+    assert f"cls_head_finetune.3.weight is ({CLASSES}, 128) in the file but ({CLASSES}, 256)" in text, text
+
+    missing = dict(sd)
+    del missing["module.reduce_dim.bias"]
+    _save_point_mae(tmp_path / "missing.pth", missing)
+    text = _message(tmp_path / "missing.pth")
+    assert "missing from the file: reduce_dim.bias" in text, text
 
 
 def test_point_mae_bad_variants_each_give_one_message(tmp_path, mae):
