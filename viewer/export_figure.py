@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
@@ -244,7 +245,16 @@ class ExportFigureDialog(QDialog):
             panels, screen = panels_of(self.window.viewports, which)
             look = fw.Look(self.transparent.isChecked(), self.caption.isChecked(), self.colour_bar.isChecked(),
                            bool(self.window.viewports.edl))
-            image = fw.render_figure(self.window.scene, panels, (width, height), look)
+            # 10,000 px wide takes ~20 s on software GL: say so and show the busy cursor meanwhile
+            self._say(f"Rendering {width:,} × {height:,} px…", error=False)
+            QApplication.setOverrideCursor(Qt.WaitCursor)
+            self.export_button.setEnabled(False)     # no second export from the events processed now
+            QApplication.processEvents()
+            try:
+                image = fw.render_figure(self.window.scene, panels, (width, height), look)
+            finally:
+                self.export_button.setEnabled(True)
+                QApplication.restoreOverrideCursor()
             if self.crop.isChecked():
                 image = fw.crop_to_content(image, round(CROP_MARGIN * height / screen[1]))
             prov = provenance.for_window(
