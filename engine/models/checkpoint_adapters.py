@@ -97,7 +97,7 @@ def unwrap(obj: Any, where: str) -> Unwrapped:
             value = state.pop(name)
             shown = f" {[round(x, 4) for x in value.flatten().tolist()]}" if value.numel() <= 8 else ""
             notes.append(f"dropped '{name}'{shown} ({what}, not a weight of the network)")
-    translated = translate_point_mae(state)
+    translated = translate_point_mae(state, where)
     if translated is not None:
         state, more = translated
         notes += more

@@ -31,6 +31,8 @@ POINT_MAE_PREFIXES = (
     ("cls_head_finetune.", "head."),
 )
 POINT_MAE_HEADS, POINT_MAE_GROUPS, POINT_MAE_GROUP_SIZE = 6, 64, 32
+# Pre-training models: Point-MAE's masked autoencoder, Point-BERT's momentum encoder pair.
+PRETRAIN_PREFIXES = ("MAE_encoder.", "transformer_q.")
 
 
 class RenamedState(dict):
@@ -57,9 +59,16 @@ def is_point_mae(state: dict) -> bool:
             or ("cls_token" in state and any(k.startswith("blocks.blocks.") for k in state)))
 
 
-def translate_point_mae(state: dict[str, torch.Tensor]) -> tuple[dict, list[str]] | None:
+def translate_point_mae(state: dict[str, torch.Tensor], where: str) -> tuple[dict, list[str]] | None:
     """The state under ``serp-transformer-cls`` names and a report note, or None if ``state`` is
     not a Point-MAE/Point-BERT classifier."""
+    if any(k.startswith(PRETRAIN_PREFIXES) for k in state) and not any(
+            k.startswith("cls_head_finetune.") for k in state):
+        raise CheckpointError(
+            f"{where}: this is a Point-MAE / Point-BERT pre-training checkpoint "
+            f"({', '.join(p.rstrip('.') for p in PRETRAIN_PREFIXES)} weights, no classifier head); "
+            "PointLens opens their fine-tuned classifiers.",
+            hint="Open the classifier fine-tuned from it (its file holds cls_head_finetune.*).")
     if not is_point_mae(state):
         return None
     source = "Point-BERT" if any(k.startswith("reduce_dim.") for k in state) else "Point-MAE"

@@ -234,6 +234,16 @@ def test_point_mae_bad_variants_each_give_one_message(tmp_path, mae):
     assert "cls_head_finetune.0.weight" in text and "128 outputs" in text and "256" in text, text
 
 
+def test_a_point_mae_pretraining_file_is_named_as_such(tmp_path, mae):
+    _, sd = mae
+    pretrain = {f"module.MAE_encoder.{k.removeprefix('module.')}": v for k, v in sd.items()
+                if not k.startswith("module.cls_head_finetune.")}
+    pretrain["module.mask_token"] = torch.zeros(1, 1, 24)
+    _save_point_mae(tmp_path / "pretrain.pth", pretrain)
+    text = _message(tmp_path / "pretrain.pth")
+    assert "pre-training checkpoint" in text and "MAE_encoder" in text and "pretrain.pth" in text, text
+
+
 # --- SeRP-PointNet with its loss buffer --------------------------------------------------------------
 
 def test_full_size_serp_pointnet_plus_the_loss_buffer_is_the_public_tensor_count():
