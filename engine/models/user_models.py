@@ -24,6 +24,7 @@ import torch
 from engine.core.errors import ModelError, ParameterError
 from engine.core.registry import MODELS
 from engine.models.base import PointModel, classification_loss
+from engine.models.checkpoint_options import constructor_options
 
 log = logging.getLogger("pointlens")
 ENTRY_POINT_GROUP = "pointlens.models"
@@ -99,7 +100,10 @@ def _as_point_model(cls: type, key: str) -> type:
     if issubclass(cls, PointModel):
         return type(cls.__name__, (cls,), {"key": key, "__module__": cls.__module__, "__doc__": cls.__doc__})
 
+    takes = constructor_options(cls)
+
     def __init__(self, **config: Any) -> None:
+        config = _own_settings(cls, takes, config)
         cls.__init__(self, **config)
         self.config = dict(config)
 
@@ -110,6 +114,21 @@ def _as_point_model(cls: type, key: str) -> type:
             "__module__": cls.__module__, "__doc__": cls.__doc__,
             "description": f"your own {cls.__name__} from {Path(inspect.getfile(cls)).name}"}
     return type(cls.__name__, (cls, PointModel), body)
+
+
+def _own_settings(cls: type, takes: list[str] | None, config: dict) -> dict:
+    """The settings the user's constructor names. PointLens's trainer passes ``width`` to every
+    model (a multiplier of its own architectures): dropped for a class that does not take it.
+    Anything else it does not take is an error naming the setting."""
+    if takes is None:
+        return dict(config)
+    extra = [k for k in config if k not in takes and k != "width"]
+    if extra:
+        hint = ("Give its __init__ a num_classes argument: PointLens sizes the head from the dataset."
+                if "num_classes" in extra else "Pass only settings its __init__ names.")
+        raise ModelError(f"{cls.__name__} takes no setting {', '.join(repr(e) for e in extra)}; "
+                         f"its settings are {', '.join(takes) or '(none)'}.", hint=hint)
+    return {k: v for k, v in config.items() if k in takes}
 
 
 def _probe(model_cls: type, options: dict, path: Path, name: str) -> None:

@@ -355,3 +355,41 @@ def test_entry_points_register_models_and_a_broken_one_only_warns(monkeypatch, c
     assert "broken-dist" in warnings[0] and "missing_dep" in warnings[0]
     assert "odd-dist" in warnings[1]
     assert user_models.load_entry_points() == []                             # once per process
+
+
+def test_cli_train_own_architecture_then_eval_it(toy, tmp_path, capsys, forget_registered):
+    net = _write(tmp_path, "train_net.py", TINY_NET)
+    out = tmp_path / "mine.safetensors"
+    rc = main(["train", "--model-file", f"{net}:TinyNet", "--model-options", "hidden=8", "--data", str(toy),
+               "--epochs", "1", "--points", "64", "--batch-size", "8", "--augmentations", "none",
+               "--out", str(out), "--json"])
+    assert rc == 0, capsys.readouterr().err
+    capsys.readouterr()
+    meta = __import__("engine").read_meta(out)
+    assert meta["model"] == "file:train_net.TinyNet"
+    assert meta["config"] == {"hidden": 8, "num_classes": 3}      # width is PointLens's own: dropped
+    MODELS._entries.pop(meta["model"]); user_models._FILES.pop(meta["model"])
+    rc, _, err = _eval(capsys, "--checkpoint", str(out), "--data", str(toy))
+    assert rc == 2 and "--model-file" in err                        # the file alone runs no code
+    rc, res, _ = _eval(capsys, "--checkpoint", str(out), "--data", str(toy), "--model-file", f"{net}:TinyNet")
+    assert rc == 0 and list(res["per_class_accuracy"]) == CLASSES
+
+
+def test_own_class_without_num_classes_cannot_be_trained(tmp_path, forget_registered):
+    net = _write(tmp_path, "fixed_net.py", """
+        import torch
+        from torch import nn
+
+        class Fixed(nn.Module):
+            def __init__(self, hidden=8):
+                super().__init__()
+                self.mlp, self.head = nn.Linear(3, hidden), nn.Linear(hidden, 4)
+
+            def forward(self, x):
+                return self.head(self.mlp(x).max(dim=1).values)
+        """)
+    key = user_models.load_model_file(f"{net}:Fixed")
+    assert build_model(key, width=0.5).config == {}                  # width: ignored, not passed on
+    with pytest.raises(ModelError, match="takes no setting 'num_classes'") as e:
+        build_model(key, width=1.0, num_classes=3)
+    assert "num_classes argument" in e.value.hint
