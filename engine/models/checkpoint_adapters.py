@@ -9,8 +9,9 @@ for DGCNN (WangYueFt/AnTao97 ``model.t7``: a bare DataParallel state dict) and P
 (yanx27 ``best_model.pth``), recognised from their keys: ``conv5.0``/``linear3`` is DGCNN,
 ``sa1.conv_blocks`` PointNet++ MSG, ``sa1.mlp_convs`` SSG; sizes come from the tensors' shapes.
 SeRP-PointNet (``model_wts``) uses ``engine.models.serp_pointnet``'s names but also stores its
-training loss's class-weight buffer, dropped here with a note. Point-MAE fine-tuned classifiers
-(``base_model``) are renamed into ``serp-transformer-cls`` (``checkpoint_layouts_transformer``).
+training loss's class-weight buffer, dropped here with a note. Point-MAE and Point-BERT fine-tuned
+classifiers (``base_model``) are renamed into ``serp-transformer-cls``
+(``checkpoint_layouts_transformer``).
 
 The mismatch report is written for a person: which tensors are missing, which are unexpected,
 which differ in shape, and how many classes the file was trained for.

@@ -102,7 +102,9 @@ def transformer_cls_config(state: dict[str, torch.Tensor]) -> dict | None:
             and any(k.startswith("patch_embedding.") for k in keys)
             and any(k.startswith("head.") for k in keys)) or any(k.startswith("serp_decoder.") for k in keys):
         return None
-    depth = 1 + max(int(m.group(1)) for k in keys if (m := _BLOCK.match(k)))
+    # Blocks counted, not read off the largest index: one stray name such as blocks.999999.*
+    # must not make us build a million blocks; gaps then show up as missing tensors.
+    depth = len({m.group(1) for k in keys if (m := _BLOCK.match(k))})
     config: dict = {"size": "paper", "depth": depth, "heads": POINT_MAE_HEADS,
                     "groups": POINT_MAE_GROUPS, "group_size": POINT_MAE_GROUP_SIZE}
     dim = _dim(state, ("cls_token", 2), ("cls_pos", 2), ("norm.weight", 0),

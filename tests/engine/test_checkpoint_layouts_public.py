@@ -228,6 +228,12 @@ def test_point_mae_bad_variants_each_give_one_message(tmp_path, mae):
     text = _message(tmp_path / "shape.pth")
     assert "pos_embed.2.weight is (" in text and "in the file but (24," in text, text
 
+    stray = dict(sd)
+    stray["module.blocks.blocks.999999.norm1.weight"] = torch.ones(24)
+    _save_point_mae(tmp_path / "stray.pth", stray)
+    text = _message(tmp_path / "stray.pth")        # depth = blocks counted (3), not 1,000,000
+    assert "blocks.blocks.2.attn.qkv.weight" in text and "blocks.blocks.999999.norm1.weight" in text, text
+
     hidden = {k: (v[:128] if k.startswith("module.cls_head_finetune.0.") else v) for k, v in sd.items()}
     _save_point_mae(tmp_path / "hidden.pth", hidden)
     text = _message(tmp_path / "hidden.pth")
