@@ -96,8 +96,16 @@ class DGCNN(PointModel):
         "edge1": "edge1", "edge2": "edge2", "edge3": "edge3", "edge4": "edge4",
         "point_features": "point_feat", "global": "global_feat",
         "fc1": "linear1", "fc2": "linear2", "fc1.act": "act6", "fc2.act": "act7", "logits": "linear3",
+        # the pooled feature is taken after conv5's LeakyReLU: it is its own 'act' point
+        "global.act": "global_feat",
     }
     head_weight = "linear3.weight"
+    # Flow AM's default aligned layers (latent alignment, paper eq. 3). The paper aligns the layers
+    # that see the whole cloud, the fully-connected ones after a global pooling, and skips the
+    # point-wise convolutions. DGCNN has no T-Nets, so those layers are the pooled feature and the
+    # head's fc1 and fc2; the weights follow the paper's PointNet setting (0.1 for the earlier
+    # global layers, 1 for fc2).
+    flowam_layer_weights = "global=1e-1, fc1=1e-1, fc2=1"
 
     def __init__(self, num_classes: int = 10, width: float = 1.0, k: int = 20, emb_dims: int = 1024,
                  dropout: float = 0.5, **extra):

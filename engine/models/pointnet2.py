@@ -141,9 +141,16 @@ class SetAbstractionMsg(nn.Module):
 class PointNet2Classifier(PointModel):
     """Set abstractions sa1..sa3 then the yanx27 head; subclasses build sa1..sa3."""
 
+    # "global.act" = "global": sa3's pooled feature is taken after its ReLU, its own 'act' point
     layer_aliases = {"sa1": "sa1_features", "sa2": "sa2_features", "global": "global_feat",
+                     "global.act": "global_feat",
                      "fc1": "fc1", "fc2": "fc2", "fc1.act": "act1", "fc2.act": "act2", "logits": "fc3"}
     head_weight = "fc3.weight"
+    # Flow AM's default aligned layers (paper eq. 3 aligns the layers that see the whole cloud and
+    # skips local features): sa3's group-all feature and the head's fc1, fc2. sa1 and sa2 describe
+    # local neighbourhoods (per centre), like the point-wise convolutions the paper leaves out.
+    # Weights follow the paper's PointNet setting (0.1 for the earlier global layers, 1 for fc2).
+    flowam_layer_weights = "global=1e-1, fc1=1e-1, fc2=1"
     dropouts = (0.4, 0.4)
 
     def __init__(self, num_classes: int = 10, width: float = 1.0, normal_channel: bool = False, **extra):

@@ -17,6 +17,9 @@ METHOD_TITLES = {"flow": "Flow AM", "vanilla": "Vanilla AM", "l2": "L2-norm",
 # fT2.fc1, fT2.fc2 and fc2, "where N_l is the total number of activations contained in this
 # layer" (512 for fT1.fc1 in the full PointNet). "N*" marks a factor multiplied by N_l.
 PAPER_LAYER_WEIGHTS = "fT1.fc1=N*1e-9, fT1.fc2=1e-9, fT2.fc1=1e-1, fT2.fc2=1e-1, fc2=1"
+# The default of layer_weights: each model's own aligned layers (a classifier's
+# ``flowam_layer_weights``; PointNet's are the paper's above), resolved when the model is known.
+AUTO_LAYERS = "auto"
 ACTIVATION_POINTS = ("linear", "act")
 # The FID features: the global feature and fc2 after BN/ReLU (the authors' FID_eval).
 FID_LAYERS = ("global", "fc2.act")
@@ -43,8 +46,10 @@ class FlowAMParams:
                                help="learning rate of the baselines (vanilla, l2, blur, tv)")
     optimiser: str = param("adam", choices=OPTIMISERS, help="optimiser of the point coordinates")
     beta: float = param(0.1, lo=0.0, hi=1.0, help="trade-off: (1-beta) L_LA + beta L_C")
-    layer_weights: str = param(PAPER_LAYER_WEIGHTS,
-                               help="aligned layers and weights alpha_l; 'N*' multiplies by the layer size")
+    layer_weights: str = param(AUTO_LAYERS,
+                               help="aligned layers and weights alpha_l, e.g. 'fc1=0.1, fc2=1' ('N*' multiplies "
+                                    "by the layer size); auto = the model's own (PointNet: the paper's T-Net "
+                                    "layers and fc2; DGCNN, PointNet++: global feature, fc1, fc2)")
     activation: str = param("linear", choices=ACTIVATION_POINTS,
                             help="align the Linear outputs, or the activations after BN+ReLU ('act')")
     use_la: bool = param(True, help="latent alignment L_LA (flow only; off = ablation)")
@@ -83,7 +88,8 @@ class FlowAMParams:
 
 @dataclass(frozen=True)
 class FlowLayersParams(FlowAMParams):
-    layers: str = param("modules", help="'aliases', 'modules' (every conv/linear, as Fig. 2) or a list")
+    layers: str = param("modules", help="'aliases', 'modules' (every conv/linear, as Fig. 2), 'aligned' "
+                                        "(the layers of layer_weights) or a list")
     pairs: int = param(20, lo=1, hi=100000, help="pairs per class for the same / different class curves")
     per_class: int = param(20, lo=2, hi=100000, unit="objects", help="real objects per class read for the analysis")
     explanations: str = param("vanilla", choices=EXPLANATION_CHOICES,

@@ -20,7 +20,8 @@ import torch
 
 from engine.ops.geometry import gather_points
 from engine.methods.flowam.neighbours import neighbour_indices
-from engine.methods.flowam.objective import ObjectiveConfig, parse_layer_weights
+from engine.methods.flowam.objective import (AUTO_LAYERS, ObjectiveConfig, parse_layer_weights,
+                                             resolve_layer_weights)
 
 
 def gaussian_blur(points: torch.Tensor, k: int = 8, sigma: float = 0.05) -> torch.Tensor:
@@ -33,14 +34,25 @@ def gaussian_blur(points: torch.Tensor, k: int = 8, sigma: float = 0.05) -> torc
     return (w.unsqueeze(-1) * nb).sum(-2)
 
 
-def objective_config(params) -> ObjectiveConfig:
+def aligned_layer_weights(params, model=None) -> str:
+    """The layer weights the run actually aligns: ``params.layer_weights`` with 'auto' replaced by
+    ``model``'s own layers (the paper's PointNet layers when no model is given); '' when nothing
+    is aligned (a baseline, or L_LA off), so 'auto' never fails on a model without such layers."""
+    text = params.layer_weights
+    if params.method == "flow" and params.use_la:
+        return resolve_layer_weights(model, text)
+    return "" if text.strip().lower() == AUTO_LAYERS else text
+
+
+def objective_config(params, model=None) -> ObjectiveConfig:
     """The loss terms for ``params.method`` (flow: the paper's (6); baselines: L_AM [+ TV])."""
     flow = params.method == "flow"
     return ObjectiveConfig(
         beta=params.beta, boundary=params.boundary, legal_limit=params.legal_limit,
         use_la=flow and params.use_la, use_c=flow and params.use_c, use_lr=flow and params.use_lr,
         tv_weight=params.tv_weight if params.method == "tv" else 0.0, tv_k=params.tv_k,
-        layer_weights=parse_layer_weights(params.layer_weights), activation=params.activation)
+        layer_weights=parse_layer_weights(aligned_layer_weights(params, model)),
+        activation=params.activation)
 
 
 class StepRule:

@@ -7,7 +7,8 @@ different-class pairs carry class outline information; layers where the raw AM e
 departs most from real objects are the paper's alignment targets (``suggested``).
 
 Layers: ``aliases`` = every layer the model names (forward order), ``modules`` = every Conv1d
-and Linear module (the x-axis of Fig. 2, ".c1" ... ".fc3"), or an explicit comma list.
+and Linear module (the x-axis of Fig. 2, ".c1" ... ".fc3"), ``aligned`` = the layers Flow AM
+aligns (``layer_weights``, 'auto' = the model's own), or an explicit comma list.
 Point-wise layers are flattened as they are (per point, in input order), as in the paper.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from engine.core.errors import ParameterError
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
 from engine.methods.flowam.method import _ticks, class_means_tensors, initial_clouds, optimise
-from engine.methods.flowam.baselines import objective_config
+from engine.methods.flowam.baselines import aligned_layer_weights, objective_config
+from engine.methods.flowam.objective import parse_layer_weights, resolve_layer_weights
 from engine.methods.flowam.inputs import frozen, resolve_inputs
 from engine.methods.flowam.objective import FlowObjective, tap_name
 from engine.methods.flowam.stats import activations, dataset_fingerprint, load_clouds, model_fingerprint
@@ -48,10 +50,13 @@ def forward_order(model, names: list[str], points: int = 32) -> list[str]:
     return seen + [n for n in names if n not in seen]
 
 
-def layer_names(model, spec: str) -> list[str]:
+def layer_names(model, spec: str, layer_weights: str = "auto", activation: str = "linear") -> list[str]:
     from torch import nn
 
-    if spec == "aliases":
+    if spec == "aligned":
+        text = resolve_layer_weights(model, layer_weights)
+        names = [tap_name(lw.layer, activation) for lw in parse_layer_weights(text)]
+    elif spec == "aliases":
         names = list(getattr(model, "layer_aliases", {}) or {})
     elif spec == "modules":
         names = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
@@ -93,7 +98,7 @@ class FlowLayers(Method):
         kinds = {"none": [], "vanilla": ["vanilla"], "flow": ["flow"], "both": ["vanilla", "flow"]}[params.explanations]
         total = 2 + params.steps * len(kinds)
         yield Progress(0, total, "activations of real objects")
-        names = layer_names(model, params.layers)
+        names = layer_names(model, params.layers, params.layer_weights, params.activation)
         split = ds.split(params.stats_split)
         labels_all = np.asarray(split.labels)
         idx = np.concatenate([np.flatnonzero(labels_all == c)[:params.per_class] for c in range(len(classes))])
@@ -111,7 +116,7 @@ class FlowLayers(Method):
         present = [c for c in range(len(classes)) if (labels == c).any()]
         for kind in kinds:
             p = dataclasses.replace(params, method=kind, set_size=1)
-            cfg = objective_config(p)
+            cfg = objective_config(p, model)
             with frozen(model):
                 means = None
                 target_t = torch.as_tensor(present, device=next(model.parameters()).device)
@@ -141,6 +146,8 @@ class FlowLayers(Method):
                    "seconds": time.perf_counter() - start}
         for kind in kinds:
             metrics[f"explanation_{kind}"] = arrays[f"explanation_{kind}"].tolist()
+        if "flow" in kinds:          # the layers the flow explanation aligned ('auto' resolved)
+            metrics["layer_weights"] = aligned_layer_weights(dataclasses.replace(params, method="flow"), model)
         if "vanilla" in kinds:
             gap = arrays["same_class"] - arrays["explanation_vanilla"]
             metrics["suggested"] = [names[i] for i in np.argsort(-gap)[:5]]

@@ -43,7 +43,7 @@ from engine.core.errors import ModelError
 from engine.core.jobs import Ticker
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.flowam.baselines import StepRule, objective_config
+from engine.methods.flowam.baselines import StepRule, aligned_layer_weights, objective_config
 from engine.methods.flowam.inputs import class_index, frozen, resolve_inputs
 from engine.methods.flowam.metrics import CHAMFER_REALS, evaluate, nearest_real_class
 from engine.methods.flowam.objective import FlowObjective, tap_name
@@ -188,7 +188,7 @@ def explain(model, dataset, classes, label: int, params, done0: float = 0.0,
     """
     import torch
 
-    cfg = objective_config(params)
+    cfg = objective_config(params, model)
     fid_layers = [s.strip() for s in params.fid_layers.split(",") if s.strip()]
     for name in fid_layers:
         model.resolve_layer(name)
@@ -248,8 +248,9 @@ class FlowAM(Method):
         yield Progress(total, total, "done")
         first = dict(metrics["per_cloud"][0])
         first.update(metrics["set"][classes[label]])
+        layers_used = aligned_layer_weights(params, model)      # 'auto' resolved against the model
         first.update(method=params.method, steps=params.steps, set_size=params.set_size,
-                     seconds=time.perf_counter() - start)
+                     layer_weights=layers_used, seconds=time.perf_counter() - start)
         first.update({f"final_loss_{k[5:]}": float(v[-1]) for k, v in history.items()
                       if k.startswith("loss_")})
         if params.set_size > 1:
@@ -261,6 +262,6 @@ class FlowAM(Method):
 
         provenance = {"seed": params.seed, "checkpoint": source, "model_fingerprint": model_fingerprint(model),
                       "dataset": str(ds.path), "dataset_fingerprint": dataset_fingerprint(ds),
-                      "class": classes[label], "torch": torch.__version__}
+                      "class": classes[label], "layer_weights": layers_used, "torch": torch.__version__}
         return Result("flowam", arrays=arrays, metrics=first, params=dataclasses.asdict(params),
                       provenance=provenance)

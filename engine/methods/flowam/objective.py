@@ -25,7 +25,7 @@ from engine.models.taps import tap
 from engine.ops.geometry import gather_points
 from engine.methods.flowam.neighbours import neighbour_indices
 # The paper's layer weights (section IV) and the activation points are declared in the spec.
-from engine.specs.flowam import ACTIVATION_POINTS, PAPER_LAYER_WEIGHTS  # noqa: F401
+from engine.specs.flowam import ACTIVATION_POINTS, AUTO_LAYERS, PAPER_LAYER_WEIGHTS  # noqa: F401
 
 # Squared distance floor under the square root: keeps the gradient finite for coincident points.
 _SQRT_FLOOR = 1e-12
@@ -69,6 +69,35 @@ def parse_layer_weights(spec: str) -> list[LayerWeight]:
             raise ParameterError(f"layer weights: layer '{name}' is listed twice.")
         out.append(LayerWeight(name, factor, per))
     return out
+
+
+def default_layer_weights(model) -> str:
+    """The aligned layers a model declares (``flowam_layer_weights``), else the paper's PointNet
+    layers when the model names them all; a ModelError naming its layers otherwise.
+
+    The paper aligns the layers that see the whole cloud (fully-connected layers after a global
+    pooling) and skips point-wise convolutions, which differ even between objects of one class.
+    Each architecture states its own such layers next to its aliases."""
+    declared = getattr(model, "flowam_layer_weights", None)
+    if declared:
+        return str(declared)
+    try:
+        for lw in parse_layer_weights(PAPER_LAYER_WEIGHTS):
+            model.resolve_layer(lw.layer)
+    except ModelError:
+        known = ", ".join(sorted(getattr(model, "layer_aliases", {}) or {})) or "(none)"
+        raise ModelError(
+            f"model '{getattr(model, 'key', type(model).__name__)}' declares no Flow AM layers to align "
+            f"and lacks the paper's PointNet layers.",
+            hint=f"Give layer_weights as 'layer=weight, ...' naming layers of the model: {known}.") from None
+    return PAPER_LAYER_WEIGHTS
+
+
+def resolve_layer_weights(model, text: str) -> str:
+    """``text`` as given, or the model's default when it is 'auto' (the spec's default)."""
+    if text.strip().lower() != AUTO_LAYERS:
+        return text
+    return default_layer_weights(model) if model is not None else PAPER_LAYER_WEIGHTS
 
 
 def tap_name(layer: str, activation: str) -> str:

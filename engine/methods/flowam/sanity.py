@@ -24,6 +24,7 @@ import numpy as np
 from engine.core.errors import ParameterError
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
+from engine.methods.flowam.baselines import aligned_layer_weights
 from engine.methods.flowam.method import explain
 from engine.methods.flowam.inputs import class_index, resolve_inputs
 from engine.methods.flowam.stats import activations, dataset_fingerprint, load_clouds, model_fingerprint
@@ -135,7 +136,8 @@ class FlowAMSanity(Method):
             arrays["ablation_points"] = np.stack(clouds).astype(np.float32)
         yield Progress(total, total, "done")
         metrics["seconds"] = time.perf_counter() - start
-        provenance = {"seed": params.seed, "checkpoint": source, "model_fingerprint": model_fingerprint(model),
+        metrics["layer_weights"] = aligned_layer_weights(params, model)   # 'auto' resolved against the model
+        provenance = {"layer_weights": metrics["layer_weights"], "seed": params.seed, "checkpoint": source, "model_fingerprint": model_fingerprint(model),
                       "dataset": str(ds.path), "dataset_fingerprint": dataset_fingerprint(ds),
                       "class": classes[label], "torch": torch.__version__}
         return Result("flowam-sanity", arrays=arrays, metrics=metrics,
