@@ -105,14 +105,12 @@ def test_every_number_parameter_is_bounded_and_its_default_valid(key):
 
 
 # --- every classifier, not only the demo PointNet ----------------------------------------------------
-# The methods whose example runs on demo:pointnet run again on a tiny, untrained copy of each other
-# classifier architecture. Flow AM's default aligned layers are the PointNet T-Nets' (the paper's);
-# on the others it aligns the head layers every classifier names (fc1, fc2).
+# The methods whose example runs on demo:pointnet run again, with the same parameters, on a tiny,
+# untrained copy of each other classifier architecture: Flow AM's default aligned layers ('auto')
+# are each model's own.
 
 OTHER_CLASSIFIERS = {"dgcnn": {"k": 8, "emb_dims": 64}, "pointnet2-ssg": {}, "pointnet2-msg": {}}
 ON_CLASSIFIERS = sorted(k for k in KEYS if EXAMPLES[k].model == "demo:pointnet")
-HEAD_LAYERS = {"layer_weights": "fc1=1e-1, fc2=1"}
-PARAMS_ON_OTHERS = {"flowam": HEAD_LAYERS, "flowam-sanity": HEAD_LAYERS, "flow-layers": HEAD_LAYERS}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +138,7 @@ def test_classifier_methods_run_on_every_classifier(key, arch, cloud, tiny_class
 
     monkeypatch.chdir(tmp_path)
     spec, ex = specs.get(key), EXAMPLES[key]
-    params = {**ex.params, **PARAMS_ON_OTHERS.get(key, {})}
+    params = dict(ex.params)
     loaded = None
     if key == "robustness":
         params["checkpoints"] = tiny_classifiers[arch]
@@ -148,6 +146,50 @@ def test_classifier_methods_run_on_every_classifier(key, arch, cloud, tiny_class
         loaded = load_checkpoint(tiny_classifiers[arch])
     before = _state(loaded)
     result = drive(start(Job(key, ex.inputs(*cloud), params, model=loaded)), lambda p: None)
+    assert result.kind == spec.produces
+    assert [a for a in spec.arrays if a not in result.arrays] == []
+    assert _state(loaded) == before
+
+
+# --- every ParAE encoder, not only the demo's PointNet -------------------------------------------------
+# The methods whose example runs on demo:parae run again on a tiny, untrained ParAE of each other
+# encoder (DGCNN: the paper's best).
+
+OTHER_PARAE_ENCODERS = {"dgcnn": {"k": 8, "emb_dims": 64}}
+ON_PARAE = sorted(k for k in KEYS if EXAMPLES[k].model == "demo:parae")
+
+
+@pytest.fixture(scope="module")
+def tiny_parae(tmp_path_factory):
+    import torch
+
+    from engine.models.checkpoints import save_checkpoint
+    from engine.models.zoo import build_model
+
+    folder = tmp_path_factory.mktemp("parae")
+    out = {}
+    for encoder, options in OTHER_PARAE_ENCODERS.items():
+        torch.manual_seed(0)
+        model = build_model("parae", parts=8, width=0.0625, encoder=encoder, **options).eval()
+        out[encoder] = str(save_checkpoint(folder / f"parae-{encoder}.safetensors", model, {"classes": []}))
+    return out
+
+
+def test_parae_methods_have_other_encoders_to_run_on():
+    assert ON_PARAE == ["parae-explain", "probe"]
+
+
+@pytest.mark.parametrize("encoder", sorted(OTHER_PARAE_ENCODERS))
+@pytest.mark.parametrize("key", ON_PARAE)
+def test_parae_methods_run_on_every_encoder(key, encoder, cloud, tiny_parae, tmp_path, monkeypatch):
+    from engine.models.checkpoints import load_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    spec, ex = specs.get(key), EXAMPLES[key]
+    loaded = load_checkpoint(tiny_parae[encoder])
+    assert loaded.model.config["encoder"] == encoder
+    before = _state(loaded)
+    result = drive(start(Job(key, ex.inputs(*cloud), dict(ex.params), model=loaded)), lambda p: None)
     assert result.kind == spec.produces
     assert [a for a in spec.arrays if a not in result.arrays] == []
     assert _state(loaded) == before
