@@ -118,13 +118,27 @@ def _inputs(args, spec: MethodSpec) -> dict:
     return out
 
 
+def _model(args, spec: MethodSpec):
+    """The job's model. A method given one cloud sees no dataset, so the class names of the
+    dataset the cloud came from are applied here (when the file names none and the counts match)."""
+    if not spec.needs_model:
+        return None
+    choice = checkpoint_choice(args)
+    if choice is None or "points" not in spec.input_names:
+        return choice
+    from engine.catalog import resolve_model
+    from engine.data.open import open_dataset
+
+    return resolve_model(choice, args.device, spec, lambda: open_dataset(args.data).classes)
+
+
 def run_command(args) -> int:
     from engine.core.jobs import Job
     from engine.results import save_result
 
     spec: MethodSpec = args.spec
     job = Job(spec.key, _inputs(args, spec), given_params(args, spec),
-              model=checkpoint_choice(args) if spec.needs_model else None, device=args.device)
+              model=_model(args, spec), device=args.device)
     result = run_job(job)
     if args.result_out:
         save_result(result, args.result_out)

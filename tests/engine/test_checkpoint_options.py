@@ -393,3 +393,17 @@ def test_own_class_without_num_classes_cannot_be_trained(tmp_path, forget_regist
     with pytest.raises(ModelError, match="takes no setting 'num_classes'") as e:
         build_model(key, width=1.0, num_classes=3)
     assert "num_classes argument" in e.value.hint
+
+
+def test_cli_run_one_cloud_takes_names_from_its_dataset(toy, tmp_path, capsys):
+    path = _pth(build_model("randmask", num_classes=3, **SMALL), tmp_path / "r.pth")
+
+    def inspect(*extra):
+        assert main(["run", "inspect", "--checkpoint", str(path), "--data", str(toy), "--points", "64",
+                     "--json", *extra]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    plain = inspect()
+    assert plain["predicted_name"] == CLASSES[plain["predicted"]]              # the dataset's names
+    named = inspect("--model", "randmask", "--classes", "x,y,z")
+    assert named["predicted_name"] == "xyz"[named["predicted"]]
