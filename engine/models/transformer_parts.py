@@ -128,7 +128,9 @@ class TransformerStack(nn.Module):
     def __init__(self, dim: int, depth: int, heads: int, drop_path: float = 0.1,
                  final_norm: bool = False):
         super().__init__()
-        rates = torch.linspace(0, drop_path, depth).tolist() if depth > 1 else [0.0] * depth
+        # stochastic-depth rates rising linearly over the blocks, in plain Python so the stack can
+        # be built on torch's 'meta' device (the checkpoint loader checks shapes there first)
+        rates = [drop_path * i / (depth - 1) for i in range(depth)] if depth > 1 else [0.0] * depth
         self.blocks = nn.ModuleList(Block(dim, heads, drop_path=r) for r in rates)
         self.norm = nn.LayerNorm(dim) if final_norm else None
 

@@ -311,3 +311,22 @@ def test_serp_pointnet_bad_variants_each_give_one_message(tmp_path, serp):
     torch.save({"model_wts": shape}, tmp_path / "shape.pth")
     text = _message(tmp_path / "shape.pth")
     assert "conv4.weight is (16, 8, 1) in the file but (16, 16, 1) in the model" in text, text
+
+
+def test_a_transformer_config_far_larger_than_its_tensors_is_refused_before_it_is_built(tmp_path, monkeypatch):
+    """The shapes are compared on torch's 'meta' device first: a file whose metadata claims a
+    65,536-wide transformer (hundreds of GB of weights) is refused without allocating it."""
+    from engine.models import checkpoints
+    from engine.models.checkpoints import save_checkpoint
+
+    small = build_model("serp-transformer-cls", num_classes=4, size="small", dim=48, heads=6, depth=2,
+                        groups=8, group_size=8)
+    config = dict(small.config, dim=65536, heads=8)
+    path = save_checkpoint(tmp_path / "claims_huge.safetensors", small, {"config": config, "classes": list("abcd")})
+    built = []
+    real_build = checkpoints.build_model
+    monkeypatch.setattr(checkpoints, "build_model", lambda *a, **k: built.append(k) or real_build(*a, **k))
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path)
+    assert str(path) in e.value.message and "65536" in e.value.message
+    assert built == []          # refused by the shape check, never built for real
