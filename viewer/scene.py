@@ -208,7 +208,8 @@ class Selection:
 Listener = Callable[[str, str], None]
 
 
-LOOK = ("visible", "style", "point_size", "radius", "color", "active", "opacity", "note")   # what a stage may change on a shared layer
+# what a stage may change on a shared layer
+LOOK = ("visible", "style", "point_size", "radius", "color", "active", "opacity", "note")
 
 
 def _look(layer: Layer) -> dict:

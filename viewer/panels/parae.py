@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDoubleSpinBox, QFo
 from .. import colormaps
 from ..scene import EllipsoidsLayer, PointsLayer, Scalar, SurfaceLayer
 from ..session import with_points
+from ..value_histogram import ValueHistogram
 from .base import MethodPanel, button_row
 from .focus import hide_others
 from .train_box import TrainBox
@@ -77,6 +78,10 @@ class ParaePanel(MethodPanel):
         self.level.setRange(0, SLIDER_STEPS)
         self.level.setToolTip("density level c of the surface g(x) = c (log scale); re-contours without the network")
         self.level_label = QLabel("level: –")
+        # the points' own densities on the slider's log scale: which points a level c encloses
+        self.hist = ValueHistogram(words=("points inside", "outside"), label=lambda v: f"c = {math.exp(v):.3g}",
+                                   about="mixture density g(x) at the cloud's points (log scale); "
+                                         "the line is the level c")
         # ellipsoids
         self.show_ellipsoids = QCheckBox("show 1-sigma ellipsoids")
         self.show_ellipsoids.setChecked(True)
@@ -123,6 +128,7 @@ class ParaePanel(MethodPanel):
         surf = QGroupBox("Isosurface")
         sl = QVBoxLayout(surf)
         sl.addWidget(self.show_surface)
+        sl.addWidget(self.hist)
         sl.addWidget(self.level)
         sl.addWidget(self.level_label)
         ell = QGroupBox("Gaussian parts")
@@ -240,6 +246,9 @@ class ParaePanel(MethodPanel):
         self.level.blockSignals(True)
         self.level.setValue(self._slider_of(float(m["level"])))
         self.level.blockSignals(False)
+        # the slider's range, so the line sits over the slider's handle
+        self.hist.set_values(np.log(np.maximum(np.asarray(a["point_density"], np.float64), 1e-300)),
+                             *self.level_range)
         self._draw_surface(float(m["level"]), a["iso_vertices"], a["iso_faces"])
         self.summary.setText(f"NLL {m['nll']:.3f} · {m.get('used_parts', parts)} of {parts} parts own points · "
                              f"grid spacing {m['grid_spacing']:.4f}")
@@ -264,6 +273,7 @@ class ParaePanel(MethodPanel):
         self._draw_surface(level, verts, faces)
 
     def _draw_surface(self, level: float, verts, faces) -> None:
+        self.hist.set_value(math.log(max(level, 1e-300)))
         self.level_label.setText(f"level c = {level:.4g} · {len(faces):,} triangles")
         self.scene.add(SurfaceLayer("parae.surface", vertices=verts, faces=faces, opacity=0.35,
                                     visible=self.show_surface.isChecked(),

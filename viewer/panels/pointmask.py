@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QLabel,
                                QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
 from engine import demo_path
@@ -30,6 +30,7 @@ from engine import demo_path
 from ..result_layers import layers_for, mask_categories
 from ..scene import ArrowsLayer
 from ..session import with_points
+from ..value_histogram import ValueHistogram
 from .base import MethodPanel, show_views
 from .bias_lab_box import BiasLabBox
 from .train_box import TrainBox
@@ -69,6 +70,10 @@ class PointMaskPanel(MethodPanel):
         self.slider.setToolTip("Threshold t: a point is kept when sigmoid(J) > t (recolours at once; "
                                "the kept-only prediction runs on release)")
         self.t_label = QLabel("t = 0.50")
+        # where the mask probabilities lie and where t cuts them (binned once per result)
+        self.hist = ValueHistogram(words=("kept", "masked"), label=lambda v: f"t = {v:.2f}",
+                                   about="mask probabilities sigmoid(J) of this result; the line is t")
+        self.hist.setVisible(False)
         self.count = QLabel("")
         self.count.setWordWrap(True)
         self.prediction = QLabel("")
@@ -81,10 +86,14 @@ class PointMaskPanel(MethodPanel):
         form.addRow("model", self.checkpoint)
         form.addRow("bias letter points", self.letter)
         form.addRow(self.run_btn)
-        srow = QHBoxLayout()
-        srow.addWidget(self.slider, 1)
-        srow.addWidget(self.t_label)
-        form.addRow("threshold", srow)
+        srow = QGridLayout()       # the histogram exactly over the slider: its line over the handle
+        srow.setVerticalSpacing(2)
+        srow.addWidget(self.hist, 0, 0)
+        srow.addWidget(self.slider, 1, 0)
+        srow.addWidget(self.t_label, 1, 1)
+        srow.setColumnStretch(0, 1)
+        form.addRow(QLabel("threshold"))
+        form.addRow(srow)          # the whole panel's width: a narrow slider hid the histogram
         form.addRow(self.count)
         form.addRow(self.prediction)
         form.addRow(self.kept_pred)
@@ -134,6 +143,8 @@ class PointMaskPanel(MethodPanel):
             self.count.setText("")
             self.prediction.setText("")
             self.kept_pred.setText("")
+            self.hist.clear()
+            self.hist.setVisible(False)
         self._update_buttons()
 
     def _spec(self) -> str | None:
@@ -192,6 +203,10 @@ class PointMaskPanel(MethodPanel):
         for layer in layers_for(saved):
             self.scene.add(layer)
         self.slider.setEnabled(m.get("model") != "pointmap")      # PointMap has no threshold
+        self.hist.setVisible(m.get("model") != "pointmap" and "mask_probability" in res.arrays)
+        if self.hist.isVisibleTo(self):
+            self.hist.set_values(res.arrays["mask_probability"], 0.0, 1.0)
+            self.hist.set_value(self.threshold)
         if m.get("model") == "pointmap":
             self._show_arrows(self.arrows.isChecked())
             self.count.setText(f"all {len(pts):,} points kept (PointMap moves points); "
@@ -226,6 +241,7 @@ class PointMaskPanel(MethodPanel):
     def set_threshold(self, value: int) -> None:
         """Recolour from the stored probabilities: no job, arrays updated in place."""
         self.t_label.setText(f"t = {value / 100:.2f}")
+        self.hist.set_value(value / 100.0)
         if self.result is None or "pointmask.mask" not in self.scene:
             return
         cat = mask_categories(self.result.arrays["mask_probability"], value / 100.0, self.is_bias)

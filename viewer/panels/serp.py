@@ -28,6 +28,7 @@ from engine.specs.serp import MODES  # torch-free: the perturbation modes of ser
 from .. import tasks
 from ..result_layers import layers_for
 from ..session import with_points
+from ..value_histogram import ValueHistogram
 from .base import MethodPanel
 from .finetune_box import FinetuneBox
 from .focus import hide_others
@@ -79,6 +80,11 @@ class SerpPanel(MethodPanel):
         self.std.setSingleStep(0.005)
         self.std.setValue(0.03)
         self.std.setToolTip("standard deviation of the Gaussian noise (paper: 0.03)")
+        # how far the perturbed points actually moved, against the std asked for (per coordinate:
+        # a 3D Gaussian offset is ~1.6 std long on average, one offset per patch in per-patch mode)
+        self.std_hist = ValueHistogram(words=("beyond std", "within"), label=lambda v: f"std = {v:.3f}",
+                                       about="lengths of the perturbed points' offsets |p' - p|; the line is the std")
+        self.std_hist.setVisible(False)
         self.mode = QComboBox()
         self.mode.addItems(list(MODES))
         self.mode.setToolTip("per-point: each point its own noise; per-patch: one offset per patch")
@@ -102,7 +108,11 @@ class SerpPanel(MethodPanel):
         nf = QFormLayout(noise)
         nf.addRow("centres", self.centres)
         nf.addRow("neighbours", self.neighbours)
-        nf.addRow("std", self.std)
+        std_col = QVBoxLayout()
+        std_col.setSpacing(2)
+        std_col.addWidget(self.std_hist)
+        std_col.addWidget(self.std)
+        nf.addRow("std", std_col)
         nf.addRow("mode", self.mode)
         nf.addRow("seed", self.seed)
         lay = QVBoxLayout(self)
@@ -124,6 +134,7 @@ class SerpPanel(MethodPanel):
         for w in (self.points, self.centres, self.neighbours, self.seed):
             w.valueChanged.connect(self._changed)
         self.std.valueChanged.connect(self._changed)
+        self.std.valueChanged.connect(self.std_hist.set_value)
         self.mode.currentIndexChanged.connect(self._changed)
         self._update_buttons()
 
@@ -206,6 +217,7 @@ class SerpPanel(MethodPanel):
             self.scene.add(layer)
         if fresh:   # the views just shown start with their own cameras: one view for all four
             vp.reset_camera()
+        self._show_offsets(res)
         m = res.metrics
         lines = [f"model <b>{m.get('model', '?')}</b> · {m.get('perturbed_points', 0):,} of "
                  f"{m.get('points', 0):,} points perturbed",
@@ -218,6 +230,18 @@ class SerpPanel(MethodPanel):
         if m.get("detection_trained") is False:
             lines.append("(this transformer was trained without the detection loss)")
         self.metrics.setText("<br>".join(lines))
+
+    def _show_offsets(self, res) -> None:
+        a = res.arrays
+        if not {"perturbed", "original", "perturbed_mask"} <= set(a):
+            return
+        off = np.linalg.norm(np.asarray(a["perturbed"], np.float64) - np.asarray(a["original"], np.float64), axis=1)
+        off = off[np.asarray(a["perturbed_mask"]).astype(bool)]
+        std = float(res.params.get("std", self.std.value()))
+        # from 0, and wide enough for the line even when nothing moved as far as the std
+        self.std_hist.set_values(off, 0.0, max(float(off.max()) if off.size else 0.0, 1.5 * std, 1e-6))
+        self.std_hist.set_value(self.std.value())
+        self.std_hist.setVisible(True)
 
 
 PANEL = SerpPanel
