@@ -122,6 +122,8 @@ def constructor_options(cls: type) -> list[str] | None:
     """The settings a model's constructor names; None when it names none and takes ``**kwargs``.
     (Built-in models also take ``**extra`` so that newer metadata still loads; a setting the user
     types must still be one the model names, or a typo would pass silently.)"""
+    if hasattr(cls, "constructor_settings"):        # a wrapped class of the user's: its own list
+        return cls.constructor_settings
     try:
         params = inspect.signature(cls.__init__).parameters
     except (TypeError, ValueError):

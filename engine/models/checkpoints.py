@@ -217,6 +217,7 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     from engine.core.registry import MODELS
 
     _import_models()
+    chosen = model                    # the user's name; ``model`` is the built network further down
     options = user_opts.typed_options(model_options)
     if model is not None and model not in MODELS:
         raise CheckpointError(f"{spec}: model '{model}' is not a registered model "
@@ -287,7 +288,7 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     try:
         limits.check_shapes_first(key, config, state, path, _config_text(config))
     except CheckpointError as e:
-        raise _with_choice_hint(e, model, options) from None
+        raise _with_choice_hint(e, chosen, options) from None
     bad = adapters.nonfinite(state)
     if bad:
         raise CheckpointError(f"{path}: {len(bad)} tensor(s) hold NaN or Inf values "
@@ -304,7 +305,7 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
     if not mismatch.ok:
         raise _with_choice_hint(CheckpointError(
             f"{path} does not fit model '{key}' ({_config_text(config)}): " + "; ".join(mismatch.lines()) + ".",
-            hint="Check that the file is a checkpoint of this model and configuration."), model, options)
+            hint="Check that the file is a checkpoint of this model and configuration."), chosen, options)
     limits.check_float_weights(state, model, path)
     model.load_state_dict(state, strict=True)
     n_out = mismatch.model_classes

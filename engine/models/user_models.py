@@ -111,6 +111,7 @@ def _as_point_model(cls: type, key: str) -> type:
         return classification_loss(self(points), labels, soft_labels)
 
     body = {"__init__": __init__, "training_loss": training_loss, "key": key, "task": "classification",
+            "constructor_settings": takes,
             "__module__": cls.__module__, "__doc__": cls.__doc__,
             "description": f"your own {cls.__name__} from {Path(inspect.getfile(cls)).name}"}
     return type(cls.__name__, (cls, PointModel), body)

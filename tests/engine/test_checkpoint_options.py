@@ -407,3 +407,27 @@ def test_cli_run_one_cloud_takes_names_from_its_dataset(toy, tmp_path, capsys):
     assert plain["predicted_name"] == CLASSES[plain["predicted"]]              # the dataset's names
     named = inspect("--model", "randmask", "--classes", "x,y,z")
     assert named["predicted_name"] == "xyz"[named["predicted"]]
+
+
+def test_mismatch_after_a_real_build_names_the_chosen_model(tmp_path, forget_registered):
+    # A constructor that reads a tensor value cannot be built on the 'meta' device, so the
+    # shape check happens on the real model; its message must still name the user's choice.
+    net = _write(tmp_path, "shy_net.py", """
+        import torch
+        from torch import nn
+
+        class Shy(nn.Module):
+            def __init__(self, num_classes=3):
+                super().__init__()
+                hidden = int(torch.ones(1).item() * 8)
+                self.mlp, self.head = nn.Linear(3, hidden), nn.Linear(hidden, num_classes)
+
+            def forward(self, x):
+                return self.head(self.mlp(x).max(dim=1).values)
+        """)
+    key = user_models.load_model_file(f"{net}:Shy")
+    path = _pth(build_model("pointnet", num_classes=3, **SMALL), tmp_path / "pn.pth")
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path, model=key)
+    assert f"does not fit model '{key}'" in str(e.value) and "mlp.weight" in str(e.value)
+    assert f"You chose model '{key}'" in e.value.hint
