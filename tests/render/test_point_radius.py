@@ -113,3 +113,25 @@ def test_world_space_points_keep_the_colour_map_and_switch_back():
 def test_an_absurd_radius_is_refused_naming_the_layer(bad):
     with pytest.raises(ValueError, match="'cloud'.*radius|radius.*'cloud'"):
         PointsLayer("cloud", points=np.zeros((1, 3)), radius=bad)
+
+
+def test_world_space_points_follow_the_orbit_subset_and_draw_scan_colours():
+    """While the camera moves a large cloud draws its fixed subset, with splats as with points;
+    a scan's own RGB colours reach the discs unchanged at their centres."""
+    from viewer.render_actors import LOD_POINTS
+
+    big = PointsLayer("b", points=np.random.default_rng(1).normal(size=(LOD_POINTS + 10, 3)), radius=0.01)
+    scene = Scene()
+    scene.add(big)
+    actor = make_actor(big)
+    actor.update(big, scene, (0, 0, 0))
+    actor.set_lod(True)
+    assert actor.splat_mapper.GetInput().GetNumberOfPoints() == LOD_POINTS
+    actor.set_lod(False)
+    assert actor.splat_mapper.GetInput().GetNumberOfPoints() == LOD_POINTS + 10
+
+    pts = np.random.default_rng(0).uniform(-1, 1, (2000, 3)).astype(np.float32)
+    rgb = np.tile(np.array([[230, 50, 20]], np.uint8), (2000, 1))
+    img = render_layers([PointsLayer("a", points=pts, colors=rgb, active="rgb", radius=0.05)], (300, 300))
+    px = img[foreground(img)].astype(int)
+    assert (np.abs(px - (230, 50, 20)).max(axis=1) <= 3).sum() > 500
