@@ -129,7 +129,7 @@ def _dataset_classes(job: Job, spec: MethodSpec):
 
                 try:
                     v = open_dataset(v)
-                except EngineError:
+                except (EngineError, OSError):      # the method reports a bad dataset itself
                     continue
             classes = getattr(v, "classes", None)
             if classes:
