@@ -48,7 +48,7 @@ _EXPORTS["BUILTIN_CLASSES"] = ("engine.data.builtin_shapes", "CLASSES")
 _export("engine.models.checkpoints", "load_checkpoint", "load_checkpoint_cached", "read_meta")
 # what a user says about a checkpoint: its model, the model's options, its class names
 _export("engine.models.checkpoint_options", "CheckpointChoice", "parse_classes", "parse_model_options",
-        "classifier_models")
+        "classifier_models", "named_classes")
 _export("engine.models.user_models", "load_model_file")     # runs the named file's code: user's choice
 _export("engine.device", "available_devices")
 # method helpers the viewer calls on its own thread (numpy in, numpy out)

@@ -19,6 +19,7 @@ EXTENSIONS: list[str] = [
     "movie_dialog",
     "presenter",
     "reproduce_dialog",
+    "checkpoint_dialog",
 ]
 
 

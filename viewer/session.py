@@ -26,6 +26,9 @@ from .scene import PointsLayer, Scene
 from .work import Request
 
 CLOUD = "cloud"
+# The checkpoint loader's words for a file whose keys match no known model (a test holds the
+# engine to them): the GUI then asks for the model instead of only reporting the failure.
+UNRECOGNISED = "cannot tell which model"
 
 
 @dataclass
@@ -86,7 +89,10 @@ class Session:
         self.results: list[tuple[str, Result]] = []
         self._listeners: list[Callable[[str, Any], None]] = []
         self.opening: set[str] = set()
-        self.loading_checkpoint: str | None = None   # spec of the checkpoint being opened, if any
+        self.loading_checkpoint: Any = None   # spec of the checkpoint being opened, if any
+        # (path, message) -> None: asks which model an unrecognised checkpoint is (set by the
+        # open-checkpoint dialog's extension); None: such a failure is reported like any other
+        self.ask_model_for: Callable[[str, str], None] | None = None
         self.extras = sample_extras.CloudExtras(self.scene, CLOUD)   # mesh surface and normals follow the cloud
 
     # ---- events ------------------------------------------------------------------------------
@@ -210,10 +216,13 @@ class Session:
                                    interactive=True, quiet=True, listed=False))
 
     # ---- checkpoints and devices -------------------------------------------------------------
-    def open_checkpoint(self, spec: str, quiet: bool = False):
-        """Load a checkpoint on the engine thread. ``quiet``: a failure goes to the log and the
-        Jobs dock without a dialog (the start-up default model may simply not be built yet)."""
-        spec = str(spec)
+    def open_checkpoint(self, spec: Any, quiet: bool = False):
+        """Load a checkpoint on the engine thread. ``spec``: a path or demo:<key>, or the engine's
+        ``CheckpointChoice`` (File > Open checkpoint… naming the model, its options or the class
+        names). ``quiet``: a failure goes to the log and the Jobs dock without a dialog (the
+        start-up default model may simply not be built yet)."""
+        spec = spec if hasattr(spec, "load") else str(spec)
+        path = str(getattr(spec, "spec", spec))
 
         def done(info: tasks.CheckpointInfo) -> None:
             if self.loading_checkpoint == spec:
@@ -226,19 +235,24 @@ class Session:
             if self.sample is not None:   # the model may take another number of points
                 self.show_sample(self.sample)
 
-        fail = self._fail(f"could not open checkpoint {spec}")
+        fail = self._fail(f"could not open checkpoint {path}")
 
         def failed(msg: str) -> None:
             if self.loading_checkpoint == spec:
                 self.loading_checkpoint = None
             self.emit("checkpoint-failed", spec)
-            fail(msg)
+            ask = self.ask_model_for
+            if ask is not None and not quiet and UNRECOGNISED in msg and not hasattr(spec, "load"):
+                ask(path, msg)      # the keys do not say which model: ask the user to name it
+            else:
+                fail(msg)
 
         device = self.device
+        names = tuple(self.current.classes) if self.current is not None else ()
         # Panels say "Loading model…" until "checkpoint" or "checkpoint-failed" (not "No model").
         self.loading_checkpoint = spec
         self.emit("checkpoint-loading", spec)
-        return self.client.submit(Request(f"Open checkpoint {spec}", lambda: tasks.open_checkpoint(spec, device),
+        return self.client.submit(Request(f"Open checkpoint {path}", lambda: tasks.open_checkpoint(spec, device, names),
                                           target="checkpoint", on_result=done, quiet=quiet, on_error=failed))
 
     def query_devices(self):

@@ -55,7 +55,7 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    spec: str
+    spec: Any                     # what loads it again: a path / demo:<key>, or a CheckpointChoice
     model: str
     classes: tuple[str, ...]
     points: int                   # how many points the model takes
@@ -66,8 +66,14 @@ class CheckpointInfo:
     report: tuple[str, ...] = ()
 
     @property
+    def path(self) -> str:
+        """The file (or demo:<key>) whatever ``spec`` is: a plain spec, or the engine's
+        ``CheckpointChoice`` that also names the model, its options or the class names."""
+        return str(getattr(self.spec, "spec", self.spec))
+
+    @property
     def title(self) -> str:
-        return f"{self.model} · {len(self.classes)} classes · {self.points:,} points ({self.spec})"
+        return f"{self.model} · {len(self.classes)} classes · {self.points:,} points ({self.path})"
 
 
 class EngineState:
@@ -154,8 +160,10 @@ def _model_points(meta: dict) -> int:
     return DEFAULT_MODEL_POINTS
 
 
-def open_checkpoint(spec: str, device: str = "cpu") -> CheckpointInfo:
-    """Load (and cache) a checkpoint on the engine thread; summarise it for the GUI."""
+def open_checkpoint(spec: Any, device: str = "cpu", dataset_classes: tuple[str, ...] = ()) -> CheckpointInfo:
+    """Load (and cache) a checkpoint on the engine thread; summarise it for the GUI.
+    ``dataset_classes``: the open dataset's names, taken by a checkpoint that names no classes
+    when its head has as many outputs (as the engine does for a job's dataset)."""
     try:
         from engine import load_checkpoint_cached
     except ImportError as e:
@@ -163,7 +171,16 @@ def open_checkpoint(spec: str, device: str = "cpu") -> CheckpointInfo:
                               hint="Update PointLens; engine.models.checkpoints is missing.") from None
     from engine import file_fingerprint
 
-    loaded = load_checkpoint_cached(spec, device)
+    load = getattr(spec, "load", None)      # a CheckpointChoice loads itself (cached, its options)
+    loaded = load(device) if load is not None else load_checkpoint_cached(spec, device)
+    if loaded.meta.get("classes_from") == "generic" and dataset_classes and len(dataset_classes) == len(loaded.classes):
+        from engine import CheckpointChoice, named_classes
+
+        loaded = named_classes(loaded, list(dataset_classes), "the open dataset (the checkpoint names none)")
+        # the jobs get the names too: a job carrying only a cloud has no dataset to take them from
+        spec = CheckpointChoice(spec=str(getattr(spec, "spec", spec)), model=getattr(spec, "model", None),
+                                model_options=getattr(spec, "model_options", ()), classes=tuple(dataset_classes))
+        load = spec.load
     meta = dict(loaded.meta or {})
     classes = tuple(meta.get("classes") or ())
     model = loaded.model
@@ -178,7 +195,7 @@ def open_checkpoint(spec: str, device: str = "cpu") -> CheckpointInfo:
     plain = {k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, list, dict))}
     norm = meta.get("normalisation") if isinstance(meta.get("normalisation"), dict) else {}
     sampling = str(norm.get("sampling") or (meta.get("params") or {}).get("sampling") or "random")
-    return CheckpointInfo(spec=str(spec), model=str(getattr(loaded, "key", meta.get("model", "?"))),
+    return CheckpointInfo(spec=spec if load is not None else str(spec), model=str(getattr(loaded, "key", meta.get("model", "?"))),
                           classes=classes, points=_model_points(meta), task=task, sampling=sampling, meta=plain,
                           fingerprint=fp, report=tuple(getattr(loaded, "report", ()) or ()))
 
@@ -229,7 +246,7 @@ def used_text(used: int, total: int) -> str:
     return f"{used:,} of {total:,} points used by the model" if used < total else f"all {total:,} points used by the model"
 
 
-def predict_split(key_spec: str, split: str, checkpoint: str, device: str):
+def predict_split(key_spec: str, split: str, checkpoint: Any, device: str):
     """Generator: logits.argmax of every sample of a split, by the engine's 'evaluate' method
     (batched, the checkpoint's own sampling): -1 where a sample was not evaluated."""
     from engine import start

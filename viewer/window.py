@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 
 from engine import CHECKPOINT_SUFFIXES   # one list with the loader (torch-free)
 
-from . import export_view, extensions, panels, sample_extras_menu
+from . import export_figure, export_view, extensions, panels, sample_extras_menu
 from .engine_client import EngineClient
 from .panels.base import PanelContext
 from .panels.data_browser import DataBrowser
@@ -38,7 +38,6 @@ from .viewport import ViewportGrid
 log = logging.getLogger("pointlens")
 DATA_FILTER = ("Point clouds and datasets (*.h5 *.hdf5 *.txt *.off *.ply *.obj *.stl *.pcd *.xyz *.npy *.npz);;"
                "All files (*)")
-CKPT_FILTER = f"Checkpoints ({' '.join('*' + s for s in CHECKPOINT_SUFFIXES)});;All files (*)"
 DATA_WIDTH, METHODS_WIDTH = 195, 295     # default dock widths (px)
 
 
@@ -255,6 +254,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._act(m, "Screenshot of &viewport…", self.screenshot_viewport_dialog)
         self._act(m, "Screenshot of &window…", self.screenshot_window_dialog)
+        self._act(m, "Export &figure…", lambda: export_figure.open_dialog(self))   # size, DPI, crop, PDF/SVG
         export_view.attach(m.addMenu("E&xport points of view"), self)   # PLY / VTP / NPZ / CSV
         self.transparent_action = QAction("Transparent background in viewport screenshots", self, checkable=True)
         self.transparent_action.setChecked(bool(self.settings.get("screenshot/transparent")))
@@ -477,9 +477,9 @@ class MainWindow(QMainWindow):
             self.session.open_dataset(path)
 
     def open_checkpoint_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", "", CKPT_FILTER)
-        if path:
-            self.session.open_checkpoint(path)
+        from .checkpoint_dialog import open_dialog   # path, and the model / classes where needed
+
+        open_dialog(self)
 
     def open_result_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a result", "", "PointLens results (*.h5);;All files (*)")

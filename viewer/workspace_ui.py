@@ -36,14 +36,35 @@ def gather(window) -> tuple[dict, list]:
                      for d in s.datasets.values()],
         "sample": ({"dataset": s.sample.dataset.spec, "split": s.sample.split, "index": int(s.sample.index)}
                    if s.sample is not None else None),
-        "checkpoint": ({"spec": s.checkpoint.spec, "model": s.checkpoint.model,
-                        "fingerprint": s.checkpoint.fingerprint} if s.checkpoint is not None else None),
+        "checkpoint": ({"spec": s.checkpoint.path, "model": s.checkpoint.model,
+                        "fingerprint": s.checkpoint.fingerprint, **_named(s.checkpoint.spec)}
+                       if s.checkpoint is not None else None),
         "device": s.device,
         "panels": ws.panel_values(window.method_panels),
         "view": ws.view_state(window),
         "layers": {layer.name: bool(layer.visible) for layer in s.scene.layers() if not layer.name.startswith("_")},
     }
     return manifest, list(s.results)
+
+
+def _named(spec) -> dict:
+    """What File > Open checkpoint… named beside the path (model, options, classes), as plain values."""
+    if not hasattr(spec, "load"):
+        return {}
+    return {"named_model": spec.model, "model_options": [list(kv) for kv in spec.model_options],
+            "classes": list(spec.classes) if spec.classes is not None else None}
+
+
+def _choice(ck: dict):
+    """The saved checkpoint as ``Session.open_checkpoint`` takes it: the path, or the choice again."""
+    if not any(k in ck for k in ("named_model", "model_options", "classes")):
+        return ck["spec"]
+    from engine import CheckpointChoice
+
+    classes = ck.get("classes")
+    return CheckpointChoice(spec=ck["spec"], model=ck.get("named_model"),
+                            model_options=tuple((str(k), v) for k, v in ck.get("model_options") or ()),
+                            classes=tuple(classes) if classes is not None else None)
 
 
 def _load_for_restore(path: str, device: str):
@@ -168,8 +189,8 @@ class Restore:
             if "problem" not in d:
                 self.handles.append(s.open_dataset(d["spec"], select=bool(d.get("current"))))
         ck = m.get("checkpoint")
-        if ck and "problem" not in ck and (s.checkpoint is None or s.checkpoint.spec != ck["spec"]):
-            self.handles.append(s.open_checkpoint(ck["spec"]))
+        if ck and "problem" not in ck and (s.checkpoint is None or s.checkpoint.spec != _choice(ck)):
+            self.handles.append(s.open_checkpoint(_choice(ck)))
         for p in self.problems:
             log.warning("session %s: %s", self.path, p.text())
         self._timer.start()

@@ -220,7 +220,7 @@ class CompareView(QWidget):
         self.cancel()
         base = {k: v for k, v in p.params().items() if k != "method"}
         base["init"] = self.start_box.currentData()
-        self.request = {"class": cls, "params": base, "data": ds.spec, "checkpoint": p.session.checkpoint.spec}
+        self.request = {"class": cls, "params": base, "data": ds.spec, "checkpoint": p.session.checkpoint.path}
         self.results, self.bounds, self.errors = {}, None, {}
         for i, m in enumerate(ORDER):
             self.tiles[m].clear()
@@ -229,7 +229,7 @@ class CompareView(QWidget):
         self._fill_table()
         self.header.setText(f"<b>class '{cls}'</b> · {base['steps']} steps · {base['points']} points · "
                             f"{STARTS[base['init']]} · seed {base.get('seed', 0)} · "
-                            f"checkpoint {p.session.checkpoint.spec}")
+                            f"checkpoint {p.session.checkpoint.path}")
         for m in ORDER:
             self.handles[m] = p.run_method(
                 "flowam", {"data": ds.spec, "target": cls}, {**base, "method": m},

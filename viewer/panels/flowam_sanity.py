@@ -174,7 +174,7 @@ class SanityStrip(QWidget):
         self.message.setText(f"done in {float(mt.get('seconds', 0)):.1f} s")
         self.header.setText(f"<b>class '{mt.get('class')}'</b> · {self.request['params'].get('steps')} steps · "
                             f"{self.request['params'].get('points')} points · checkpoint "
-                            f"{self.panel.session.checkpoint.spec if self.panel.session.checkpoint else '?'}")
+                            f"{self.panel.session.checkpoint.path if self.panel.session.checkpoint else '?'}")
         self.show_result(res)
         self._update_buttons()
 
