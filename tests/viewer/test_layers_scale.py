@@ -54,3 +54,14 @@ def test_a_signed_scalar_offers_no_log_or_rank_and_switching_scalars_resets_the_
     modes = [panel.scale.itemData(i) for i in range(panel.scale.count())]
     assert modes == [None, "linear", "percentile", "custom"]
     assert panel.scene.get("cloud").norm is None and panel.scale.currentText() == "default"
+
+
+def test_world_radius_reaches_the_layer_and_replaces_the_pixel_size(panel):
+    layer = panel.scene.get("cloud")
+    assert layer.radius == 0 and panel.radius.text() == "off (size in px)" and panel.size.isEnabled()
+    panel.radius.setValue(0.02)
+    assert layer.radius == pytest.approx(0.02) and not panel.size.isEnabled()
+    panel.scene.set_style("cloud", radius=0.0)      # another control (or a preset) turns it off
+    panel.select("cloud")
+    panel._load()
+    assert panel.radius.value() == 0 and panel.size.isEnabled()

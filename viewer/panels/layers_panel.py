@@ -36,6 +36,14 @@ class LayersPanel(QWidget):
         self.size.setRange(1.0, 40.0)
         self.size.setSingleStep(1.0)
         self.size.setSuffix(" px")
+        self.radius = QDoubleSpinBox()      # world-space size: points grow and shrink with the zoom
+        self.radius.setRange(0.0, 1.0)
+        self.radius.setDecimals(3)
+        self.radius.setSingleStep(0.005)
+        self.radius.setSpecialValueText("off (size in px)")
+        self.radius.setKeyboardTracking(False)
+        self.radius.setToolTip("a radius in the cloud's own units (clouds are scaled to the unit sphere): "
+                               "near points look larger than far ones, as in a figure of real objects")
         self.style = QComboBox()
         self.style.addItems(["points", "spheres"])
         self.style.setToolTip("flat points show the colour map's exact colours; spheres add shading for depth")
@@ -63,6 +71,7 @@ class LayersPanel(QWidget):
         form.addRow("colour scale", self.scale)
         form.addRow("range", span)
         form.addRow("point size", self.size)
+        form.addRow("world radius", self.radius)
         form.addRow("draw as", self.style)
         form.addRow("opacity", self.opacity)
         lay = QVBoxLayout(self)
@@ -80,10 +89,15 @@ class LayersPanel(QWidget):
         self.low.valueChanged.connect(lambda _: self._scale_changed())
         self.high.valueChanged.connect(lambda _: self._scale_changed())
         self.size.valueChanged.connect(lambda v: self._set(point_size=float(v)))
+        self.radius.valueChanged.connect(self._radius_changed)
         self.style.currentIndexChanged.connect(lambda _: self._set(style=self.style.currentText()))
         self.opacity.valueChanged.connect(lambda v: self._set(opacity=v / 100.0))
         scene.subscribe(self._on_scene)
         self._fill()            # layers added before the panel existed
+
+    def _radius_changed(self, value: float) -> None:
+        self.size.setEnabled(value <= 0)          # a world radius replaces the pixel size
+        self._set(radius=float(value))
 
     def current_name(self) -> str | None:
         item = self.list.currentItem()
@@ -151,6 +165,8 @@ class LayersPanel(QWidget):
                 self.cmap.setEnabled(s is not None)
                 self._load_scale(layer)
                 self.size.setValue(layer.point_size)
+                self.radius.setValue(layer.radius)
+                self.size.setEnabled(layer.radius <= 0)
                 self.style.setCurrentText(layer.style)
                 self.info.setText(f"{layer.n:,} points" + (f" · {layer.note}" if layer.note else ""))
             else:
