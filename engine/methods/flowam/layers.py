@@ -23,9 +23,9 @@ from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
 from engine.methods.flowam.method import _ticks, class_means_tensors, initial_clouds, optimise
 from engine.methods.flowam.baselines import aligned_layer_weights, objective_config
-from engine.methods.flowam.objective import parse_layer_weights, resolve_layer_weights
 from engine.methods.flowam.inputs import frozen, resolve_inputs
-from engine.methods.flowam.objective import FlowObjective, tap_name
+from engine.methods.flowam.objective import (AUTO_LAYERS, FlowObjective, parse_layer_weights,
+                                             resolve_layer_weights, tap_name)
 from engine.methods.flowam.stats import activations, dataset_fingerprint, load_clouds, model_fingerprint
 from engine.specs import flowam as spec
 from engine.specs.flowam import FlowLayersParams  # noqa: F401  (declared in the spec)
@@ -50,7 +50,7 @@ def forward_order(model, names: list[str], points: int = 32) -> list[str]:
     return seen + [n for n in names if n not in seen]
 
 
-def layer_names(model, spec: str, layer_weights: str = "auto", activation: str = "linear") -> list[str]:
+def layer_names(model, spec: str, layer_weights: str = AUTO_LAYERS, activation: str = "linear") -> list[str]:
     from torch import nn
 
     if spec == "aligned":
