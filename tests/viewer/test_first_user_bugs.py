@@ -99,3 +99,16 @@ def test_the_selected_parae_part_is_the_highlight_colour_and_the_others_recede(w
     finally:
         panel.result = None
         win.scene.clear("parae.")
+
+
+def test_mix_pairs_cloud_a_with_another_class_by_default(win, qtbot):
+    from viewer.panels.sagemix import partner_index
+
+    panel = panel_named(win, "sagemix")
+    qtbot.waitUntil(lambda: panel.sample is not None, timeout=10000)
+    s = panel.sample
+    labels = np.asarray(s.dataset.split(s.split).labels)
+    assert labels[panel.b_index.value()] != labels[s.index]
+    assert partner_index(np.array([0, 0, 1, 1, 2]), 0) == 2        # first of the next class
+    assert partner_index(np.array([0, 0, 1, 1, 2]), 4) == 0        # wraps to the first class
+    assert partner_index(np.array([3, 3, 3]), 1) == 2              # one class only: the next sample

@@ -54,6 +54,22 @@ def slider_of(sigma: float) -> int:
     return int(round(t * SIGMA_STEPS))
 
 
+
+def partner_index(labels: np.ndarray, a: int) -> int:
+    """The default cloud B for cloud A: the first sample of the next class present in the split
+    (a mix of two classes is what the method is for; files sorted by class would otherwise pair A
+    with its neighbour of the same class), else the next sample."""
+    n = len(labels)
+    if n < 2:
+        return 0
+    present = np.unique(labels)
+    others = present[present != labels[a]]
+    if others.size == 0:
+        return (a + 1) % n
+    after = others[others > labels[a]]
+    cls = after[0] if after.size else others[0]
+    return int(np.flatnonzero(labels == cls)[0])
+
 class SageMixPanel(MethodPanel):
     name = "sagemix"
     title = "Mix"
@@ -137,6 +153,8 @@ class SageMixPanel(MethodPanel):
         self.resample.clicked.connect(self.resample_queries)
         self.method.currentIndexChanged.connect(lambda _i: self.run_mix(keep=True) if self.result is not None else None)
         self.b_class.activated.connect(self._class_chosen)
+        self._b_chosen = False          # the user picked B: keep it when A changes
+        self.b_index.editingFinished.connect(lambda: setattr(self, "_b_chosen", True))
         self.sigma.valueChanged.connect(self.redraw)
         self.pi.valueChanged.connect(self.redraw)
         self._update_buttons()
@@ -156,8 +174,9 @@ class SageMixPanel(MethodPanel):
             self.scene.clear("sagemix.")
             sp = payload.dataset.split(payload.split)
             self.b_index.setRange(0, max(sp.count - 1, 0))
-            if self.b_index.value() == payload.index and sp.count > 1:
-                self.b_index.setValue((payload.index + 1) % sp.count)
+            if not self._b_chosen or self.b_index.value() == payload.index:
+                self.b_index.setValue(partner_index(np.asarray(sp.labels), payload.index))
+                self._b_chosen = False
             self.b_class.clear()
             self.b_class.addItems(list(payload.dataset.classes))
             self.header.setText(f"A: <b>{payload.name}</b> ({payload.label_name})")
@@ -183,6 +202,7 @@ class SageMixPanel(MethodPanel):
         hits = hits[hits != s.index] if hits.size > 1 else hits
         if hits.size:
             self.b_index.setValue(int(hits[0]))
+            self._b_chosen = True
 
     # ---- the job -----------------------------------------------------------------------------
     def run_mix(self, keep: bool = False, new_queries: bool = False):
