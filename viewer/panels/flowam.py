@@ -83,9 +83,9 @@ class FlowAMPanel(MethodPanel):
         self.steps = _spin(QSpinBox(), "steps")
         self.points = _spin(QSpinBox(), "points")
         self.layer_weights = QLineEdit()
-        self.layer_weights.setPlaceholderText("the paper's layers and weights")
-        self.layer_weights.setToolTip("L_LA layers and weights, e.g. 'fT1.fc1=N*1, fc2=N*2' ('N*' multiplies "
-                                      "by the layer size); empty = the paper's choice")
+        self.layer_weights.setPlaceholderText("auto: the model's own layers")
+        self.layer_weights.setToolTip("L_LA " + FIELDS["layer_weights"]["help"] + "; empty = auto (a result records "
+                                      "the layers it used in its metrics).")
         self.run_btn = QPushButton("Run")
         self.pause_btn = QPushButton("Pause")
         self.pause_btn.setToolTip("hold the optimisation at its current step (the engine waits); again to go on")
