@@ -79,6 +79,13 @@ class Reproduction:
     unit: str = ""                                  # of the values, e.g. "% accuracy"
     notes: str = ""                                 # departures from the paper, in plain words
     x_label: str = ""                               # what the columns are, for the figure
+    # What the paper ran, as numbers the docs page compares with a report's scale and settings:
+    # "data" (its dataset), "backbone" (its architecture) and the scale keys it states (epochs,
+    # points, width, ...; "limit": 0 means every cloud, as in our scales). Only values the paper prints.
+    paper_scale: Mapping[str, Any] = field(default_factory=dict)
+    # Known method-specific causes of a gap, by name of the scale key or setting they concern
+    # (e.g. "fid_reals"), shown beside the generated differences when that key differs.
+    cause_notes: Mapping[str, str] = field(default_factory=dict)
 
     def scale(self, settings: Settings) -> dict:
         return dict(self.quick if settings.quick else self.full)

@@ -4,7 +4,8 @@
 
 One section per reproduction: what it reproduces, what the paper ran, the paper's values, then
 the table of every report folder of it under ``--reports`` (each with its data, scale, seeds
-and command). A reproduction with no full-scale report says so instead of showing numbers: the
+and command, each number's gap to the paper and the run's differences from the paper's, see
+gaps.py), and last the (data, scale) runs not made yet with their commands. A reproduction with no full-scale report says so instead of showing numbers: the
 page never holds a number that a report folder does not.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from engine.atomic import atomic_path
 from engine.reproduce import registry
 from engine.reproduce.declaration import PaperValue
+from engine.reproduce.gaps import MODELNET10, causes, gap_sentence, missing_runs, needs_model
 from engine.reproduce.report import markdown_table
 from engine.reproduce.table import Line
 
@@ -58,6 +60,35 @@ def section(name: str, reports: list[dict]) -> str:
                 markdown_table(lines_of(rep), rep.get("unit", "")), "",
                 f"Command: `{rep['command']}`; pointlens {rep['versions']['pointlens']}, torch {rep['versions']['torch']}; "
                 f"data fingerprint {rep['data_fingerprint']}; {rep['cell_seconds']:.0f} s of cells.", ""]
+        out += gap_paragraphs(repro, rep)
+    return "\n".join(out)
+
+
+def gap_paragraphs(repro, report: dict) -> list[str]:
+    """Each line's gap to the paper, then why this run differs from the paper's."""
+    sentences = [s for s in map(gap_sentence, report["table"]) if s]
+    out = []
+    if sentences:
+        out += ["Against the paper:", ""] + [f"- {s}" for s in sentences] + [""]
+    out += ["Why this run differs from the paper's:", ""] + [f"- {c}" for c in causes(repro, report)] + [""]
+    return out
+
+
+def not_yet_run(found: dict[str, list[dict]]) -> str:
+    """Per reproduction, each (data, scale) with no report folder and the command that makes it."""
+    out = ["## Not yet run", "",
+           f"Each reproduction is meant to run on the built-in set and on ModelNet10 (`--data {MODELNET10}`, "
+           "wherever your copy lives), at quick and at full scale. These have no report folder yet:", ""]
+    for name in registry.names():
+        missing = missing_runs(registry.get(name), found.get(name, []))
+        if not missing:
+            continue
+        out += [f"**{name}**", ""]
+        out += [f"- {data}, {scale} scale: `{cmd}`" for data, scale, cmd in missing]
+        why = needs_model(registry.get(name), MODELNET10)
+        if why and any(data != "builtin" for data, _, _ in missing):
+            out.append(f"- On ModelNet10 it needs `--model`: {why}")
+        out.append("")
     return "\n".join(out)
 
 
@@ -76,13 +107,18 @@ This page is generated from the report folders under `reproductions/`:
     .venv/bin/python -m engine.reproduce.docs_page --reports reproductions --out docs/reproductions.md
 
 The paper values are read from the papers' text (table or figure named in each line); where a
-paper gives a result only as a plot, the page says so instead of guessing a number.
+paper gives a result only as a plot, the page says so instead of guessing a number. Under each
+report, one sentence per number states how far ours is from the paper's, and a list states how
+the run differs from the paper's (data, backbone, scale, seeds), generated from the report's
+settings against what each reproduction declares the paper ran (`paper_scale` in its module).
+The last section lists the runs not made yet, each with its command.
 """
 
 
 def page(root: Path) -> str:
     found = reports_by_name(root)
-    return HEADER + "\n" + "\n".join(section(n, found.get(n, [])) for n in registry.names())
+    sections = [section(n, found.get(n, [])) for n in registry.names()]
+    return HEADER + "\n" + "\n".join(sections) + "\n" + not_yet_run(found)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -258,3 +258,103 @@ def test_docs_page_shows_report_tables_and_says_where_none_exists(fake, tmp_path
     fake_part = text.split("## fake-test")[1]
     assert "| a=3 | x | — | 30.5 ± 0.707 | 2 |" in fake_part and NOT_RUN not in fake_part
     assert "## pointmask-fig4" in text and NOT_RUN in text.split("## pointmask-fig4")[1].split("## ")[0]
+
+
+# ------------------------------------------------------------------ gaps to the paper (docs page)
+
+GAPPED = dataclasses.replace(
+    FAKE, name="fake-gaps", paper_scale={"data": "ModelNet40", "backbone": "DGCNN", "epochs": 500, "points": 1024},
+    cause_notes={"epochs": "too few epochs to converge", "width": "never shown: width is not in the report"})
+
+
+def hand_report(quick=True, data="builtin", lines=()) -> dict:
+    return {"reproduction": GAPPED.name, "settings": {"data": data, "seeds": 3, "quick": quick, "model": "",
+                                                      "params": {}},
+            "scale": {"epochs": 4, "points": 1024, "model": "pointnet", "a": [1, 2]}, "table": list(lines)}
+
+
+def line(mean, sd, paper_value, text=None, n=3):
+    return {"row": "r", "column": "c", "mean": mean, "sd": sd, "n": n,
+            "paper": {"text": text or str(paper_value), "value": paper_value, "where": "Table 0"}}
+
+
+@pytest.mark.parametrize("ln, words", [
+    (line(0.086, 0.001, 0.081), "r, c: ours 0.086 ± 1.0e-03 vs paper 0.081 (+6 %); higher."),   # 0.005/0.081
+    (line(60.0, 1.0, 80.0), "(-25 %); lower."),
+    (line(0.086, 0.010, 0.081), "matches within one sd."),                                     # |0.005| <= 0.010
+    (line(-0.5, 0.01, -0.001), "lower, 500 times the paper's in size."),
+    (line(10.0, None, 20.0, "20", n=1), "ours 10.0 vs paper 20 (-50 %); lower."),                   # one seed: no sd
+    (line(None, None, None, text="drops to chance", n=0), "only as a plot / in words: drops to chance."),
+])
+def test_gap_sentence_states_direction_and_size(ln, words):
+    from engine.reproduce.gaps import gap_sentence
+
+    assert words in gap_sentence(ln)
+
+
+def test_gap_sentence_is_silent_where_the_paper_has_no_line():
+    from engine.reproduce.gaps import gap_sentence
+
+    assert gap_sentence({"row": "r", "column": "c", "mean": 1.0, "sd": 0.1, "n": 3, "paper": None}) is None
+
+
+def test_causes_list_data_backbone_scale_and_seeds_from_the_report():
+    from engine.reproduce.gaps import causes
+
+    text = "\n".join(causes(GAPPED, hand_report()))
+    assert "data: ours is the built-in set" in text and "the paper's is ModelNet40" in text
+    assert "backbone: ours is pointnet; the paper's is DGCNN." in text
+    assert "epochs: ours 4 (quick scale) vs the paper's 500." in text
+    assert "points:" not in text                        # 1024 on both sides: no difference to state
+    assert "seeds: ours 3" in text
+    assert "Known cause — epochs: too few epochs to converge" in text and "width" not in text
+    assert "ours only: a=1, 2." in text
+
+
+def test_causes_do_not_flag_the_papers_own_dataset():
+    from engine.reproduce.gaps import causes
+
+    repro = dataclasses.replace(GAPPED, paper_scale={"data": "ModelNet10"})
+    assert not any(c.startswith("data:") for c in causes(repro, hand_report(data="/d/ModelNet10")))
+    assert any(c.startswith("data:") for c in causes(repro, hand_report(data="builtin")))
+
+
+def test_missing_runs_name_each_data_and_scale_with_its_command():
+    from engine.reproduce.gaps import missing_runs
+
+    have = [hand_report(quick=True, data="builtin"), hand_report(quick=False, data="/home/me/modelnet10")]
+    missing = missing_runs(GAPPED, have)
+    assert [(d, s) for d, s, _ in missing] == [("builtin", "full"), ("modelnet10", "quick")]
+    assert missing[0][2] == "pointlens reproduce fake-gaps --data builtin --seeds 3 --out reproductions/fake-gaps-builtin-full"
+    assert missing[1][2] == ("pointlens reproduce fake-gaps --data PATH/TO/modelnet10 --seeds 3 --quick "
+                             "--out reproductions/fake-gaps-modelnet10-quick")
+
+
+def test_flowam_on_modelnet10_is_listed_with_a_model():
+    from engine.reproduce.gaps import missing_runs
+
+    cmds = [cmd for d, _, cmd in missing_runs(registry.get("flowam-table1"), []) if d == "modelnet10"]
+    assert len(cmds) == 2 and all("--model " in c for c in cmds)
+
+
+def test_docs_page_states_gaps_causes_and_what_is_not_yet_run(fake, tmp_path):
+    from engine.reproduce.docs_page import main as docs_main
+
+    finish(run(fake, Settings(seeds=2, quick=True), tmp_path / "reports" / "fake-quick"))
+    page = tmp_path / "reproductions.md"
+    assert docs_main(["--reports", str(tmp_path / "reports"), "--out", str(page)]) == 0
+    text = page.read_text()
+    part = text.split("## fake-test")[1].split("\n## ")[0]
+    # a=1, x: cells 10 and 11 -> 10.5 ± 0.707 against the paper's 11: within one sd
+    assert "a=1, x: ours 10.5 ± 0.707 vs paper 11; matches within one sd." in part
+    assert "a=9, x: not measured in this report (paper 90)." in part
+    assert "seeds: ours 2" in part
+    missing = text.split("## Not yet run")[1].split("**fake-test**")[1].split("**")[0]
+    assert "builtin, full scale: `pointlens reproduce fake-test --data builtin --seeds 3 --out" in missing
+    assert "builtin, quick scale" not in missing and "modelnet10, quick scale" in missing
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_reproduction_declares_what_the_paper_ran(name):
+    repro = registry.get(name)
+    assert repro.paper_scale and "data" in repro.paper_scale and "backbone" in repro.paper_scale
