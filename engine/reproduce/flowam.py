@@ -101,7 +101,7 @@ TABLE1_REPRO = Reproduction(
                  "steps": "The paper optimises until the activation almost stops changing; ours stops "
                           "after a fixed number of steps, so the logits of every method are lower.",
                  "data": "Logit and log-softmax depend on the classifier explained: ours is trained on "
-                         "other data and to other logit magnitudes than the paper's PointNet."},
+                         "other data than the paper's PointNet, so its logits need not have the same size."},
     notes="One cell is one method, one class and one seed; n counts classes x seeds. The paper's "
           "'Sftmax' row is read as the log of the class probability (its values are negative). The "
           "generative-model columns (AE, AED) are not implemented.")
@@ -178,9 +178,8 @@ SANITY_REPRO = Reproduction(
     paper_scale={"data": "ModelNet40", "backbone": "PointNet", "classes": "all"},
     cause_notes={"classes": "The paper averages over every class; a few classes only weigh the ones "
                             "picked.",
-                 "data": "The CD to real objects depends on how spread the classes' shapes are: the "
-                         "built-in set's generated shapes are far more alike within a class than "
-                         "ModelNet40's."},
+                 "data": "The CD to real objects is measured against the data's own objects, so on "
+                         "other shapes than ModelNet40's it is on another scale (not compared here)."},
     notes="Our CD is the sanity method's symmetric CD-L2 to real objects of the class; Table S1 "
           "does not say which form it uses. The generative baseline (AE) of Table S1 is not "
           "implemented. What must show: the explanation moves away from the undropped one and from "
