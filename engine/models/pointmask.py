@@ -40,6 +40,8 @@ from torch import nn
 from engine.core.errors import ParameterError
 from engine.core.registry import MODELS
 from engine.models.base import PointModel, scaled, soft_cross_entropy
+from engine.models.pointmask_backbone import (BACKBONE_HELP, POINTNET, RandMask, backbone_options,  # noqa: F401 - RandMask registers here
+                                              build_backbone, check_backbone, head_path)
 from engine.models.pointnet import FEATURE_TRANSFORM_WEIGHT, PointNetClassifier, feature_transform_regulariser
 
 # Train-command flags shared by both variational models (the core train command reads these).
@@ -47,6 +49,7 @@ VARIATIONAL_CLI = {
     "alpha": (float, 0.01, "PointMask (default 0.01) / PointMap (default 0.001): weight of the KL "
                            "term (paper eq. 3)"),
     "threshold": (float, 0.5, "PointMask: mask threshold t in [0, 1) (paper Listing 1 uses 0.5)"),
+    "backbone": (str, POINTNET, BACKBONE_HELP),
 }
 
 
@@ -139,7 +142,12 @@ class PointLatentEncoder(nn.Module):
 
 
 class _Variational(PointModel):
-    """Shared body of PointMask and PointMap: encoder F, classifier G, eq. 3 loss."""
+    """Shared body of PointMask and PointMap: encoder F, classifier G, eq. 3 loss.
+
+    G is PointNet (``backbone="pointnet"``, the paper's) or any registered classifier, built with
+    the same class count and width; a backbone's own options (e.g. dgcnn's k) come as further
+    keyword arguments and are kept in the config so a checkpoint rebuilds the same G.
+    """
 
     latent_dim = 1
     init_logvar = 0.0
@@ -148,11 +156,13 @@ class _Variational(PointModel):
     # at 0.01 kept sigma so large that it reached 63 % on the biased test where 0.001 gave 94 %).
     default_alpha = 0.01
     cli_options = VARIATIONAL_CLI
+    wraps_backbone = True       # not itself a choice of backbone
 
     def __init__(self, num_classes: int = 10, width: float = 1.0, alpha: float | None = None,
-                 threshold: float = 0.5, feature_transform: bool = True, dropout: float = 0.4,
-                 eval_samples: int = 8, kl_reduce: str = "sum", head_input: str = "point",
-                 predict: str = "sample", **extra):
+                 threshold: float = 0.5, feature_transform: bool | None = None,
+                 dropout: float | None = None, eval_samples: int = 8, kl_reduce: str = "sum",
+                 head_input: str = "point", predict: str = "sample", backbone: str = POINTNET,
+                 **extra):
         alpha = self.default_alpha if alpha is None else alpha
         for name, value, allowed in (("kl_reduce", kl_reduce, ("sum", "mean")),
                                      ("head_input", head_input, ("point", "global")),
@@ -164,17 +174,38 @@ class _Variational(PointModel):
         if int(eval_samples) != eval_samples or eval_samples < 1:
             raise ParameterError(f"model '{self.key}': eval_samples = {eval_samples} must be a "
                                  "whole number >= 1 (draws of eps averaged per prediction).")
-        super().__init__(num_classes=num_classes, width=width, alpha=alpha, threshold=threshold,
-                         feature_transform=feature_transform, dropout=dropout,
-                         eval_samples=int(eval_samples), kl_reduce=kl_reduce, head_input=head_input,
-                         predict=predict, **extra)
+        backbone = check_backbone(backbone, self.key)
+        if backbone == POINTNET:        # the paper's G; config and tensors exactly as before
+            feature_transform = True if feature_transform is None else feature_transform
+            dropout = 0.4 if dropout is None else dropout
+            super().__init__(num_classes=num_classes, width=width, alpha=alpha, threshold=threshold,
+                             feature_transform=feature_transform, dropout=dropout,
+                             eval_samples=int(eval_samples), kl_reduce=kl_reduce,
+                             head_input=head_input, predict=predict, **extra)
+            classifier = PointNetClassifier(num_classes=num_classes, width=width,
+                                            feature_transform=feature_transform, dropout=dropout)
+        else:
+            if feature_transform is not None:
+                raise ParameterError(f"model '{self.key}': feature_transform is an option of the "
+                                     f"PointNet backbone, not of backbone '{backbone}'.",
+                                     hint="Drop feature_transform, or use backbone pointnet.")
+            if dropout is not None:     # e.g. dgcnn's head dropout; the backbone checks it
+                extra["dropout"] = dropout
+            classifier = build_backbone(backbone, num_classes, width, extra)
+            super().__init__(num_classes=num_classes, width=width, alpha=alpha, threshold=threshold,
+                             eval_samples=int(eval_samples), kl_reduce=kl_reduce,
+                             head_input=head_input, predict=predict, backbone=backbone,
+                             **backbone_options(classifier))
         self.alpha, self.threshold, self.eval_samples = alpha, threshold, int(eval_samples)
         self.kl_reduce, self.predict_mode = kl_reduce, predict
         self.encoder = PointLatentEncoder(self.latent_dim, width, self.init_logvar, head_input)
-        self.classifier = PointNetClassifier(num_classes=num_classes, width=width,
-                                             feature_transform=feature_transform, dropout=dropout)
-        # Taps reach the classifier's layers under the same names as a plain PointNet's.
-        self.layer_aliases = {k: f"classifier.{v}" for k, v in PointNetClassifier.layer_aliases.items()}
+        self.classifier = classifier
+        # Taps, Flow AM's default layers and the class count follow the backbone, reached under
+        # the same names as in the plain classifier.
+        self.layer_aliases = {k: f"classifier.{v}" for k, v in classifier.layer_aliases.items()}
+        if getattr(classifier, "flowam_layer_weights", None):
+            self.flowam_layer_weights = classifier.flowam_layer_weights
+        self.head_weight = head_path(classifier, "classifier.")
 
     def latent(self, points: torch.Tensor, deterministic: bool | None = None):
         """mu, logvar and J = mu + sigma * eps; eps = 0 when deterministic (default: eval mode)."""
@@ -191,8 +222,10 @@ class _Variational(PointModel):
 
     def forward_all(self, points: torch.Tensor, deterministic: bool | None = None) -> dict:
         mu, logvar, j = self.latent(points, deterministic)
-        out = self.transform_input(points, j)
-        out.update(self.classifier.forward_all(out["input"]))
+        given = self.transform_input(points, j)
+        run_all = getattr(self.classifier, "forward_all", None)
+        out = run_all(given["input"]) if run_all is not None else {"logits": self.classifier(given["input"])}
+        out.update(given)       # the mask's own entries win over a backbone output of the same name
         out.update(mu=mu, logvar=logvar, j=j)
         return out
 
@@ -227,8 +260,9 @@ class _Variational(PointModel):
               else nn.functional.cross_entropy(logits, labels))
         kl = kl_to_standard_normal(out["mu"], out["logvar"], self.kl_reduce)
         # The classifier keeps PointNet's feature-transform regulariser so that "pointnet" and
-        # the classifier inside PointMask train under the same objective apart from eq. 3.
-        reg = feature_transform_regulariser(out["trans_feat"])
+        # the classifier inside PointMask train under the same objective apart from eq. 3; a
+        # backbone without a feature T-Net (no trans_feat) has none.
+        reg = feature_transform_regulariser(out.get("trans_feat"))
         loss = ce + self.alpha * kl + FEATURE_TRANSFORM_WEIGHT * reg
         stats = {"ce": float(ce.detach()), "kl": float(kl.detach()), "logits": logits.detach()}
         stats.update(self._extra_stats(out))
@@ -269,7 +303,8 @@ class PointMap(_Variational):
     init_logvar = -4.0      # sigma = 0.14 at the start (see PointLatentEncoder)
     default_alpha = 0.001
     cli_options = {"alpha": (float, 0.001, "PointMask (default 0.01) / PointMap (default 0.001): "
-                                           "weight of the KL term (paper eq. 3)")}
+                                           "weight of the KL term (paper eq. 3)"),
+                   "backbone": (str, POINTNET, BACKBONE_HELP)}
 
     def transform_input(self, points, j):
         return {"displacement": j, "input": points + j}
@@ -282,39 +317,3 @@ class PointMap(_Variational):
 
     def _extra_stats(self, out):
         return {"shift": float(out["displacement"].detach().norm(dim=-1).mean())}
-
-
-@MODELS.register("randmask")
-class RandMask(PointNetClassifier):
-    """PointNet trained with a random 10-70 % of each sample's points masked (paper section 4.2).
-
-    Masked means multiplied by 0 (moved to the origin), as PointMask's mask does, so the two
-    differ only in how the mask is chosen. Masking happens in ``training_loss`` only; ``forward``
-    is a plain PointNet, and the state dict is a PointNet's (it loads into "pointnet").
-    """
-
-    key = "randmask"
-    cli_options = {"min_drop": (float, 0.1, "RandMask: least fraction of points masked per cloud"),
-                   "max_drop": (float, 0.7, "RandMask: largest fraction of points masked per cloud")}
-
-    def __init__(self, num_classes: int = 10, width: float = 1.0, min_drop: float = 0.1,
-                 max_drop: float = 0.7, **extra):
-        if not 0.0 <= float(min_drop) <= float(max_drop) < 1.0:
-            raise ParameterError(f"model 'randmask': need 0 <= min_drop <= max_drop < 1, got "
-                                 f"min_drop={min_drop}, max_drop={max_drop}.")
-        super().__init__(num_classes=num_classes, width=width, min_drop=float(min_drop),
-                         max_drop=float(max_drop), **extra)
-
-    def random_keep(self, points: torch.Tensor) -> torch.Tensor:
-        """(B, N) 0/1 mask: each sample drops round(f * N) points, f ~ U(min_drop, max_drop)."""
-        b, n = points.shape[:2]
-        lo, hi = self.config["min_drop"], self.config["max_drop"]
-        frac = lo + (hi - lo) * torch.rand(b, 1, device=points.device)
-        drop = torch.round(frac * n)
-        rank = torch.argsort(torch.rand(b, n, device=points.device), dim=1).argsort(dim=1)
-        return (rank >= drop).to(points.dtype)  # the `drop` lowest random ranks are masked
-
-    def training_loss(self, points, labels, soft_labels=None):
-        if self.training:
-            points = points * self.random_keep(points).unsqueeze(-1)
-        return super().training_loss(points, labels, soft_labels)
