@@ -79,7 +79,8 @@ def resolve_model(model: Any, device: str, spec: MethodSpec, dataset_classes: An
     ``dataset_classes``: the class names of the job's dataset (or a callable giving them, asked
     only when needed). A checkpoint whose file names no classes takes them when its head has as
     many outputs; the result is then a copy, the cached checkpoint keeps its generic names."""
-    from engine.models.checkpoint_options import CheckpointChoice, named_classes
+    from engine.models.checkpoint_choice import CheckpointChoice
+    from engine.models.checkpoint_options import named_classes
     from engine.models.checkpoints import Loaded, load_checkpoint_cached
 
     if model is None:

@@ -102,7 +102,8 @@ def register_model_file(args, options: dict | None = None) -> str | None:
 def checkpoint_choice(args, spec: str | None = None):
     """The checkpoint as the job should get it: the plain spec when nothing was said about it,
     else a ``CheckpointChoice`` with the model, options and classes given."""
-    from engine.models.checkpoint_options import CheckpointChoice, parse_classes, parse_model_options
+    from engine.models.checkpoint_choice import CheckpointChoice
+    from engine.models.checkpoint_options import parse_classes, parse_model_options
 
     spec = getattr(args, "checkpoint", None) if spec is None else spec
     options = parse_model_options(getattr(args, "ckpt_model_options", None))

@@ -26,6 +26,7 @@ import torch
 from engine.core.errors import CheckpointError
 from engine.models.checkpoint_layouts_transformer import (file_name, transformer_cls_config,
                                                         translate_point_mae)
+from engine.models.state_dims import dim_of as _dim
 
 # Container keys that hold the weights, in the order they are tried.
 CONTAINER_KEYS = ("model_state_dict", "state_dict", "model", "model_wts", "best_model_wts", "net",
@@ -121,16 +122,6 @@ def pointnet_config(state: dict[str, torch.Tensor]) -> dict | None:
     width = float(state["feat.conv1.weight"].shape[0]) / 64.0
     return {"num_classes": int(state["fc3.weight"].shape[0]), "width": width,
             "feature_transform": any(k.startswith("feat.fstn.") for k in state)}
-
-
-def _dim(state: dict[str, torch.Tensor], *candidates: tuple[str, int]) -> int | None:
-    """Size of dimension ``d`` of the first ``(key, d)`` present, or None: a shape can be read
-    from several tensors, so one missing key still leaves the report to name it."""
-    for key, d in candidates:
-        t = state.get(key)
-        if isinstance(t, torch.Tensor) and t.dim() > d:
-            return int(t.shape[d])
-    return None
 
 
 _DGCNN_SIGNATURE = ("conv1.0.weight", "conv2.0.weight", "conv3.0.weight", "conv4.0.weight",

@@ -22,6 +22,7 @@ import re
 import torch
 
 from engine.core.errors import CheckpointError
+from engine.models.state_dims import dim_of as _dim
 
 # (prefix in the Point-MAE file, prefix in serp-transformer-cls), tried in order.
 POINT_MAE_PREFIXES = (
@@ -94,7 +95,6 @@ def transformer_cls_config(state: dict[str, torch.Tensor]) -> dict | None:
     """Config of a ``serp-transformer-cls`` state dict (native names or a renamed Point-MAE
     file), or None. Width from the tokens, depth from the blocks, classes and head kind from
     the head's last layer; the rest cannot be read from weights."""
-    from engine.models.checkpoint_adapters import _dim
     from engine.models.serp_transformer import POINTMAE_HEAD_HIDDEN
 
     keys = list(state)

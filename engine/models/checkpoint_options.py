@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -145,56 +145,7 @@ def check_options(key: str, cls: type, options: dict, where: str) -> None:
                               hint="Correct the model options (k=v,...).")
 
 
-def classifier_models() -> list[tuple[str, str]]:
-    """(registry key, one-line description) of every model a classifier checkpoint can be for."""
-    from engine.core.registry import MODELS
-    from engine.models.checkpoints import _import_models
-
-    _import_models()
-    out = []
-    for key in MODELS.names():
-        cls = MODELS.get(key)
-        if getattr(cls, "task", "classification") != "classification":
-            continue
-        text = DESCRIPTIONS.get(key) or getattr(cls, "description", "") or \
-            ((cls.__doc__ or "").strip().splitlines() or [cls.__name__])[0]
-        out.append((key, text))
-    return out
-
-
 def named_classes(loaded: Any, names: list[str], source: str) -> Any:
     """A copy of ``loaded`` whose classes are ``names`` (the shared cached one is left alone)."""
     meta = dict(loaded.meta, classes=list(names), classes_from=source)
     return replace(loaded, meta=meta, report=list(loaded.report) + [f"class names from {source}"])
-
-
-@dataclass(frozen=True)
-class CheckpointChoice:
-    """A checkpoint and what the user said about it. ``model_options`` is a tuple of (name, value)
-    pairs and ``classes`` a tuple of names, so the choice is hashable and can key caches."""
-
-    spec: str
-    model: str | None = None
-    model_options: tuple = ()
-    classes: tuple | None = None
-
-    @classmethod
-    def make(cls, spec: str | os.PathLike, model: str | None = None, model_options: dict | str | None = None,
-             classes: list[str] | str | None = None) -> "CheckpointChoice":
-        """Build a choice from user text or plain values (options dict or "k=v,...", names list or
-        "a,b,c"/file)."""
-        opts = parse_model_options(model_options) if isinstance(model_options, str) else typed_options(model_options)
-        names = parse_classes(classes) if isinstance(classes, str) else classes
-        return cls(str(spec), model or None, tuple(sorted(opts.items())),
-                   None if names is None else tuple(str(n) for n in names))
-
-    def load(self, device: Any = "cpu", expect: str | None = None):
-        """The checkpoint loaded with this choice (cached; the model is shared: do not modify it)."""
-        from engine.models.checkpoints import load_checkpoint_cached
-
-        return load_checkpoint_cached(self.spec, device, expect, model=self.model,
-                                      model_options=dict(self.model_options) or None,
-                                      classes=None if self.classes is None else list(self.classes))
-
-    def __str__(self) -> str:
-        return self.spec

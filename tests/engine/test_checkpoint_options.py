@@ -23,8 +23,8 @@ from engine.core.jobs import Job
 from engine.core.registry import MODELS
 from engine.models import user_models
 from engine.models.base import PointModel
-from engine.models.checkpoint_options import (CheckpointChoice, classifier_models, parse_classes,
-                                              parse_model_options)
+from engine.models.checkpoint_choice import CheckpointChoice, classifier_models
+from engine.models.checkpoint_options import parse_classes, parse_model_options
 from engine.models.checkpoints import load_checkpoint, load_checkpoint_cached, save_checkpoint
 from engine.models.zoo import build_model
 from engine.specs.training import EVALUATE
