@@ -104,13 +104,16 @@ class RandMask(RandomMasking, PointNetClassifier):
     backbone's own, and the config (``backbone`` plus the backbone's options) rebuilds it.
     """
 
-    def __new__(cls, *args, backbone: str = POINTNET, **config):
+    # Same parameters as __init__, so that inspect.signature(RandMask) names the real settings.
+    def __new__(cls, num_classes: int = 10, width: float = 1.0, min_drop: float = 0.1,
+                max_drop: float = 0.7, backbone: str = POINTNET, **extra):
         if cls is not RandMask or backbone == POINTNET:
             return super().__new__(cls)
         composed = _over(check_backbone(backbone, "randmask"))
         model = composed.__new__(composed)
         # Python runs __init__ itself only on an instance of cls, which this one is not.
-        model.__init__(*args, backbone=backbone, **config)
+        model.__init__(num_classes=num_classes, width=width, min_drop=min_drop, max_drop=max_drop,
+                       backbone=backbone, **extra)
         return model
 
 
