@@ -146,6 +146,11 @@ class ViewportGrid(QWidget):
         iren.AddObserver("StartInteractionEvent", lambda *a: self._lod(True))
         iren.AddObserver("EndInteractionEvent", lambda *a: self._lod(False))
         self._empty = [True] * 4
+        # Until the user moves a camera, the views stay fitted when they change size (docks
+        # filling in, presenter mode, a resized window): a fit is made for one aspect ratio, and
+        # a view made narrower afterwards cut the cloud off at its sides.
+        self._user_camera = False
+        self._refit_timer = QTimer(self, singleShot=True, interval=30, timeout=self._refit_after_resize)
         self.set_layout(1)
         scene.subscribe(self._on_scene)
         self.reset_camera()
@@ -239,7 +244,22 @@ class ViewportGrid(QWidget):
         return shown if view is None or self.linked else [shown[min(view, self.count - 1)]]
 
 
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if not self._user_camera:
+            self._refit_timer.start()
+
+    def _refit_after_resize(self) -> None:
+        if self._user_camera or self.window is None:
+            return
+        for i, v in enumerate(self.views[:self.count]):
+            if not self._empty[i]:
+                render.reset(v.renderer)       # keeps the direction; fits the new aspect ratio
+        self._remember()
+        self.request_render()
+
     def set_view(self, preset: str, view: int | None = None) -> None:
+        self._user_camera = False              # a preset is a fit: resizes keep it fitted
         for v in self._targets(view):
             render.set_camera(v.renderer, preset, self.up_axis, self.parallel)
         self._remember()
@@ -280,6 +300,7 @@ class ViewportGrid(QWidget):
 
     def set_camera_states(self, states: list[dict]) -> None:
         """Put cameras back as ``camera_states`` gave them (linked views are not re-synced)."""
+        self._user_camera = True               # a saved or undone view: resizes leave it alone
         for c, s, v in zip(self.cameras, states, self.views):
             c.SetPosition(*s["position"])
             c.SetFocalPoint(*s["focal_point"])
@@ -375,6 +396,8 @@ class ViewportGrid(QWidget):
             self.first_frame.emit()
 
     def _lod(self, on: bool) -> None:
+        if on:
+            self._user_camera = True           # the user orbits or zooms: keep their camera
         for v in self.views:
             v.set_lod(on)
         # EDL's screen passes cost ~50 ms a frame on software GL whatever the cloud's size

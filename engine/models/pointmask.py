@@ -182,6 +182,8 @@ class _Variational(PointModel):
                              feature_transform=feature_transform, dropout=dropout,
                              eval_samples=int(eval_samples), kl_reduce=kl_reduce,
                              head_input=head_input, predict=predict, **extra)
+            # F before G, as always: the same seed gives the same initial weights as before
+            self.encoder = PointLatentEncoder(self.latent_dim, width, self.init_logvar, head_input)
             classifier = PointNetClassifier(num_classes=num_classes, width=width,
                                             feature_transform=feature_transform, dropout=dropout)
         else:
@@ -196,9 +198,9 @@ class _Variational(PointModel):
                              eval_samples=int(eval_samples), kl_reduce=kl_reduce,
                              head_input=head_input, predict=predict, backbone=backbone,
                              **backbone_options(classifier))
+            self.encoder = PointLatentEncoder(self.latent_dim, width, self.init_logvar, head_input)
         self.alpha, self.threshold, self.eval_samples = alpha, threshold, int(eval_samples)
         self.kl_reduce, self.predict_mode = kl_reduce, predict
-        self.encoder = PointLatentEncoder(self.latent_dim, width, self.init_logvar, head_input)
         self.classifier = classifier
         # Taps, Flow AM's default layers and the class count follow the backbone, reached under
         # the same names as in the plain classifier.

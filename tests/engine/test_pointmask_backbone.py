@@ -197,3 +197,23 @@ def test_default_backbone_keeps_todays_tensors_and_config():
     assert list(rand.state_dict()) == list(PointNetClassifier(num_classes=C, width=W).state_dict())
     explicit = build_model("pointmask", num_classes=C, width=W, backbone="pointnet")
     assert explicit.config == model.config
+
+
+def test_the_pointnet_default_draws_its_initial_weights_in_the_old_order():
+    """F (the mask encoder) is built before G, as before the backbone option: a seed gives the
+    same initial PointMask as it always did (tests and experiments seeded on it stay put)."""
+    import torch
+
+    from engine.models.pointmask import PointLatentEncoder
+    from engine.models.pointnet import PointNetClassifier
+
+    torch.manual_seed(3)
+    model = build_model("pointmask", num_classes=4, width=0.125)
+    torch.manual_seed(3)
+    encoder = PointLatentEncoder(1, 0.125, 0.0, "point")
+    classifier = PointNetClassifier(num_classes=4, width=0.125, feature_transform=True, dropout=0.4)
+    expected = {**{f"encoder.{k}": v for k, v in encoder.state_dict().items()},
+                **{f"classifier.{k}": v for k, v in classifier.state_dict().items()}}
+    got = model.state_dict()
+    assert set(got) == set(expected)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
