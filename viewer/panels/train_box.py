@@ -235,8 +235,15 @@ class TrainBox(QGroupBox):
 
     def _show_data(self) -> None:
         cur = self.session.current
-        self.data.setText(f"{cur.title} (train split; accuracy on its test split)" if cur is not None
-                          else "builtin (no dataset open)")
+        # short, so the form row keeps one or two lines (a wrapped label in a form row inside a
+        # scroll area is not given its wrapped height: the long title was cut mid-line)
+        if cur is None:
+            self.data.setText("builtin (no dataset open)")
+            self.data.setToolTip("")
+            return
+        name = cur.spec.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or cur.spec
+        self.data.setText(f"{name}: trains on train, scores on test")
+        self.data.setToolTip(f"{cur.title}: trains on its train split; the accuracy is on its test split")
 
     def _got_options(self, options: dict) -> None:
         if not _alive(self):
