@@ -32,8 +32,10 @@ def robustness_command(args: argparse.Namespace) -> int:
     from engine.cli.spec_options import checked_params
     from engine.core.jobs import Job
 
-    register_model_file(args)
+    key = register_model_file(args)
     params = dict(checked_params(args, ROBUSTNESS, skip=("checkpoints",)), checkpoints=args.checkpoints)
+    if key and not params.get("model"):
+        params["model"] = key          # the rows are checkpoints of the architecture the file defines
     result = run_job(Job("robustness", {"data": args.data}, params, device=args.device))
     emit(args, dict(result.metrics), table_text(result.metrics))
     return 0

@@ -290,3 +290,19 @@ def _classifier_head(own: dict[str, torch.Tensor]) -> str | None:
 def nonfinite(state: dict[str, torch.Tensor]) -> list[str]:
     return [k for k, v in state.items()
             if v.is_floating_point() and v.numel() and not bool(torch.isfinite(v).all())]
+
+
+def head_classes(key: str, config: dict, state: dict[str, torch.Tensor]) -> int | None:
+    """How many classes the file's head has, for model ``key`` built with ``config`` (on torch's
+    'meta' device: no memory), or None when the model has no head this can find in the file."""
+    from engine.models.base import build_model
+
+    try:
+        with torch.device("meta"):
+            model = build_model(key, **config)
+    except Exception:  # noqa: BLE001 - a model that cannot be built on 'meta': the normal check reports
+        return None
+    own = model.state_dict()
+    head = getattr(model, "head_weight", None) or _classifier_head(own)
+    t = state.get(head) if head else None
+    return int(t.shape[0]) if isinstance(t, torch.Tensor) and t.dim() >= 1 else None

@@ -284,6 +284,14 @@ def load_checkpoint(spec: str | os.PathLike, device: Any = "cpu", expect: str | 
         config = {**config, **options}
         meta["config"] = config
         report.append(f"model options given: {_config_text(options)}")
+    if chosen and meta.get("source_format") and "num_classes" not in config:
+        # a model the user named for a foreign file: its class count is the file's head, not the
+        # constructor's default (a 3-class PointMask named 'pointmask' must not build 10 outputs)
+        n = adapters.head_classes(key, config, state)
+        if n:
+            config = {**config, "num_classes": n}
+            meta["config"] = config
+            report.append(f"{n} classes, read from the file's output layer")
     limits.check_meta(meta, path)
     try:
         limits.check_shapes_first(key, config, state, path, _config_text(config))

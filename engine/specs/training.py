@@ -92,6 +92,12 @@ class RobustnessParams:
     corruptions: str = param(",".join(TABLE3), help="comma list of KIND:LEVEL columns")
     seed: int = param(0, lo=0, hi=2**31 - 1, help="seed of the corruptions (the same for every checkpoint)")
     batch_size: int = param(32, lo=1, hi=65536, help="clouds per forward pass")
+    model: str = param("", help="the registered model every checkpoint is for, where its keys do not say "
+                                "(empty: detected from each file)")
+    model_options: str = param("", help="constructor settings over the detected ones, e.g. k=20 "
+                                        "(applied to every checkpoint)")
+    classes: str = param("", help="class names in output order, a,b,c or a names file (empty: each file's, "
+                                  "else the dataset's when the counts match)")
 
 
 ROBUSTNESS = MethodSpec(

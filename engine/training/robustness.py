@@ -34,6 +34,14 @@ def checkpoint_list(text: str) -> list[str]:
     return specs
 
 
+def named(spec: str, params):
+    """``spec`` with what the user said about every checkpoint (model, options, class names)."""
+    from engine.models.checkpoint_choice import CheckpointChoice
+
+    return CheckpointChoice.make(spec, params.model or None, params.model_options or None,
+                                 params.classes or None)
+
+
 def row_name(spec: str) -> str:
     """A short row label: 'demo:pointnet' as is, a path by its file name without suffix."""
     return spec if spec.startswith("demo:") else Path(spec).stem
@@ -43,13 +51,15 @@ def row_name(spec: str) -> str:
 class Robustness(Method):
     def run(self, params, *, device: str = "cpu", data="builtin") -> JobGenerator:
         from engine.data import Loading, open_dataset
+        from engine.models.checkpoint_options import named_classes
         from engine.models.checkpoints import load_checkpoint_cached
         from engine.training.batches import spread_indices
 
         specs = checkpoint_list(params.checkpoints)
         columns = [corruptions.parse(c).spec for c in params.corruptions.split(",") if c.strip()]
         yield Progress(0, 1, "loading checkpoints")
-        loaded = [load_checkpoint_cached(s, device) for s in specs]
+        loaded = [named(s, params).load(device) if any((params.model, params.model_options, params.classes))
+                  else load_checkpoint_cached(s, device) for s in specs]
         for spec, ld in zip(specs, loaded):
             if getattr(ld.model, "task", "classification") != "classification":
                 raise ParameterError(f"checkpoint {spec} is a self-supervised '{ld.key}' model; "
@@ -64,6 +74,9 @@ class Robustness(Method):
         if len(y) == 0:
             raise DataError(f"{ds.path}: split '{params.split}' is empty; nothing to evaluate.")
         classes = list(ds.classes)
+        for i, ld in enumerate(loaded):      # files without class names: the dataset's, as for any job
+            if ld.meta.get("classes_from") == "generic" and len(classes) == len(ld.classes):
+                loaded[i] = named_classes(ld, classes, "the dataset (the checkpoint names none)")
         cols = [CLEAN] + columns
         acc = np.full((len(specs), len(cols)), np.nan)
         ece = np.full((len(specs), len(cols)), np.nan)

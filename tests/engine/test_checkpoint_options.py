@@ -218,6 +218,22 @@ def test_cli_eval_with_model_and_classes(toy, tmp_path, capsys):
     assert "2 class names" in err and "3 outputs" in err and str(path) in err
 
 
+def test_cli_robustness_names_the_model_of_every_row(toy, tmp_path, capsys):
+    """A bare PointMask state dict names no model: the table refuses it until --model and its
+    width are given, then every row loads with them and takes the dataset's class names."""
+    torch.manual_seed(0)
+    a = _pth(build_model("pointmask", num_classes=3, width=0.125), tmp_path / "a.pth")
+    b = _pth(build_model("pointmask", num_classes=3, width=0.125), tmp_path / "b.pth")
+    common = ["robustness", "--json", "--checkpoints", f"{a},{b}", "--data", str(toy), "--points", "64",
+              "--corruptions", "noise:0.02", "--limit", "6"]
+    assert main(common) == 2
+    assert "cannot tell which model" in capsys.readouterr().err
+    assert main(common + ["--model", "pointmask", "--model-options", "width=0.125"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["model"] for r in res["table"]] == ["pointmask", "pointmask"]
+    assert res["columns"] == ["clean", "noise:0.02"]
+
+
 # --- your own architecture ------------------------------------------------------------------------
 
 TINY_NET = """
