@@ -118,7 +118,18 @@ The last section lists the runs not made yet, each with its command.
 def page(root: Path) -> str:
     found = reports_by_name(root)
     sections = [section(n, found.get(n, [])) for n in registry.names()]
-    return HEADER + "\n" + "\n".join(sections) + "\n" + not_yet_run(found)
+    return without_local_paths(HEADER + "\n" + "\n".join(sections) + "\n" + not_yet_run(found), found)
+
+
+def without_local_paths(text: str, found: dict[str, list[dict]]) -> str:
+    """Each report's data path as ``PATH/TO/<its folder or file name>``: the page is committed, and
+    where a dataset lived on the machine that ran it (often outside the repository) says nothing
+    to a reader and must not be pointed at."""
+    paths = {str(r["settings"].get("data", "")) for reps in found.values() for r in reps}
+    for data in sorted(paths, key=len, reverse=True):      # longest first: no half-replaced paths
+        if data and data != "builtin":
+            text = text.replace(data, "PATH/TO/" + Path(data.rstrip("/\\")).name)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -358,3 +358,13 @@ def test_docs_page_states_gaps_causes_and_what_is_not_yet_run(fake, tmp_path):
 def test_every_reproduction_declares_what_the_paper_ran(name):
     repro = registry.get(name)
     assert repro.paper_scale and "data" in repro.paper_scale and "backbone" in repro.paper_scale
+
+
+def test_the_docs_page_names_a_reports_data_without_its_local_path():
+    from engine.reproduce.docs_page import without_local_paths
+
+    found = {"x": [{"settings": {"data": "../elsewhere/data/modelnet10_hdf5_1024/"}},
+                   {"settings": {"data": "builtin"}}]}
+    text = "### ../elsewhere/data/modelnet10_hdf5_1024/, quick\n`--data ../elsewhere/data/modelnet10_hdf5_1024/` on builtin"
+    out = without_local_paths(text, found)
+    assert "elsewhere" not in out and out.count("PATH/TO/modelnet10_hdf5_1024") == 2 and "on builtin" in out
