@@ -130,6 +130,19 @@ def print_help() -> None:
     parser.print_help()
 
 
+def bundle_lacks(root: str | None = None) -> str:
+    """What a light installer bundle leaves out (its ``bundle-lacks.txt``, written by the build
+    into the bundle's data folder), or "" when running from source or a full bundle."""
+    folder = root if root is not None else getattr(sys, "_MEIPASS", None)
+    if not folder:
+        return ""
+    try:
+        with open(os.path.join(folder, "bundle-lacks.txt"), encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     kind, args = route(argv)
@@ -137,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         from engine import __version__
 
         print(f"pointlens {__version__}")
+        lacks = bundle_lacks()
+        if lacks:
+            print(lacks)
         return 0
     if kind == "help":
         print_help()

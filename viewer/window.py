@@ -454,7 +454,10 @@ class MainWindow(QMainWindow):
         return box
 
     def _about(self) -> None:
-        QMessageBox.about(self, "PointLens", "PointLens — a workbench for studying deep point-cloud models.")
+        from .launch import bundle_lacks   # a light installer says what it left out
+
+        QMessageBox.about(self, "PointLens", "\n\n".join(filter(None, (
+            "PointLens — a workbench for studying deep point-cloud models.", bundle_lacks()))))
 
     # ---- opening ---------------------------------------------------------------------------------
     def open_path(self, path: str) -> None:

@@ -104,3 +104,16 @@ def test_unknown_word_exits_2_in_a_subprocess():
     out = subprocess.run([sys.executable, "-m", "viewer.launch", "no-such-command"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_a_light_bundle_says_what_it_lacks(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from viewer.launch import bundle_lacks, main
+
+    assert bundle_lacks(str(tmp_path)) == ""                   # a full bundle: no file
+    (tmp_path / "bundle-lacks.txt").write_text("light bundle: no MP4 export (ffmpeg)\n")
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("pointlens ") and "no MP4 export (ffmpeg)" in out
