@@ -130,19 +130,6 @@ def print_help() -> None:
     parser.print_help()
 
 
-def bundle_lacks(root: str | None = None) -> str:
-    """What a light installer bundle leaves out (its ``bundle-lacks.txt``, written by the build
-    into the bundle's data folder), or "" when running from source or a full bundle."""
-    folder = root if root is not None else getattr(sys, "_MEIPASS", None)
-    if not folder:
-        return ""
-    try:
-        with open(os.path.join(folder, "bundle-lacks.txt"), encoding="utf-8") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     kind, args = route(argv)
@@ -150,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         from engine import __version__
 
         print(f"pointlens {__version__}")
+        from .bundle_info import bundle_lacks
+
         lacks = bundle_lacks()
         if lacks:
             print(lacks)

@@ -454,7 +454,7 @@ class MainWindow(QMainWindow):
         return box
 
     def _about(self) -> None:
-        from .launch import bundle_lacks   # a light installer says what it left out
+        from .bundle_info import bundle_lacks   # a light installer says what it left out
 
         QMessageBox.about(self, "PointLens", "\n\n".join(filter(None, (
             "PointLens — a workbench for studying deep point-cloud models.", bundle_lacks()))))

@@ -109,7 +109,8 @@ def test_unknown_word_exits_2_in_a_subprocess():
 def test_a_light_bundle_says_what_it_lacks(tmp_path, capsys, monkeypatch):
     import sys
 
-    from viewer.launch import bundle_lacks, main
+    from viewer.bundle_info import bundle_lacks
+    from viewer.launch import main
 
     assert bundle_lacks(str(tmp_path)) == ""                   # a full bundle: no file
     (tmp_path / "bundle-lacks.txt").write_text("light bundle: no MP4 export (ffmpeg)\n")
