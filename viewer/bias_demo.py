@@ -98,7 +98,7 @@ class BiasDemo(QWidget):
         for i, name in enumerate(CLASSES):
             c = QCheckBox(name.replace("_", " "))
             c.setChecked(name in DEFAULTS["classes"])
-            c.toggled.connect(lambda _=False: self._update_nav())
+            c.toggled.connect(lambda _=False: (self._update_nav(), self._enter_classes()))
             self.class_checks[name] = c
             grid.addWidget(c, i // 2, i % 2)
         v.addLayout(grid)
@@ -239,7 +239,9 @@ class BiasDemo(QWidget):
         self.step = step
         self.pages.setCurrentIndex(step)
         self.header.setText(f"<h2>Step {step + 1} of {len(STEPS)}: {STEPS[step]}</h2>")
-        if step == 1:
+        if step == 0:
+            self._enter_classes()
+        elif step == 1:
             self._enter_inject()
         elif step == 2:
             if self.result is not None and not self._same_settings(self.result.params):
@@ -270,6 +272,34 @@ class BiasDemo(QWidget):
 
     def set_presenting(self, on: bool) -> None:
         self.advanced.setVisible(not on)
+
+    # ---- step 1: classes -----------------------------------------------------------------------
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if self.step == 0:
+            self._enter_classes()
+
+    def _enter_classes(self) -> None:
+        """One cloud of each of the first two ticked classes in the two views, so the class sees
+        what the network will be asked to tell apart (the views were empty until step 2)."""
+        if self.step != 0 or not self.isVisible():
+            return
+        ticked = self.classes[:2]
+        if not ticked:
+            self.scene.clear(LAYERS)
+            return
+        self._load_samples(self._draw_classes, classes=ticked)
+
+    def _draw_classes(self) -> None:
+        if self.step != 0 or self.samples is None:
+            return
+        names = self.sample_classes[0]
+        self.scene.clear(LAYERS)
+        self._show_views()
+        for view, name in enumerate(names[:2]):
+            self.scene.add(PointsLayer(f"{LAYERS}example{view}", view=view, points=self.samples["train"][view],
+                                       color=OBJECT, point_size=6.0, style="spheres",
+                                       title=f"a {name.replace('_', ' ')}"))
 
     # ---- step 2: inject ------------------------------------------------------------------------
     def _show_views(self) -> None:

@@ -95,6 +95,11 @@ def test_demo_walks_every_step_and_reveals_the_engine_numbers(win, qapp, qtbot):
     assert not demo.next.isEnabled()
     for name, box in demo.class_checks.items():
         box.setChecked(name in ("bed", "chair", "toilet"))
+    # step 1 shows a cloud of each of the first two ticked classes (the views were empty)
+    qtbot.waitUntil(lambda: "demo.example1" in win.scene and win.scene.get("demo.example1").title == "a chair",
+                    timeout=20000)
+    assert win.scene.get("demo.example0").title == "a bed" and win.scene.get("demo.example0").view == 0
+    assert win.scene.shown(win.scene.get("demo.example0")) and win.viewports.count == 2
     _tiny(demo)
     demo.next.click()                                          # step 2: clean vs biased sample
     qtbot.waitUntil(lambda: "demo.letter" in win.scene, timeout=20000)
