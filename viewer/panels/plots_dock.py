@@ -7,7 +7,7 @@ the dock) to the front. ``tabs``/``widgets`` are internal.
 """
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDockWidget, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMessageBox, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 
 class PlotsDock(QWidget):
@@ -20,6 +20,12 @@ class PlotsDock(QWidget):
         lay.addWidget(self.tabs)
         self.placeholder = QLabel("Plots appear here (deletion curves, method metrics).")
         self.tabs.addTab(self.placeholder, "plots")
+        self.export_btn = QToolButton()
+        self.export_btn.setText("Export…")
+        self.export_btn.setToolTip("the plot in front as PNG (2x), or as an SVG / PDF vector figure")
+        self.export_btn.setEnabled(False)
+        self.export_btn.clicked.connect(self.export_dialog)
+        self.tabs.setCornerWidget(self.export_btn)
         self.items: dict[str, object] = {}
         self.widgets: dict[str, QWidget] = {}
         self._texts: dict[str, tuple[str, str, str]] = {}     # title, x and y label last set per key
@@ -84,9 +90,30 @@ class PlotsDock(QWidget):
             w.show()
             w.raise_()
 
+    def export_current(self, path: str) -> str:
+        """Write the plot in front to ``path`` (.png/.svg/.pdf); returns the status line."""
+        from ..plot_export import export_plot
+
+        return export_plot(self.tabs.currentWidget(), path)
+
+    def export_dialog(self) -> None:
+        from engine import EngineError
+
+        from ..plot_export import FILTER
+
+        stem = self.tabs.tabText(self.tabs.currentIndex()).replace(" ", "_") or "plot"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the plot", f"{stem}.pdf", FILTER)
+        if not path:
+            return
+        try:
+            QMessageBox.information(self, "Plot exported", self.export_current(path))
+        except EngineError as e:
+            QMessageBox.warning(self, "Export failed", e.message + (f"\n{e.hint}" if e.hint else ""))
+
     def _add_tab(self, widget: QWidget, title: str) -> None:
         if self.placeholder is not None:     # the "plots appear here" tab goes with the first real one
             self.tabs.removeTab(self.tabs.indexOf(self.placeholder))
             self.placeholder.deleteLater()
             self.placeholder = None
         self.tabs.addTab(widget, title)
+        self.export_btn.setEnabled(True)
