@@ -48,7 +48,8 @@ def test_png_is_twice_the_plots_size(dock, tmp_path):
     shown = grey(w.grab().toImage())
     exported = grey(QImage(str(tmp_path / "p.png")).scaled(w.width(), w.height(), Qt.IgnoreAspectRatio,
                                                            Qt.SmoothTransformation))
-    assert np.abs(shown - exported).mean() < 12
+    ink = (shown < 200) | (exported < 200)          # lines and text, where a shifted or zoomed plot differs
+    assert ink.mean() > 0.01 and np.abs(shown - exported)[ink].mean() < 90   # 51 here; 147 with the plot zoomed 2x
 
 
 def test_svg_holds_the_curve_as_a_vector_and_the_title_as_text(dock, tmp_path):
