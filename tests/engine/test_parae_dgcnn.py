@@ -91,3 +91,23 @@ def test_explain_and_probe_run_on_it(tmp_path):
     pr = run(Job("probe", {"data": "builtin"}, {"points": 64, "limit": 40, "batch_size": 20, "tsne": False},
                  model=str(path)))
     assert pr.metrics["feature_dim"] == 32 and 0.0 <= pr.metrics["pretrained"] <= 1.0
+
+
+@pytest.mark.parametrize("key", ["dgcnn", "pointnet2-ssg"])
+def test_the_probe_takes_any_classifiers_pooled_feature(tmp_path, key):
+    """The probe's features from a DGCNN / PointNet++ classifier are its pooled 'global'
+    feature, the same vector its forward pass feeds the head."""
+    from engine.methods.parae.probe import feature_fn
+    from engine.models.checkpoints import save_checkpoint
+
+    torch.manual_seed(0)
+    opts = {"k": 4, "emb_dims": 32} if key == "dgcnn" else {}
+    model = build_model(key, num_classes=10, width=0.0625, **opts).eval()
+    x = torch.randn(2, 64, 3)
+    with torch.no_grad():
+        assert torch.equal(feature_fn(model)(x), model.forward_all(x)["global"])
+    path = save_checkpoint(tmp_path / "c.safetensors", model, {"classes": [f"c{i}" for i in range(10)]})
+    pr = run(Job("probe", {"data": "builtin"}, {"points": 64, "limit": 40, "batch_size": 20, "tsne": False},
+                 model=str(path)))
+    assert pr.metrics["feature_dim"] == model.forward_all(x)["global"].shape[-1]
+    assert 0.0 <= pr.metrics["pretrained"] <= 1.0

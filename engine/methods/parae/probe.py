@@ -1,7 +1,8 @@
 """METHOD "probe": how good is a frozen backbone's representation? (ParAE paper, Table 1 / Fig. 4)
 
 Global features of every cloud of a labelled dataset come from the frozen network (its
-``global_features``, or a PointNet encoder's max-pooled feature ``feat``); a linear SVM
+``global_features``, a PointNet encoder's max-pooled feature ``feat``, or the pooled feature a
+classifier names "global": DGCNN, PointNet++); a linear SVM
 (scikit-learn LinearSVC on standardised features) is fitted on the train split and scored on
 the test split. The same is done for a randomly initialised network of the same architecture
 and configuration (seeded) as the baseline. A 2D t-SNE embedding of the test features
@@ -37,8 +38,13 @@ def feature_fn(model):
     feat = getattr(model, "feat", None)
     if feat is not None and callable(feat):
         return lambda x: feat(x)["global"]
+    # any classifier that names its pooled feature "global" (DGCNN, PointNet++): the encoder is
+    # everything before the head
+    forward_all = getattr(model, "forward_all", None)
+    if callable(forward_all) and "global" in (getattr(model, "layer_aliases", None) or {}):
+        return lambda x: forward_all(x)["global"]
     raise ModelError(f"Model '{getattr(model, 'key', type(model).__name__)}' has no global feature "
-                     f"to probe.", hint="Probe a ParAE or PointNet checkpoint.")
+                     f"to probe.", hint="Probe a ParAE, PointNet, DGCNN or PointNet++ checkpoint.")
 
 
 def balanced_indices(labels: np.ndarray, limit: int | None) -> np.ndarray:
