@@ -51,3 +51,26 @@ def test_every_term_spans_the_axis_and_the_legend_sits_beside_the_data(dock, qap
     plot_losses(dock, more, TERM_NAMES, cols)
     assert {it.term: it for it in item.listDataItems()} == curves
     assert item.legend.getLabel(curves["c"]).text == "L_C (continuity) ÷ 900"
+
+
+def test_live_losses_are_all_kept_but_the_plot_redraws_a_few_times_a_second(win, qtbot, monkeypatch):
+    """A preview per step used to redraw the plot every step (~25 ms of GUI thread each)."""
+    import time
+
+    from engine import Progress
+    from tests.viewer.conftest import panel_named
+    from viewer.panels import flowam
+
+    panel = panel_named(win, "flowam")
+    drawn = []
+    monkeypatch.setattr(panel, "_plot_curves", lambda frames=None: drawn.append(len(panel.curves.get("total", ([], []))[0])))
+    panel.handle = object()                       # as while a job runs
+    panel.curves, panel._plotted_at = {}, -flowam.PLOT_EVERY_S
+    t0 = time.monotonic()
+    for step in range(40):
+        panel.on_progress(Progress(step, 40, "step", preview={"step": step, "losses": {"total": 1.0 / (step + 1)}}))
+    took = time.monotonic() - t0
+    panel.handle = None
+    assert panel.curves["total"][0] == list(range(40))          # every value kept
+    assert drawn and drawn[0] == 1                              # the first losses drawn at once
+    assert len(drawn) <= 1 + took / flowam.PLOT_EVERY_S + 1     # then a few times a second
