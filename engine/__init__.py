@@ -47,7 +47,8 @@ _export("engine.data.alphabet", "class_letter", "letter_anchor", "place_letter")
 _EXPORTS["BUILTIN_CLASSES"] = ("engine.data.builtin_shapes", "CLASSES")
 _export("engine.models.checkpoints", "load_checkpoint", "load_checkpoint_cached", "read_meta")
 # what a user says about a checkpoint: its model, the model's options, its class names
-_export("engine.models.checkpoint_options", "parse_classes", "parse_model_options", "named_classes")
+_export("engine.models.checkpoint_options", "parse_classes", "parse_model_options", "named_classes",
+        "with_dataset_classes")
 _export("engine.models.checkpoint_choice", "CheckpointChoice", "classifier_models")
 _export("engine.models.user_models", "load_model_file")     # runs the named file's code: user's choice
 _export("engine.device", "available_devices")

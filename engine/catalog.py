@@ -80,7 +80,7 @@ def resolve_model(model: Any, device: str, spec: MethodSpec, dataset_classes: An
     only when needed). A checkpoint whose file names no classes takes them when its head has as
     many outputs; the result is then a copy, the cached checkpoint keeps its generic names."""
     from engine.models.checkpoint_choice import CheckpointChoice
-    from engine.models.checkpoint_options import named_classes
+    from engine.models.checkpoint_options import with_dataset_classes
     from engine.models.checkpoints import Loaded, load_checkpoint_cached
 
     if model is None:
@@ -105,9 +105,8 @@ def resolve_model(model: Any, device: str, spec: MethodSpec, dataset_classes: An
                          f"this is '{loaded.key}'.",
                          hint="Open a matching checkpoint (see `pointlens train --help` to make one).")
     if loaded.meta.get("classes_from") == "generic" and dataset_classes is not None:
-        names = dataset_classes() if callable(dataset_classes) else dataset_classes
-        if names and len(names) == len(loaded.classes):
-            loaded = named_classes(loaded, list(names), "the open dataset (the checkpoint names none)")
+        names = dataset_classes() if callable(dataset_classes) else dataset_classes   # asked only now
+        loaded = with_dataset_classes(loaded, names)
     return loaded
 
 

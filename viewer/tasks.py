@@ -169,14 +169,13 @@ def open_checkpoint(spec: Any, device: str = "cpu", dataset_classes: tuple[str, 
     except ImportError as e:
         raise CheckpointError(f"cannot open checkpoint '{spec}': the checkpoint loader is not available ({e}).",
                               hint="Update PointLens; engine.models.checkpoints is missing.") from None
-    from engine import file_fingerprint
+    from engine import CheckpointChoice, file_fingerprint, with_dataset_classes
 
     load = getattr(spec, "load", None)      # a CheckpointChoice loads itself (cached, its options)
     loaded = load(device) if load is not None else load_checkpoint_cached(spec, device)
-    if loaded.meta.get("classes_from") == "generic" and dataset_classes and len(dataset_classes) == len(loaded.classes):
-        from engine import CheckpointChoice, named_classes
-
-        loaded = named_classes(loaded, list(dataset_classes), "the open dataset (the checkpoint names none)")
+    named = with_dataset_classes(loaded, dataset_classes)
+    if named is not loaded:
+        loaded = named
         # the jobs get the names too: a job carrying only a cloud has no dataset to take them from
         spec = CheckpointChoice(spec=str(getattr(spec, "spec", spec)), model=getattr(spec, "model", None),
                                 model_options=getattr(spec, "model_options", ()), classes=tuple(dataset_classes))

@@ -149,3 +149,14 @@ def named_classes(loaded: Any, names: list[str], source: str) -> Any:
     """A copy of ``loaded`` whose classes are ``names`` (the shared cached one is left alone)."""
     meta = dict(loaded.meta, classes=list(names), classes_from=source)
     return replace(loaded, meta=meta, report=list(loaded.report) + [f"class names from {source}"])
+
+
+DATASET_SOURCE = "the open dataset (the checkpoint names none)"
+
+
+def with_dataset_classes(loaded: Any, names) -> Any:
+    """``loaded`` with the dataset's class ``names`` when the file named none and its head has as
+    many outputs; else ``loaded`` itself. The one rule for jobs, the GUI and the robustness rows."""
+    if loaded.meta.get("classes_from") != "generic" or not names or len(names) != len(loaded.classes):
+        return loaded
+    return named_classes(loaded, [str(n) for n in names], DATASET_SOURCE)

@@ -51,7 +51,7 @@ def row_name(spec: str) -> str:
 class Robustness(Method):
     def run(self, params, *, device: str = "cpu", data="builtin") -> JobGenerator:
         from engine.data import Loading, open_dataset
-        from engine.models.checkpoint_options import named_classes
+        from engine.models.checkpoint_options import with_dataset_classes
         from engine.models.checkpoints import load_checkpoint_cached
         from engine.training.batches import spread_indices
 
@@ -74,9 +74,7 @@ class Robustness(Method):
         if len(y) == 0:
             raise DataError(f"{ds.path}: split '{params.split}' is empty; nothing to evaluate.")
         classes = list(ds.classes)
-        for i, ld in enumerate(loaded):      # files without class names: the dataset's, as for any job
-            if ld.meta.get("classes_from") == "generic" and len(classes) == len(ld.classes):
-                loaded[i] = named_classes(ld, classes, "the dataset (the checkpoint names none)")
+        loaded = [with_dataset_classes(ld, classes) for ld in loaded]   # as for any job
         cols = [CLEAN] + columns
         acc = np.full((len(specs), len(cols)), np.nan)
         ece = np.full((len(specs), len(cols)), np.nan)
