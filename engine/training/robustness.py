@@ -52,14 +52,12 @@ class Robustness(Method):
     def run(self, params, *, device: str = "cpu", data="builtin") -> JobGenerator:
         from engine.data import Loading, open_dataset
         from engine.models.checkpoint_options import with_dataset_classes
-        from engine.models.checkpoints import load_checkpoint_cached
         from engine.training.batches import spread_indices
 
         specs = checkpoint_list(params.checkpoints)
         columns = [corruptions.parse(c).spec for c in params.corruptions.split(",") if c.strip()]
         yield Progress(0, 1, "loading checkpoints")
-        loaded = [named(s, params).load(device) if any((params.model, params.model_options, params.classes))
-                  else load_checkpoint_cached(s, device) for s in specs]
+        loaded = [named(s, params).load(device) for s in specs]   # nothing named: a plain cached load
         for spec, ld in zip(specs, loaded):
             if getattr(ld.model, "task", "classification") != "classification":
                 raise ParameterError(f"checkpoint {spec} is a self-supervised '{ld.key}' model; "
