@@ -90,6 +90,7 @@ class Session:
         self._listeners: list[Callable[[str, Any], None]] = []
         self.opening: set[str] = set()
         self.loading_checkpoint: Any = None   # spec of the checkpoint being opened, if any
+        self.warmed_up = False                 # the engine's first-job imports done (warm_up)
         # (path, message) -> None: asks which model an unrecognised checkpoint is (set by the
         # open-checkpoint dialog's extension); None: such a failure is reported like any other
         self.ask_model_for: Callable[[str, str], None] | None = None
@@ -234,6 +235,7 @@ class Session:
                 self.emit("status", f"checkpoint: {line}")
             if self.sample is not None:   # the model may take another number of points
                 self.show_sample(self.sample)
+            self.warm_up()
 
         fail = self._fail(f"could not open checkpoint {path}")
 
@@ -254,6 +256,16 @@ class Session:
         self.emit("checkpoint-loading", spec)
         return self.client.submit(Request(f"Open checkpoint {path}", lambda: tasks.open_checkpoint(spec, device, names),
                                           target="checkpoint", on_result=done, quiet=quiet, on_error=failed))
+
+    def warm_up(self):
+        """Once per session, after the first model is ready: the imports the first job would make
+        (engine.warm_up), on the engine thread while the user looks at the window, so that the
+        first Flow AM run or training does not freeze it for a second."""
+        if self.warmed_up:
+            return None
+        self.warmed_up = True
+        return self.client.submit(Request("Prepare the engine", tasks.warm_up_engine,
+                                          quiet=True, listed=False))
 
     def query_devices(self):
         def done(names: list[str]) -> None:

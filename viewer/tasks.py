@@ -160,6 +160,17 @@ def _model_points(meta: dict) -> int:
     return DEFAULT_MODEL_POINTS
 
 
+def warm_up_engine() -> dict[str, float]:
+    """The engine's first-job imports, timed (engine.warm_up); logged so a slow start shows why."""
+    import logging
+
+    from engine.warm_up import warm_up
+
+    took = warm_up()
+    logging.getLogger("pointlens").info("engine warm-up: %s", ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
+    return took
+
+
 def open_checkpoint(spec: Any, device: str = "cpu", dataset_classes: tuple[str, ...] = ()) -> CheckpointInfo:
     """Load (and cache) a checkpoint on the engine thread; summarise it for the GUI.
     ``dataset_classes``: the open dataset's names, taken by a checkpoint that names no classes

@@ -210,3 +210,35 @@ def test_predict_split_agrees_with_the_model_run_directly(session, h5, tmp_path)
     s = session.sample
     with torch.no_grad():
         assert int(model(torch.as_tensor(s.model_input[None])).argmax()) == expected[s.index]
+
+
+def test_the_first_model_ready_prepares_the_engine_once(h5, tmp_path):
+    """After the first checkpoint, one unlisted, quiet request imports what the first job would
+    (engine.warm_up); a second checkpoint asks for none."""
+    import sys
+
+    import engine.models.pointnet  # noqa: F401
+    from engine.models.base import build_model
+    from engine.models.checkpoints import save_checkpoint
+
+    class Recording(SyncClient):
+        def __init__(self):
+            super().__init__()
+            self.requests = []
+
+        def submit(self, request):
+            self.requests.append(request)
+            return super().submit(request)
+
+    ckpt = tmp_path / "m.safetensors"
+    save_checkpoint(ckpt, build_model("pointnet", num_classes=3, width=0.125),
+                    {"classes": CLASSES, "normalisation": {"points": 128, "sampling": "random"}})
+    client = Recording()
+    s = Session(client)
+    s.open_dataset(h5[0])
+    assert not s.warmed_up
+    s.open_checkpoint(str(ckpt))
+    s.open_checkpoint(str(ckpt))
+    prepared = [r for r in client.requests if r.start is tasks.warm_up_engine]
+    assert len(prepared) == 1 and not prepared[0].listed and prepared[0].quiet
+    assert s.warmed_up and "torch._dynamo" in sys.modules
