@@ -9,8 +9,10 @@ Default layout (fresh settings, 1500 x 900): the Data dock ``DATA_WIDTH`` and th
 field under the label, button rows and two-column grids reflow (``viewer.flow_layout``)."""
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -391,6 +393,8 @@ class MainWindow(QMainWindow):
         elif event == "checkpoint" and payload is not None:
             self.settings.set("model/checkpoint", payload.spec)
             self._query_devices()   # torch is loaded now, so listing devices costs nothing
+            if "pyqtgraph" not in sys.modules:    # imported at the first run, it froze it ~0.5 s
+                QTimer.singleShot(300, lambda: importlib.import_module("pyqtgraph"))
         elif event == "devices":
             self.device_box.blockSignals(True)
             self.device_box.clear()
@@ -427,8 +431,6 @@ class MainWindow(QMainWindow):
         log.info("%s after %.2f s (window created at %.2f s of process time)", what,
                  time.perf_counter() - self.t0, time.process_time())
         if os.environ.get("POINTLENS_TIMING"):
-            import sys
-
             # torch=... lets tests check that the GUI path did not import torch before this point
             print(f"pointlens-timing {what} {time.time():.3f} torch={'torch' in sys.modules}", flush=True)
 

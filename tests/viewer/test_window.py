@@ -373,3 +373,18 @@ def test_box_selection_with_the_mouse(win, qtbot):
     finally:
         grid.select_mode = None
         win.scene.set_selection(None)
+
+
+def test_the_first_model_ready_imports_the_plot_library_ahead_of_the_first_run(win, checkpoint, qtbot, monkeypatch):
+    """pyqtgraph is imported on first use (start-up does not pay for it); at the first Flow AM run
+    that import froze the window ~0.5 s, so the window imports it once a model is ready."""
+    import sys
+    from types import SimpleNamespace
+
+    import viewer.window
+
+    imported = []
+    monkeypatch.setattr(viewer.window, "importlib", SimpleNamespace(import_module=imported.append))
+    monkeypatch.delitem(sys.modules, "pyqtgraph", raising=False)   # as in a fresh process
+    win.session.open_checkpoint(checkpoint)
+    wait(qtbot, lambda: imported == ["pyqtgraph"])
