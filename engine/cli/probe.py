@@ -2,7 +2,8 @@
 
 Linear-SVM accuracy of a frozen network's global features (ParAE paper, Table 1): trained on
 the dataset's train split, scored on its test split, for the checkpoint and for a randomly
-initialised network of the same architecture. JSON contract: ``pretrained``, ``random_init``,
+initialised network of the same architecture. JSON contract: ``pretrained``, ``random_init``
+(the best random baseline; ``random_init_best`` names it), ``random_init_bn_from_data``,
 ``random_init_default_bn`` (accuracies in [0, 1]), ``n_train``, ``n_test``, ``feature_dim``.
 ``--out R.h5`` also saves the t-SNE embedding of the test features (paper Fig. 4).
 """
@@ -48,16 +49,17 @@ def probe_command(args) -> int:
     if args.out:
         save_result(result, args.out)
     m = dict(result.metrics)
-    out = {k: m[k] for k in ("pretrained", "random_init", "random_init_default_bn", "n_train",
-                             "n_test", "feature_dim", "c") if k in m}
+    out = {k: m[k] for k in ("pretrained", "random_init", "random_init_best", "random_init_bn_from_data",
+                             "random_init_default_bn", "n_train", "n_test", "feature_dim", "c") if k in m}
     out.update(checkpoint=args.checkpoint, data=args.data, points=result.params["points"])
     if args.out:
         out["out"] = args.out
     lines = [f"linear SVM on frozen global features ({out['n_train']} train / {out['n_test']} test, "
              f"{out.get('feature_dim')}-d):",
-             f"  pre-trained:             {100 * out['pretrained']:5.1f} %"]
+             f"  pre-trained:               {100 * out['pretrained']:5.1f} %"]
     if "random_init" in out:
-        lines += [f"  random init:             {100 * out['random_init']:5.1f} %  (BatchNorm statistics from the data)",
-                  f"  random init, default BN: {100 * out['random_init_default_bn']:5.1f} %  (identity BatchNorm)"]
+        lines += [f"  random init, BN from data: {100 * out['random_init_bn_from_data']:5.1f} %  (BatchNorm statistics from the data)",
+                  f"  random init, identity BN:  {100 * out['random_init_default_bn']:5.1f} %  (a fresh network's BatchNorm)",
+                  f"  pre-trained minus the best random baseline: {100 * (out['pretrained'] - out['random_init']):+.1f} points"]
     emit(args, out, "\n".join(lines))
     return 0

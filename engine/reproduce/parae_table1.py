@@ -7,7 +7,7 @@ from engine.reproduce.declaration import Cell, PaperValue, Reproduction, Setting
 
 DEFAULT_MODEL = "demo:parae"
 ROW = "linear SVM"
-COLUMNS = {"pretrained": "ParAE pre-trained", "random_init": "random init (BN from data)",
+COLUMNS = {"pretrained": "ParAE pre-trained", "random_init_bn_from_data": "random init (BN from data)",
            "random_init_default_bn": "random init (identity BN)"}
 
 # Table 1, row "PointNet + ParAE (ours)": 90.3 on ModelNet40 after pre-training on ShapeNet. The

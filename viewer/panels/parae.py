@@ -380,10 +380,10 @@ class ParaePanel(MethodPanel):
         self.session.add_result("probe", res, show=False)
         m = res.metrics
         parts = [f"pretrained <b>{100 * m['pretrained']:.1f} %</b>"]
-        if "random_init" in m:
-            parts.append(f"random init {100 * m['random_init']:.1f} %")
+        if "random_init_bn_from_data" in m:
+            parts.append(f"random init, BN from data {100 * m['random_init_bn_from_data']:.1f} %")
         if "random_init_default_bn" in m:
-            parts.append(f"random init, default BN {100 * m['random_init_default_bn']:.1f} %")
+            parts.append(f"random init, identity BN {100 * m['random_init_default_bn']:.1f} %")
         self.probe_label.setText("Linear-SVM test accuracy: " + " · ".join(parts)
                                  + f" ({m['n_train']} train / {m['n_test']} test samples)")
         emb = res.arrays.get("embedding")

@@ -12,11 +12,13 @@ The baseline's BatchNorm statistics are estimated on the probe's train clouds be
 frozen: the pre-trained network's statistics come from data too, so the two then differ only in
 their learnt weights. A fresh PyTorch network in eval mode instead has identity BatchNorm (mean
 0, variance 1), a different function: an unnormalised random MLP whose max-pooled features are
-a strong random-feature baseline on small data. It is reported as well
-(``random_init_default_bn``) so that nobody mistakes one for the other.
+a strong random-feature baseline (on ModelNet10 it beat the BN-from-data one by 16-31 points).
+Both are reported, ``random_init_bn_from_data`` and ``random_init_default_bn``, and
+``random_init`` is the better of the two (``random_init_best`` names it): a pre-trained encoder
+is worth something only if it beats every random one.
 
-Result: metrics ``pretrained``, ``random_init`` and ``random_init_default_bn`` (test accuracies
-in [0, 1]); arrays ``embedding`` (n_test, 2), ``labels``, ``indices`` (test-split sample
+Result: metrics ``pretrained``, ``random_init`` (the best baseline), ``random_init_best``,
+``random_init_bn_from_data`` and ``random_init_default_bn`` (test accuracies in [0, 1]); arrays ``embedding`` (n_test, 2), ``labels``, ``indices`` (test-split sample
 indices), ``predicted``.
 """
 from __future__ import annotations
@@ -173,9 +175,9 @@ class Probe(Method):
             models.append(("random_init_default_bn", random_init_like(model, params.seed)))
             fresh = random_init_like(model, params.seed)
             yield from calibrate_batchnorm(fresh, train, tr_idx, params.batch_size,
-                                           "random_init: BatchNorm statistics")
+                                           "random init: BatchNorm statistics")
             fresh.eval()
-            models.append(("random_init", fresh))
+            models.append(("random_init_bn_from_data", fresh))
         metrics: dict = {"n_train": int(len(tr_idx)), "n_test": int(len(te_idx)), "c": params.c,
                          "classes": list(ds.classes)}
         arrays: dict = {}
@@ -192,6 +194,9 @@ class Probe(Method):
                 metrics["feature_dim"] = int(xtr.shape[1])
                 arrays.update(labels=yte.astype(np.int64), indices=te_idx, predicted=pred.astype(np.int64))
                 test_feats = xte
+        if params.baseline:
+            best = max(BASELINES, key=lambda k: metrics[k])
+            metrics.update(random_init=metrics[best], random_init_best=best)
         if params.tsne:
             yield Progress(0, 1, "t-SNE embedding of the test features")
             arrays["embedding"] = tsne_embedding(test_feats, params.perplexity, params.seed)
@@ -203,6 +208,9 @@ class Probe(Method):
                       params={"c": params.c, "limit": params.limit, "points": params.points,
                               "seed": params.seed, "perplexity": params.perplexity},
                       provenance=provenance)
+
+
+BASELINES = ("random_init_bn_from_data", "random_init_default_bn")   # ties: the first
 
 
 def tsne_embedding(features: np.ndarray, perplexity: float = 10.0, seed: int = 0) -> np.ndarray:
