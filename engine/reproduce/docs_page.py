@@ -53,9 +53,11 @@ def section(name: str, reports: list[dict]) -> str:
     full = [r for r in reports if not r["settings"].get("quick")]
     if not full:
         out += [NOT_RUN, ""]
-    for rep in sorted(reports, key=lambda r: (r["settings"].get("quick", False), r["settings"]["data"])):
+    for rep in sorted(reports, key=lambda r: (r["settings"].get("quick", False), r["settings"]["data"],
+                                              str(r["settings"].get("model") or ""))):
         scale = "quick" if rep["settings"].get("quick") else "full"
-        out += [f"### {rep['settings']['data']}, {scale} scale, {rep['settings']['seeds']} seeds "
+        model = f", model {rep['settings']['model']}" if rep["settings"].get("model") else ""
+        out += [f"### {rep['settings']['data']}{model}, {scale} scale, {rep['settings']['seeds']} seeds "
                 f"({rep['cells_finished']} of {rep['cells_total']} cells)", "",
                 markdown_table(lines_of(rep), rep.get("unit", "")), "",
                 f"Command: `{rep['command']}`; pointlens {rep['versions']['pointlens']}, torch {rep['versions']['torch']}; "
@@ -122,13 +124,14 @@ def page(root: Path) -> str:
 
 
 def without_local_paths(text: str, found: dict[str, list[dict]]) -> str:
-    """Each report's data path as ``PATH/TO/<its folder or file name>``: the page is committed, and
-    where a dataset lived on the machine that ran it (often outside the repository) says nothing
-    to a reader and must not be pointed at."""
-    paths = {str(r["settings"].get("data", "")) for reps in found.values() for r in reps}
-    for data in sorted(paths, key=len, reverse=True):      # longest first: no half-replaced paths
-        if data and data != "builtin":
-            text = text.replace(data, "PATH/TO/" + Path(data.rstrip("/\\")).name)
+    """Each report's data path, and its model when that is a file, as ``PATH/TO/<its folder or
+    file name>``: the page is committed, and where a dataset or a checkpoint lived on the machine
+    that ran it (often outside the repository) says nothing to a reader and must not be pointed at."""
+    paths = {str(r["settings"].get(key) or "") for reps in found.values() for r in reps
+             for key in ("data", "model")}
+    for path in sorted(paths, key=len, reverse=True):      # longest first: no half-replaced paths
+        if path and path != "builtin" and ("/" in path or "\\" in path):
+            text = text.replace(path, "PATH/TO/" + Path(path.rstrip("/\\")).name)
     return text
 
 

@@ -363,8 +363,11 @@ def test_every_reproduction_declares_what_the_paper_ran(name):
 def test_the_docs_page_names_a_reports_data_without_its_local_path():
     from engine.reproduce.docs_page import without_local_paths
 
-    found = {"x": [{"settings": {"data": "../elsewhere/data/modelnet10_hdf5_1024/"}},
-                   {"settings": {"data": "builtin"}}]}
-    text = "### ../elsewhere/data/modelnet10_hdf5_1024/, quick\n`--data ../elsewhere/data/modelnet10_hdf5_1024/` on builtin"
+    found = {"x": [{"settings": {"data": "../elsewhere/data/modelnet10_hdf5_1024/",
+                                 "model": "/work/runs/parae-mn10.safetensors"}},
+                   {"settings": {"data": "builtin", "model": "demo:parae"}}]}
+    text = ("### ../elsewhere/data/modelnet10_hdf5_1024/, quick\n`--data ../elsewhere/data/modelnet10_hdf5_1024/ "
+            "--model /work/runs/parae-mn10.safetensors` on builtin with demo:parae")
     out = without_local_paths(text, found)
     assert "elsewhere" not in out and out.count("PATH/TO/modelnet10_hdf5_1024") == 2 and "on builtin" in out
+    assert "--model PATH/TO/parae-mn10.safetensors" in out and "with demo:parae" in out
