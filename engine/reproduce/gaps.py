@@ -41,7 +41,7 @@ def shown(value: Any) -> str:
 def scale_value(key: str, value: Any) -> str:
     """A scale value in words: our scales' ``limit`` 0 means every cloud."""
     if key == "limit":
-        return "all clouds" if not value else f"the first {value} clouds"
+        return "all clouds" if not value else f"at most {value} clouds per split"
     return shown(value)
 
 
