@@ -142,8 +142,10 @@ def run_command(args) -> int:
     result = run_job(job)
     if args.result_out:
         save_result(result, args.result_out)
+    # --json: every metric, nested tables too (the bias lab's accuracies are a dict per model and
+    # level); the text lines: the plain values only.
     out = {"method": spec.key, **{k: v for k, v in result.metrics.items()
-                                  if isinstance(v, (int, float, str, bool)) or v is None}}
+                                  if args.json or isinstance(v, (int, float, str, bool)) or v is None}}
     if args.result_out:
         out["out"] = str(args.result_out)
     emit(args, out)

@@ -139,6 +139,14 @@ def test_cli_explain_pointmask_writes_a_result(tmp_path, capsys):
     rc = main(["explain", "pointmask", "--checkpoint", str(ckpt), "--data", str(data), "--split", "all",
                "--threshold", "1.5"])
     assert rc == 2 and "threshold" in capsys.readouterr().err
+    # the generic `pointlens run` keeps nested metrics in its JSON (the bias lab's accuracy table
+    # is one): here the class names and the definitions of the four predictions
+    rc = main(["run", "pointmask-explain", "--checkpoint", str(ckpt), "--data", str(data), "--split", "all",
+               "--index", "3", "--json"])
+    assert rc == 0
+    js = json.loads(capsys.readouterr().out)
+    assert js["classes"] == CLASSES and set(js["definitions"]) == {"predicted", "predicted_masked",
+                                                                   "predicted_kept_only", "predicted_model"}
 
 
 def test_spec_arrays_are_there_and_the_cli_options_come_from_the_spec(capsys):
