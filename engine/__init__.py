@@ -52,6 +52,7 @@ _export("engine.models.checkpoint_options", "parse_classes", "parse_model_option
 _export("engine.models.checkpoint_choice", "CheckpointChoice", "classifier_models")
 _export("engine.models.user_models", "load_model_file")     # runs the named file's code: user's choice
 _export("engine.device", "available_devices")
+_EXPORTS["warm_up_engine"] = ("engine.warm_up", "warm_up")   # the first job's imports, done ahead
 # method helpers the viewer calls on its own thread (numpy in, numpy out)
 _export("engine.methods.parae.explain", "grid_from_result", "feature_distances")
 _export("engine.methods.pointmask.bias_inject", "inject_bias")

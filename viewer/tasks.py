@@ -164,7 +164,7 @@ def warm_up_engine() -> dict[str, float]:
     """The engine's first-job imports, timed (engine.warm_up); logged so a slow start shows why."""
     import logging
 
-    from engine.warm_up import warm_up
+    from engine import warm_up_engine as warm_up
 
     took = warm_up()
     logging.getLogger("pointlens").info("engine warm-up: %s", ", ".join(f"{k} {v:.2f} s" for k, v in took.items()))
