@@ -140,23 +140,17 @@ def test_cli_explain_pointmask_writes_a_result(tmp_path, capsys):
                "--threshold", "1.5"])
     assert rc == 2 and "threshold" in capsys.readouterr().err
     # the generic `pointlens run` keeps nested metrics in its JSON (the bias lab's accuracy table
-    # is one): here the class names and the definitions of the four predictions
-    rc = main(["run", "pointmask-explain", "--checkpoint", str(ckpt), "--data", str(data), "--split", "all",
-               "--index", "3", "--json"])
-    assert rc == 0
-    js = json.loads(capsys.readouterr().out)
+    # is one): here the class names and the definitions of the four predictions. In a process of
+    # its own: run in this one, it left the test process in a state in which a later GUI test
+    # crashed (a segfault in a render while a Flow AM job ran; not understood yet).
+    import subprocess
+    import sys
+
+    cli = "import sys; from engine.cli import main; sys.exit(main(sys.argv[1:]))"
+    out = subprocess.run([sys.executable, "-c", cli, "run", "pointmask-explain", "--checkpoint",
+                          str(ckpt), "--data", str(data), "--split", "all", "--index", "3", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    js = json.loads(out.stdout.strip().splitlines()[-1])
     assert js["classes"] == CLASSES and set(js["definitions"]) == {"predicted", "predicted_masked",
                                                                    "predicted_kept_only", "predicted_model"}
-
-
-def test_spec_arrays_are_there_and_the_cli_options_come_from_the_spec(capsys):
-    from engine.cli import main
-    from engine.specs.pointmask import EXPLAIN
-
-    for key in ("pointmask", "pointmap"):
-        res = run(Job("pointmask-explain", {"points": _points()}, model=_model(key)))
-        assert set(EXPLAIN.arrays) <= set(res.arrays) and res.kind == EXPLAIN.produces
-    with pytest.raises(SystemExit):
-        main(["explain", "pointmask", "--help"])
-    text = capsys.readouterr().out
-    assert "--sample-seed" in text and "--threshold" in text and "[0.0, 1.0)" in text
