@@ -260,7 +260,7 @@ class Session:
     def warm_up(self):
         """Once per session, after the first model is ready: the imports the first job would make
         (engine.warm_up), on the engine thread while the user looks at the window, so that the
-        first Flow AM run or training does not freeze it for a second."""
+        first Flow AM run or training does not wait on them (engine/warm_up.py: measured)."""
         if self.warmed_up:
             return None
         self.warmed_up = True

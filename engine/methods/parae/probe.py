@@ -18,7 +18,8 @@ Both are reported, ``random_init_bn_from_data`` and ``random_init_default_bn``, 
 is worth something only if it beats every random one.
 
 Result: metrics ``pretrained``, ``random_init`` (the best baseline), ``random_init_best``,
-``random_init_bn_from_data`` and ``random_init_default_bn`` (test accuracies in [0, 1]); arrays ``embedding`` (n_test, 2), ``labels``, ``indices`` (test-split sample
+``random_init_bn_from_data`` and ``random_init_default_bn`` (test accuracies in [0, 1]);
+arrays ``embedding`` (n_test, 2), ``labels``, ``indices`` (test-split sample
 indices), ``predicted``.
 """
 from __future__ import annotations
