@@ -78,3 +78,19 @@ def test_deletion_curve_starts_at_full_probability(model, cloud):
     assert r.arrays["probability"][3] == pytest.approx(pk, abs=1e-5)
     with pytest.raises(ParameterError, match="one finite value per point"):
         run(Job("deletion-curve", {"points": cloud, "scalar": sal[:5]}, model=model))
+
+
+@pytest.mark.parametrize("method,inputs", [
+    ("inspect", {}),
+    ("predict-subset", {"indices": np.arange(4)}),
+])
+def test_a_self_supervised_model_is_refused_in_one_sentence(method, inputs):
+    """A ParAE checkpoint opened as the window's model: one message naming the method and the
+    model's task (it used to be numpy's "only one element tensors can be converted...")."""
+    from engine.core.errors import ModelError
+
+    torch.manual_seed(0)
+    parae = build_model("parae", parts=4, width=0.125)
+    cloud = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    with pytest.raises(ModelError, match=r"needs a classifier; .*self-supervised 'parae' model"):
+        run(Job(method, {"points": cloud, **inputs}, model=parae))

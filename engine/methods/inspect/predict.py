@@ -13,7 +13,7 @@ from engine.core.errors import ParameterError
 from engine.core.jobs import Ticker
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.model_input import as_points, model_device
+from engine.methods.model_input import as_points, model_device, require_classifier
 from engine.specs import inspect as spec
 
 
@@ -63,6 +63,7 @@ def _top(probs: np.ndarray, classes: list[str], k: int = 5) -> list[list]:
 @implements(spec.INSPECT)
 class Inspect(Method):
     def run(self, params, *, model, points, label=None):
+        require_classifier(model, "Inspect")
         model, classes = model.model, model.classes
         pts = as_points(points)
         yield Progress(0, 1, "classifying")
@@ -80,6 +81,7 @@ class Inspect(Method):
 @implements(spec.PREDICT_SUBSET)
 class PredictSubset(Method):
     def run(self, params, *, model, points, indices):
+        require_classifier(model, "predict-subset")
         model, classes = model.model, model.classes
         pts = as_points(points)
         sel = np.zeros(len(pts), bool)
