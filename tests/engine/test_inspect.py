@@ -80,17 +80,34 @@ def test_deletion_curve_starts_at_full_probability(model, cloud):
         run(Job("deletion-curve", {"points": cloud, "scalar": sal[:5]}, model=model))
 
 
-@pytest.mark.parametrize("method,inputs", [
-    ("inspect", {}),
-    ("predict-subset", {"indices": np.arange(4)}),
-])
-def test_a_self_supervised_model_is_refused_in_one_sentence(method, inputs):
-    """A ParAE checkpoint opened as the window's model: one message naming the method and the
-    model's task (it used to be numpy's "only one element tensors can be converted...")."""
-    from engine.core.errors import ModelError
 
-    torch.manual_seed(0)
-    parae = build_model("parae", parts=4, width=0.125)
-    cloud = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
-    with pytest.raises(ModelError, match=r"needs a classifier; .*self-supervised 'parae' model"):
+REFUSE = r"""
+import numpy as np, torch
+from engine import Job, run
+from engine.core.errors import ModelError
+from engine.models.zoo import build_model
+torch.manual_seed(0)
+parae = build_model("parae", parts=4, width=0.125)
+cloud = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+for method, inputs in (("inspect", {}), ("predict-subset", {"indices": np.arange(4)})):
+    try:
         run(Job(method, {"points": cloud, **inputs}, model=parae))
+    except ModelError as e:
+        print("REFUSED", method, "|", e)
+"""
+
+
+def test_a_self_supervised_model_is_refused_in_one_sentence():
+    """A ParAE checkpoint opened as the window's model: one message naming the method and the
+    model's task (it used to be numpy's "only one element tensors can be converted..."). In a
+    process of its own: added to this process, the full suite's later Flow AM GUI test crashed
+    (a segfault in a VTK render whose trigger follows the test order; see the issue note)."""
+    import re
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", REFUSE], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [l for l in out.stdout.splitlines() if l.startswith("REFUSED")]
+    assert [l.split()[1] for l in lines] == ["inspect", "predict-subset"], out.stdout
+    assert all(re.search(r"needs a classifier; .*self-supervised 'parae' model", l) for l in lines), lines
