@@ -88,6 +88,64 @@ def _fmt(g: np.ndarray, idle: np.ndarray | None = None) -> str:
     return out
 
 
+class RenderRecorder:
+    """Start time, duration and size of every render of the main window's 3D views, and every
+    size the views were given: tells a stall spent drawing (a view re-laid-out and redrawn on
+    software GL) from one spent waiting for the engine thread's GIL."""
+
+    def __init__(self, viewports):
+        self.renders: list[tuple[float, float, tuple[int, int]]] = []
+        self._t = 0.0
+        window = viewports.window
+        window.AddObserver("StartEvent", lambda *a: setattr(self, "_t", time.perf_counter()))
+        window.AddObserver("EndEvent", lambda *a: self.renders.append(
+            (self._t, time.perf_counter() - self._t, tuple(window.GetSize()))))
+
+    def summary(self, since: float, until: float) -> str:
+        inside = [r for r in self.renders if since <= r[0] <= until]
+        if not inside:
+            return "no render"
+        sizes = []
+        for r in inside:
+            if not sizes or sizes[-1] != r[2]:
+                sizes.append(r[2])
+        slow = max(inside, key=lambda r: r[1])
+        return (f"{len(inside)} renders, longest {slow[1] * 1e3:.0f} ms, total {sum(r[1] for r in inside) * 1e3:.0f} ms; "
+                f"view sizes {' -> '.join(f'{w}x{h}' for w, h in sizes)}")
+
+
+class EventRecorder:
+    """Every Qt event delivered on the GUI thread, with when its delivery began (an application
+    event filter sees each one first): the time until the next one began is roughly what that
+    event cost, so the longest are the likely stalls. Spontaneous events arriving in a burst
+    make it approximate; Python-level work of the engine thread holding the GIL shows as
+    whichever event was waiting for it."""
+
+    def __init__(self, app):
+        from PySide6.QtCore import QObject
+
+        self.events: list[tuple[float, str]] = []
+        rec = self.events
+
+        class Filter(QObject):
+            def eventFilter(self, obj, ev):
+                rec.append((time.perf_counter(), f"{type(obj).__name__}:{ev.type().name}"))
+                return False
+        self._filter = Filter()
+        app.installEventFilter(self._filter)
+
+    def explain(self, ticks: np.ndarray, n: int = 3) -> str:
+        """The ``n`` longest gaps between timer ticks, each with the three costliest events inside it."""
+        gaps = np.diff(ticks)
+        out = []
+        for i in sorted(np.argsort(gaps)[-n:]):
+            a, b = ticks[i], ticks[i + 1]
+            ev = [e for e in self.events if a <= e[0] <= b]
+            costs = sorted(((y[0] - x[0], x[1]) for x, y in zip(ev, ev[1:])), reverse=True)[:3]
+            out.append(f"{gaps[i] * 1e3:.0f} ms ({', '.join(f'{nm} {c * 1e3:.0f}' for c, nm in costs)})")
+        return "; ".join(out)
+
+
 def _checkpoints(tmp_path) -> list[tuple[str, str]]:
     import torch
 
@@ -113,6 +171,8 @@ def test_gui_stall_during_live_flowam_run(qapp, tmp_path):
     win.resize(1300, 800)
     win.show()
     rec = TickRecorder()
+    renders = RenderRecorder(win.viewports)
+    events = EventRecorder(qapp)
     try:
         rec.run(lambda: win.viewports.frames > 0 and win.session.current is not None, 30.0)
         panel = next(p for p in win.method_panels if p.name == "flowam")
@@ -152,7 +212,10 @@ def test_gui_stall_during_live_flowam_run(qapp, tmp_path):
                             ("live optimisation", _gaps(ticks, live["first"], live["last"])),
                             ("metrics + result", _gaps(ticks, since=live["last"]))):
                 print(f"[flowam-gui]   {name:18s} {_fmt(g, idle)}")
+            print(f"[flowam-gui]   3D views during class statistics: {renders.summary(t0, live['first'])}")
+            print(f"[flowam-gui]   longest gaps and the Qt events in them: {events.explain(ticks)}")
     finally:
+        qapp.removeEventFilter(events._filter)
         win.close()
         qapp.processEvents()
 

@@ -192,6 +192,31 @@ def test_jobs_dock_folds_into_the_status_bar(fresh, qapp, qtbot):
     ind._hide_timer.setInterval(jobs_dock.HIDE_AFTER_MS)
 
 
+def test_a_running_job_opens_the_jobs_dock_behind_an_open_plot(fresh, qapp, qtbot):
+    """A live plot below the views (Flow AM's loss curves) keeps the front and its height when a
+    long job's Jobs dock opens beside it: taking the front hid the plot the run had opened, and
+    resizing the area laid the window out again mid-run."""
+    from viewer.panels import jobs_dock
+
+    ind, dock = fresh.jobs_indicator, fresh.jobs_dock
+    fresh.plots.plot("layout.test", "a live plot", "step", "value").plot([0, 1, 2], [3, 1, 2])
+    _pump(qapp, 0.2)
+    plots = fresh.plots_dock
+    assert plots.isVisible() and dock.isHidden()
+    height = plots.height()
+    h = _job(fresh, 30.0)
+    qtbot.waitUntil(lambda: h.state == RUNNING, timeout=20_000)
+    qtbot.waitUntil(dock.isVisible, timeout=jobs_dock.SHOW_AFTER_MS + 3000)
+    _pump(qapp, 0.2)
+    assert dock in fresh.tabifiedDockWidgets(plots)
+    assert not plots.visibleRegion().isEmpty() and dock.visibleRegion().isEmpty(), "the plot lost the front"
+    assert plots.height() == height
+    fresh.client.cancel(h)
+    qtbot.waitUntil(lambda: h.state == CANCELLED, timeout=5000)
+    plots.close()
+    qtbot.waitUntil(dock.isHidden, timeout=jobs_dock.HIDE_AFTER_MS + 3000)
+
+
 def test_a_saved_layout_with_the_jobs_dock_open_starts_folded(qapp, tmp_path):
     from viewer.settings import Settings
     from viewer.window import MainWindow

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QProgressBar, QPushButton, QTableWidget,
-                               QTableWidgetItem, QToolButton)
+from PySide6.QtWidgets import (QAbstractItemView, QDockWidget, QHeaderView, QMainWindow, QProgressBar, QPushButton,
+                               QTableWidget, QTableWidgetItem, QToolButton)
 
 from ..work import CANCELLED, DONE, FAILED, RUNNING, JobHandle
 
@@ -193,18 +193,36 @@ class JobsIndicator(QToolButton):
 
     def _show_if_running(self) -> None:
         if self.counts()[1]:
-            self._open()
+            self._open(failure=False)
+
+    def _sibling_in_front(self):
+        """The dock tabbed together with the Jobs dock (Plots, Log) that is showing, or None."""
+        window = self.dock.parentWidget()
+        if not isinstance(window, QMainWindow):
+            return None
+        # (tabifiedDockWidgets lists nothing while the Jobs dock itself is hidden: the area decides)
+        area = window.dockWidgetArea(self.dock)
+        showing = [d for d in window.findChildren(QDockWidget) if d is not self.dock and d.isVisible()
+                   and not d.isFloating() and window.dockWidgetArea(d) == area]
+        return next((d for d in showing if not d.visibleRegion().isEmpty()), showing[0] if showing else None)
 
     def _hide_if_idle(self) -> None:
         if not self.counts()[1] and not self.unseen and not self.pinned:
             self._set_visible(False)
 
-    def _open(self) -> None:
+    def _open(self, failure: bool = True) -> None:
         if self.quiet or self.dock.isVisible():
-            if self.dock.isVisible():
+            if self.dock.isVisible() and failure:
                 self.dock.raise_()
             return
+        front = self._sibling_in_front()
         self._set_visible(True)
+        if front is not None and not failure:
+            # A running job joins the tabs below the views (e.g. Flow AM's live loss plot) as a tab
+            # behind them: taking the front hid the plot the run had just opened, and resizing
+            # the area laid the window out again mid-run (GUI stalls of ~100 ms, make bench).
+            front.raise_()
+            return
         self.dock.raise_()
         if self.resize_dock is not None:   # a few rows tall, not the area's old height
             rows = max(1, min(ROWS_SHOWN, self.view.rowCount()))
