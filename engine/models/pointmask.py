@@ -39,6 +39,7 @@ from torch import nn
 
 from engine.core.errors import ParameterError
 from engine.core.registry import MODELS
+from engine.models import pointnet_fast
 from engine.models.base import PointModel, scaled, soft_cross_entropy
 from engine.models.pointmask_backbone import (BACKBONE_HELP, POINTNET, RandMask, backbone_options,  # noqa: F401 - RandMask registers here
                                               build_backbone, check_backbone, head_path)
@@ -222,11 +223,19 @@ class _Variational(PointModel):
     def transform_input(self, points: torch.Tensor, j: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def _classify_all(self, given: torch.Tensor) -> dict:
+        """G's outputs on its input: a PointNet G runs channels-last (pointnet_fast, the same
+        arithmetic) unless a tap watches one of its layers; other backbones through their own
+        forward_all, or their logits alone."""
+        if pointnet_fast.applies_to(self.classifier):
+            return pointnet_fast.classifier_forward_all(self.classifier, given)
+        run_all = getattr(self.classifier, "forward_all", None)
+        return run_all(given) if run_all is not None else {"logits": self.classifier(given)}
+
     def forward_all(self, points: torch.Tensor, deterministic: bool | None = None) -> dict:
         mu, logvar, j = self.latent(points, deterministic)
         given = self.transform_input(points, j)
-        run_all = getattr(self.classifier, "forward_all", None)
-        out = run_all(given["input"]) if run_all is not None else {"logits": self.classifier(given["input"])}
+        out = self._classify_all(given["input"])
         out.update(given)       # the mask's own entries win over a backbone output of the same name
         out.update(mu=mu, logvar=logvar, j=j)
         return out
@@ -251,7 +260,7 @@ class _Variational(PointModel):
         sigma = torch.exp(0.5 * logvar)
         probs = 0.0
         for s in range(samples):    # one draw at a time: memory as for a single forward pass
-            logits = self.classifier(self.transform_input(points, mu + sigma * eps[s])["input"])
+            logits = self._classify_all(self.transform_input(points, mu + sigma * eps[s])["input"])["logits"]
             probs = probs + torch.softmax(logits, -1)
         return torch.log((probs / samples).clamp_min(1e-12))
 
