@@ -142,8 +142,9 @@ def classifier_forward_all(model: nn.Module, points: torch.Tensor) -> dict[str, 
     """``model.forward_all(points)``, channels-last where that applies and no tap watches a layer.
 
     For models that hold a PointNet inside (PointMask's and PointMap's classifier G): the
-    training loop's fast path sees only the outer model. Measured on the bias lab's default
-    scale, G on the module path made a PointMask run cost 6.8x a PointNet run.
+    training loop's fast path sees only the outer model. Measured on a small bias-lab run
+    (PointMask alone, 300 clouds, 2 epochs, 1,024 + 256 points): 27.7 s -> 25.3 s; most of the
+    rest is the mask encoder F and the test predictions' eight draws of the mask.
     """
     if applies_to(model) and not _watched(model):
         return forward_all(model, points)
