@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.errors import DataError, ModelError
+from engine.core.errors import DataError
 from engine.data.dataset import check_points
 
 
@@ -25,17 +25,3 @@ def model_device(model) -> "torch.device":  # noqa: F821
 
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
-
-
-def require_classifier(loaded: Any, method: str) -> None:
-    """One clear message when a job that reads class scores gets a self-supervised model (a ParAE
-    or SeRP checkpoint opened as the window's model used to fail deep in the saliency code with
-    numpy's "only one element tensors can be converted to Python scalars")."""
-    model = getattr(loaded, "model", loaded)
-    task = getattr(model, "task", "classification")
-    if task != "classification":
-        name = getattr(loaded, "path", None) or getattr(loaded, "key", None) or getattr(model, "key", "")
-        raise ModelError(f"{method} needs a classifier; {name} is a {task} "
-                         f"'{getattr(model, 'key', type(model).__name__)}' model.",
-                         hint="Open a classification checkpoint (e.g. demo:pointnet) as the model; "
-                              "self-supervised models have their own panels (ParAE, SeRP).")

@@ -46,6 +46,21 @@ class PointModel(nn.Module):
             raise ModelError(f"Model '{self.key}' has no layer '{name}'. Named layers: {known}.") from None
 
 
+def require_classifier(model: Any, needs: str, name: str = "") -> None:
+    """One clear message when a job that reads class scores gets a self-supervised model (a ParAE
+    or SeRP checkpoint opened as a classifier). ``model``: the module or a ``Loaded`` checkpoint;
+    ``needs``: what needs the classifier (a method, a table); ``name``: the file, if known."""
+    module = getattr(model, "model", model)
+    task = getattr(module, "task", "classification")
+    if task != "classification":
+        key = getattr(module, "key", "") or type(module).__name__
+        name = name or getattr(model, "path", "") or key
+        raise ModelError(f"{needs} needs a classifier; {name} is a {task} '{key}' model.",
+                         hint="Open a classification checkpoint (e.g. demo:pointnet); self-supervised "
+                              "models have their own panels (ParAE, SeRP) and `pointlens train --init` "
+                              "fine-tunes them into classifiers.")
+
+
 def eval_affine(bn: nn.Module, *others: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(scale, shift) per channel of an eval-mode BatchNorm with running statistics, so a model
     can fold it into the layer before; None in training mode, without running statistics, or when

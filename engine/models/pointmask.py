@@ -227,10 +227,9 @@ class _Variational(PointModel):
         """G's outputs on its input: a PointNet G runs channels-last (pointnet_fast, the same
         arithmetic) unless a tap watches one of its layers; other backbones through their own
         forward_all, or their logits alone."""
-        if pointnet_fast.applies_to(self.classifier):
-            return pointnet_fast.classifier_forward_all(self.classifier, given)
-        run_all = getattr(self.classifier, "forward_all", None)
-        return run_all(given) if run_all is not None else {"logits": self.classifier(given)}
+        if getattr(self.classifier, "forward_all", None) is None:
+            return {"logits": self.classifier(given)}
+        return pointnet_fast.classifier_forward_all(self.classifier, given)
 
     def forward_all(self, points: torch.Tensor, deterministic: bool | None = None) -> dict:
         mu, logvar, j = self.latent(points, deterministic)

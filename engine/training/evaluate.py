@@ -12,13 +12,14 @@ import torch
 
 from engine import metrics
 from engine.numeric import corruptions
-from engine.core.errors import DataError, ParameterError
+from engine.core.errors import DataError
 from engine.core.jobs import Ticker
 from engine.core.method import JobGenerator, Method, implements
 from engine.core.params import as_dict
 from engine.core.types import Progress, Result
 from engine.specs import training as spec
 from engine.specs.training import SAMPLINGS
+from engine.models.base import require_classifier
 from engine.training.batches import spread_indices
 
 
@@ -31,10 +32,7 @@ class Evaluate(Method):
         corruption = corruptions.parse(params.corrupt) if params.corrupt else None
         loaded = model
         model = loaded.model
-        if getattr(model, "task", "classification") != "classification":
-            raise ParameterError(f"checkpoint {loaded.path or loaded.key} is a self-supervised '{loaded.key}' "
-                                 f"model; evaluate needs a classifier.",
-                                 hint="Fine-tune it into a classifier with `pointlens train --init`.")
+        require_classifier(loaded, "evaluate")
         norm = loaded.meta.get("normalisation") or {}
         n_points = params.points or int(norm.get("points") or 1024)
         sampling = params.sampling if params.sampling != "auto" else (

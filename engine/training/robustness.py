@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.numeric import corruptions
 from engine.core.errors import DataError, ParameterError
+from engine.models.base import require_classifier
 from engine.training.evaluate import Evaluate
 from engine.core.method import JobGenerator, Method, implements
 from engine.core.params import as_dict
@@ -59,9 +60,7 @@ class Robustness(Method):
         yield Progress(0, 1, "loading checkpoints")
         loaded = [named(s, params).load(device) for s in specs]   # nothing named: a plain cached load
         for spec, ld in zip(specs, loaded):
-            if getattr(ld.model, "task", "classification") != "classification":
-                raise ParameterError(f"checkpoint {spec} is a self-supervised '{ld.key}' model; "
-                                     "the table needs classifiers.")
+            require_classifier(ld, "the robustness table", name=str(spec))
         norm = loaded[0].meta.get("normalisation") or {}
         n_points = params.points or int(norm.get("points") or 1024)
         sampling = norm.get("sampling") if norm.get("sampling") in SAMPLINGS else "first"

@@ -154,3 +154,16 @@ def test_cli_explain_pointmask_writes_a_result(tmp_path, capsys):
     js = json.loads(out.stdout.strip().splitlines()[-1])
     assert js["classes"] == CLASSES and set(js["definitions"]) == {"predicted", "predicted_masked",
                                                                    "predicted_kept_only", "predicted_model"}
+
+
+def test_spec_arrays_are_there_and_the_cli_options_come_from_the_spec(capsys):
+    from engine.cli import main
+    from engine.specs.pointmask import EXPLAIN
+
+    for key in ("pointmask", "pointmap"):
+        res = run(Job("pointmask-explain", {"points": _points()}, model=_model(key)))
+        assert set(EXPLAIN.arrays) <= set(res.arrays) and res.kind == EXPLAIN.produces
+    with pytest.raises(SystemExit):
+        main(["explain", "pointmask", "--help"])
+    text = capsys.readouterr().out
+    assert "--sample-seed" in text and "--threshold" in text and "[0.0, 1.0)" in text

@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from engine.core.errors import DataError, ModelError, ParameterError
+from engine.core.errors import DataError, ParameterError
 
 
 @contextmanager
@@ -60,10 +60,9 @@ def num_classes(model) -> int | None:
 
 def check_classes(model, model_classes, dataset) -> list[str]:
     """The class names to use; errors if the model and the dataset disagree."""
-    if getattr(model, "task", "classification") != "classification":
-        raise ModelError(f"Model '{getattr(model, 'key', '?')}' is not a classifier: "
-                         "activation maximisation needs class logits.",
-                         hint="Open a classification checkpoint (e.g. demo:pointnet).")
+    from engine.models.base import require_classifier    # (torch: not at this module's import)
+
+    require_classifier(model, "activation maximisation")
     classes = list(dataset.classes)
     n = num_classes(model)
     if n is not None and n != len(classes):

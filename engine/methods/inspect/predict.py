@@ -13,7 +13,8 @@ from engine.core.errors import ParameterError
 from engine.core.jobs import Ticker
 from engine.core.method import Method, implements
 from engine.core.types import Progress, Result
-from engine.methods.model_input import as_points, model_device, require_classifier
+from engine.methods.model_input import as_points, model_device
+from engine.models.base import require_classifier
 from engine.specs import inspect as spec
 
 

@@ -29,6 +29,7 @@ from torch import nn
 
 from engine.core.errors import ModelError
 from engine.models import pointnet_fast
+from engine.models.base import require_classifier
 from engine.models.pool_fused import bn_eval_affine
 
 SALIENCY_FLOOR = 1e-12
@@ -121,9 +122,7 @@ def point_saliency(model: torch.nn.Module, points: torch.Tensor, labels: torch.T
     PointNet's fused forward or, for other models, the BatchNorm-folded view (same values up to
     rounding, faster).
     """
-    if getattr(model, "task", "classification") != "classification":
-        raise ModelError(f"model '{getattr(model, 'key', '?')}' is self-supervised; saliency needs class logits.",
-                         hint="Use a classification checkpoint (e.g. demo:pointnet).")
+    require_classifier(model, "saliency")
     params = list(model.parameters())
     flags = [p.requires_grad for p in params]
     was_training = model.training
