@@ -454,9 +454,9 @@ class ViewContent:
         self.caption_lines = lines[-4:]
         self.fit_caption()
 
-    def fit_caption(self) -> None:
+    def fit_caption(self) -> bool:
         """Wrap caption lines to the viewport's width, measured in the caption's own font (VTK
-        text neither wraps nor clips; nothing is elided)."""
+        text neither wraps nor clips; nothing is elided). True when the caption changed."""
         width = self.renderer.GetSize()[0]
         lines = list(getattr(self, "caption_lines", []))
         tp = self.caption.GetTextProperty()
@@ -464,7 +464,7 @@ class ViewContent:
         dpi = window.GetDPI() if window is not None else 72
         key = (tuple(lines), width, tp.GetFontSize(), dpi)
         if key == getattr(self, "_caption_key", None):
-            return
+            return False
         self._caption_key = key
         if width > 0:
             room = width * (1.0 - 2 * CAPTION_MARGIN)
@@ -476,6 +476,7 @@ class ViewContent:
 
             lines = caption_text.wrap_lines(lines, fits)
         self.caption.SetInput("\n".join(lines))
+        return True
 
     def _fill_legend(self, scale: ColorScale) -> None:
         n = max(int(scale.clim[1]) + 1, len(scale.categories), 1)

@@ -113,7 +113,8 @@ class ViewportGrid(QWidget):
         self.select_layer: str | None = None    # layer that box/lasso selects from
         self._press = None
         self._path: list[tuple[float, float]] = []
-        self._dirty = False
+        self._stale = False                 # the scene changed since the last frame drawn
+        self._scheduled = False             # a render is queued (request_render)
         self._drawn_once = False
         self.frames = 0
         self.vtk = _VtkWidget(self, self)
@@ -360,12 +361,23 @@ class ViewportGrid(QWidget):
 
     # ---- rendering ------------------------------------------------------------------------------
     def request_render(self) -> None:
-        if not self._dirty:
-            self._dirty = True
-            QTimer.singleShot(0, self.render_now)
+        self._stale = True
+        if not self._scheduled:
+            self._scheduled = True
+            QTimer.singleShot(0, self._render_requested)
+
+    def _render_requested(self) -> None:
+        """The render asked for by ``request_render``, unless a frame was drawn since (a paint
+        after a resize draws the window too: a second frame of the same scene cost another
+        15-35 ms on software GL when a dock appeared mid-run) and no caption needs re-wrapping."""
+        self._scheduled = False
+        if self.window is None or not self.isVisible():
+            return
+        refitted = any([v.fit_caption() for v in self.views[:self.count]])
+        if self._stale or refitted:
+            self.render_now()
 
     def render_now(self) -> None:
-        self._dirty = False
         if self.window is not None and self.isVisible():
             for v in self.views[:self.count]:
                 v.fit_caption()
@@ -391,6 +403,7 @@ class ViewportGrid(QWidget):
 
     def _on_rendered(self, *args) -> None:
         self.frames += 1
+        self._stale = False                 # any frame shows every change made before it
         if not self._drawn_once and any(v.actors for v in self.views[:self.count]):
             self._drawn_once = True
             self.first_frame.emit()

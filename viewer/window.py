@@ -187,6 +187,11 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("Data", self.browser, Qt.LeftDockWidgetArea, "data")
         self.methods_pane, self.method_switcher = methods_pane(self.tabs)
         self.panels_dock = self._dock("Methods", self.methods_pane, Qt.RightDockWidgetArea, "methods")
+        # The side docks run the full height and the bottom ones sit under the views only: a
+        # Plots or Jobs dock appearing mid-run then resizes the views alone, not the method
+        # panel and the data browser too (each a 20-40 ms repaint on software rendering).
+        self.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+        self.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
         self.jobs_dock = self._dock("Jobs", self.jobs, Qt.BottomDockWidgetArea, "jobs")
         self.log_dock = self._dock("Log", self.log_view, Qt.BottomDockWidgetArea, "log")
         self.plots_dock = self._dock("Plots", self.plots, Qt.BottomDockWidgetArea, "plots")

@@ -63,7 +63,7 @@ def test_live_losses_are_all_kept_but_the_plot_redraws_a_few_times_a_second(win,
 
     panel = panel_named(win, "flowam")
     drawn = []
-    monkeypatch.setattr(panel, "_plot_curves", lambda frames=None: drawn.append(len(panel.curves.get("total", ([], []))[0])))
+    monkeypatch.setattr(panel, "_plot_curves", lambda x_max=None: drawn.append(len(panel.curves.get("total", ([], []))[0])))
     panel.handle = object()                       # as while a job runs
     panel.curves, panel._plotted_at = {}, -flowam.PLOT_EVERY_S
     t0 = time.monotonic()
@@ -74,3 +74,72 @@ def test_live_losses_are_all_kept_but_the_plot_redraws_a_few_times_a_second(win,
     assert panel.curves["total"][0] == list(range(40))          # every value kept
     assert drawn and drawn[0] == 1                              # the first losses drawn at once
     assert len(drawn) <= 1 + took / flowam.PLOT_EVERY_S + 1     # then a few times a second
+
+
+def test_a_live_plot_spans_the_planned_run_from_the_start(dock, qapp):
+    """The x axis fixed to the planned steps does not move as the curves grow (a moving axis is
+    laid out and drawn anew at every redraw); without a plan it fits the data."""
+    cols = colormaps.categorical_colors(len(TERM_NAMES))
+    early = {k: (xs[:3], ys[:3]) for k, (xs, ys) in CURVES.items()}        # steps 0..20 of 300
+    item = plot_losses(dock, early, TERM_NAMES, cols, x_max=300)
+    qapp.processEvents()
+    assert item.vb.viewRange()[0] == pytest.approx([0.0, 300.0])
+    plot_losses(dock, CURVES, TERM_NAMES, cols, x_max=300)
+    qapp.processEvents()
+    assert item.vb.viewRange()[0] == pytest.approx([0.0, 300.0])
+    plot_losses(dock, CURVES, TERM_NAMES, cols)                                # the finished run: fit
+    qapp.processEvents()
+    lo, hi = item.vb.viewRange()[0]
+    assert lo <= 0.0 and 90.0 <= hi < 120.0
+
+
+def test_a_preview_that_redraws_the_plot_moves_the_cloud_a_moment_later(win, qtbot, monkeypatch):
+    """The plot's redraw and the cloud's frame in one turn of the event loop made one long stall;
+    a preview that redraws the plot draws its cloud on a later turn, the next ones at once, and a
+    cloud still pending when the job ends is dropped (the result draws the final one)."""
+    import time
+
+    from engine import Progress
+    from tests.viewer.conftest import panel_named
+    from viewer.panels import flowam
+
+    panel = panel_named(win, "flowam")
+    drawn = []
+    monkeypatch.setattr(panel, "_plot_curves", lambda x_max=None: drawn.append(x_max))
+    panel.handle = object()                       # as while a job runs
+    panel.curves, panel._plotted_at, panel._planned_steps, panel.previews = {}, -flowam.PLOT_EVERY_S, 40, 0
+    pts = np.random.default_rng(0).random((32, 3)).astype(np.float32)
+
+    def preview(step, p):
+        panel.on_progress(Progress(step, 40, "step", preview={"step": step, "points": p, "losses": {"total": 1.0}}))
+    try:
+        preview(0, pts)
+        assert drawn == [40] and panel.previews == 0          # the plot now, with the run's span
+        qtbot.waitUntil(lambda: panel.previews == 1, timeout=2000)
+        assert np.allclose(win.scene.get(flowam.LAYER).points, pts)
+        preview(1, pts + 1)                                    # plot not due: the cloud at once
+        assert len(drawn) == 1 and panel.previews == 2
+        assert np.allclose(win.scene.get(flowam.LAYER).points, pts + 1)
+        time.sleep(flowam.PLOT_EVERY_S)
+        preview(2, pts + 2)                                    # plot due again, cloud deferred ...
+        assert len(drawn) == 2 and panel.previews == 2
+    finally:
+        panel.handle = None                                    # ... and the job ends before it is drawn
+    qtbot.wait(flowam.CLOUD_AFTER_PLOT_MS * 3)
+    assert panel.previews == 2 and np.allclose(win.scene.get(flowam.LAYER).points, pts + 1)
+
+
+def test_a_new_run_keeps_the_curves_and_drops_the_terms_it_does_not_have(dock, qapp):
+    from viewer.panels.flowam_loss_plot import start_run
+
+    cols = colormaps.categorical_colors(len(TERM_NAMES))
+    item = plot_losses(dock, CURVES, TERM_NAMES, cols)
+    before = {it.term: it for it in item.listDataItems()}
+    start_run(dock, "Flow AM losses · chair")
+    assert all(len(it.xData if it.xData is not None else []) == 0 for it in item.listDataItems())   # emptied
+    fewer = {k: v for k, v in CURVES.items() if k != "lr"}       # e.g. a method without L_LR
+    plot_losses(dock, fewer, TERM_NAMES, cols)
+    after = {it.term: it for it in item.listDataItems()}
+    assert set(after) == set(fewer) and all(after[k] is before[k] for k in fewer)   # the same items, updated
+    rows = [label.text for _sample, label in item.legend.items]
+    assert not any(r.startswith(TERM_NAMES["lr"]) for r in rows) and len(rows) == len(fewer)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QLabel,
                                QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout)
 
@@ -29,12 +29,14 @@ from ..scene import PointsLayer, Scalar
 from .base import MethodPanel, button_row, show_views
 from .focus import hide_others
 from .flowam_text import nearest_class_text
+from .flowam_loss_plot import start_run as start_loss_plot
 
 METHODS = METHOD_CHOICES        # flow and the paper's baselines, as the spec declares them
 FIELDS = {d["name"]: d for d in describe(FLOWAM.params)}    # ranges, defaults and help: the spec's
 LAYER = "flowam.cloud"
 REAL_LAYER = "flowam.real_example"
 PLOT_EVERY_S = 0.25             # the live loss plot redraws at most this often (s)
+CLOUD_AFTER_PLOT_MS = 30        # a preview that redraws the plot moves the cloud this much later
 NOT_READY = "Open a classifier (File > Open checkpoint) and a dataset."
 TERM_NAMES = {"total": "total L", "am": "L_AM (activation)", "la": "L_LA (latent alignment)",
               "c": "L_C (continuity)", "lr": "L_LR (legal restriction)"}
@@ -74,6 +76,9 @@ class FlowAMPanel(MethodPanel):
         self.previews = 0                 # previews drawn (tests: the cloud moved live)
         self.curves: dict[str, tuple[list, list]] = {}
         self._plotted_at = -PLOT_EVERY_S  # when the live loss plot was last redrawn (monotonic s)
+        self._planned_steps: int | None = None
+        self._pending_cloud: tuple[np.ndarray, str] | None = None   # newest preview cloud not yet drawn
+        self._showing = None              # the result being drawn (``result`` once complete)
         self.extra_params: dict = {}      # other flowam parameters (tests use small statistics)
 
         self.cls = QComboBox()
@@ -227,10 +232,11 @@ class FlowAMPanel(MethodPanel):
         self.curves = {}
         self.previews = 0
         self._plotted_at = -PLOT_EVERY_S      # the first losses are drawn at once
-        self.result = None
+        self._planned_steps = int(self.params()["steps"])    # the live plot's x axis spans the run
+        self.result = self._showing = None
         self.timeline.setEnabled(False)
         self.status.setText(f"explaining '{cls}'…")
-        self.plots.plot("flowam.loss", f"Flow AM losses · {cls}", "step", tab="Flow AM").clear()
+        start_loss_plot(self.plots, f"Flow AM losses · {cls}")
 
         def done(res) -> None:
             self.handle = None
@@ -284,9 +290,7 @@ class FlowAMPanel(MethodPanel):
         if self.handle is None:          # a preview already queued when the job was cancelled
             return
         pv = prog.preview or {}
-        if "points" in pv:
-            self.draw_cloud(np.asarray(pv["points"], np.float32), f"Flow AM · step {int(pv.get('step', 0))}")
-            self.previews += 1
+        plotted = False
         if "losses" in pv:
             step = int(pv.get("step", 0))
             for k, v in pv["losses"].items():
@@ -297,11 +301,34 @@ class FlowAMPanel(MethodPanel):
             # the legend's scales) took ~25 ms of the GUI thread per preview, which on top of the
             # cloud's own frame left the GUI unresponsive for 90-140 ms at a time (make bench).
             # Every value is kept; the result redraws the whole history.
+            # The status line follows at the same pace: a new text in the word-wrapped label
+            # re-lays the whole panel out (~8 ms a step).
             now = time.monotonic()
             if now - self._plotted_at >= PLOT_EVERY_S:
                 self._plotted_at = now
-                self._plot_curves()
-        self.status.setText(prog.message)
+                self._plot_curves(x_max=self._planned_steps)
+                self.status.setText(prog.message)
+                plotted = True
+        else:
+            self.status.setText(prog.message)
+        if "points" in pv:
+            self._pending_cloud = (np.asarray(pv["points"], np.float32), f"Flow AM · step {int(pv.get('step', 0))}")
+            if plotted:
+                # The plot's redraw and the cloud's frame (~20 ms each on software GL) in one turn
+                # of the event loop added up to a 50-60 ms stall: the cloud follows a moment later.
+                QTimer.singleShot(CLOUD_AFTER_PLOT_MS, self._draw_pending_cloud)
+            else:
+                self._draw_pending_cloud()
+
+    def _draw_pending_cloud(self) -> None:
+        """Draw the newest preview cloud not drawn yet (none once the job has ended: the result
+        draws the final cloud)."""
+        if self._pending_cloud is None or self.handle is None:
+            return
+        pts, title = self._pending_cloud
+        self._pending_cloud = None
+        self.draw_cloud(pts, title)
+        self.previews += 1
 
     def draw_cloud(self, pts: np.ndarray, title: str) -> None:
         """Move the cloud: in place when the layer exists with as many points (no new actor)."""
@@ -333,14 +360,18 @@ class FlowAMPanel(MethodPanel):
         # came out at half the explanation's size although both span the same box).
         self.ctx.viewports.reset_camera()
 
-    def _plot_curves(self, frames=None) -> None:
+    def _plot_curves(self, x_max: float | None = None) -> None:
         from .. import colormaps
         from .flowam_loss_plot import plot_losses
 
-        plot_losses(self.plots, self.curves, TERM_NAMES, colormaps.categorical_colors(len(TERM_NAMES)))
+        plot_losses(self.plots, self.curves, TERM_NAMES, colormaps.categorical_colors(len(TERM_NAMES)), x_max=x_max)
 
     def show_result(self, res) -> None:
-        self.result = res
+        """Draw a finished run in two turns of the event loop: the cloud, the plot and the status
+        now, the real object of the class a moment later (adding its layer, ~15 ms, and the two
+        views' frame on top of the rest made a 60-70 ms stall at the end of every run, make
+        bench). ``result`` is set, and the buttons that use it come on, once both are drawn."""
+        self._showing = res
         m = res.metrics
         self.session.add_result(f"flowam {m.get('class', '')} ({m.get('method', '')})", res, show=False)
         a = res.arrays
@@ -348,14 +379,14 @@ class FlowAMPanel(MethodPanel):
         # the recorded history replaces the (thinner) live curves
         self.curves = {k[5:]: (steps.tolist(), np.asarray(v, float).tolist()) for k, v in a.items()
                        if k.startswith("loss_")}
-        self._plot_curves()
+        self._plot_curves(x_max=float(steps[-1]) if len(steps) else None)
         self.timeline.blockSignals(True)
         self.timeline.setRange(0, len(steps) - 1)
         self.timeline.setValue(len(steps) - 1)
         self.timeline.blockSignals(False)
         self.timeline.setEnabled(True)
         self.draw_cloud(np.asarray(a["points"], np.float32), f"Flow AM · {m.get('class', '')} · final")
-        self.draw_real_example(a, m)
+        QTimer.singleShot(CLOUD_AFTER_PLOT_MS, lambda r=res: self._complete_result(r))
         self.step_label.setText(f"step {int(steps[-1])} of {int(steps[-1])} (final)")
         self.status.setText(f"'{m.get('class')}' ({m.get('method')}): predicted <b>{m.get('predicted')}</b>, "
                             f"softmax {float(m.get('softmax', float('nan'))):.3f}, logit {float(m.get('logit', 0)):.2f}; "
@@ -363,6 +394,13 @@ class FlowAMPanel(MethodPanel):
                             f"{nearest_class_text(m)}; "
                             f"legal {100 * float(m.get('legality', float('nan'))):.0f} %; "
                             f"{float(m.get('seconds', 0)):.1f} s")
+        self._update_buttons()
+
+    def _complete_result(self, res) -> None:
+        if self._showing is not res:       # a new run began in between
+            return
+        self.draw_real_example(res.arrays, res.metrics)
+        self.result = res
         self._update_buttons()
 
     def show_frame(self, i: int) -> None:

@@ -134,7 +134,8 @@ class JobsIndicator(QToolButton):
     """The Jobs dock folded into the status bar ("3 jobs · 1 running", "1 failed").
 
     The dock (``dock``, holding ``view``) is hidden while no job runs and no failure is unseen:
-    it opens when a job has run for ``SHOW_AFTER_MS`` or fails, and closes ``HIDE_AFTER_MS``
+    it opens when a job has run for ``SHOW_AFTER_MS`` (unless another dock below the views shows,
+    such as a live plot) or fails, and closes ``HIDE_AFTER_MS``
     after the last job ends, unless a failure waits to be seen or the user opened it (clicking
     here or View > Jobs), in which case it stays until closed. Closing the dock (or clicking
     here while it shows) marks the failures seen. ``quiet`` (presenter mode) keeps it closed."""
@@ -215,14 +216,13 @@ class JobsIndicator(QToolButton):
             if self.dock.isVisible() and failure:
                 self.dock.raise_()
             return
-        front = self._sibling_in_front()
-        self._set_visible(True)
-        if front is not None and not failure:
-            # A running job joins the tabs below the views (e.g. Flow AM's live loss plot) as a tab
-            # behind them: taking the front hid the plot the run had just opened, and resizing
-            # the area laid the window out again mid-run (GUI stalls of ~100 ms, make bench).
-            front.raise_()
+        if not failure and self._sibling_in_front() is not None:
+            # Below the views another dock shows (e.g. Flow AM's live loss plot): the running job
+            # stays in the status bar. Taking the front hid the plot the run had just opened; even
+            # as a tab behind it, the tab bar it brought laid the window out again mid-run and
+            # once more when it closed (3D views resized and redrawn: 50-90 ms stalls, make bench).
             return
+        self._set_visible(True)
         self.dock.raise_()
         if self.resize_dock is not None:   # a few rows tall, not the area's old height
             rows = max(1, min(ROWS_SHOWN, self.view.rowCount()))

@@ -10,11 +10,18 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMessageBox, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 
+PLOT_MIN_HEIGHT = 170     # px: a plot lower than this loses its axis labels
+
+
 class PlotsDock(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        # Known before the first plot exists: the dock then opens at its final height in one
+        # layout pass. Learnt from the new plot after it was shown, it made the window lay out
+        # twice (the 3D views resized and redrawn twice) when the first run of a session began.
+        self.setMinimumHeight(PLOT_MIN_HEIGHT + self.tabs.tabBar().sizeHint().height())
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.tabs)
@@ -41,7 +48,7 @@ class PlotsDock(QWidget):
         if key not in self.items:
             pg.setConfigOptions(antialias=True, background="w", foreground="k")
             w = pg.PlotWidget()
-            w.setMinimumHeight(170)
+            w.setMinimumHeight(PLOT_MIN_HEIGHT)
             item = w.getPlotItem()
             item.showGrid(x=True, y=True, alpha=0.25)
             item.addLegend(offset=(-10, 10), labelTextSize="9pt")
