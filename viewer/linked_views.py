@@ -27,6 +27,7 @@ from .scene import PointsLayer, Scene
 from .thumbnails import shared_bounds
 
 LAYER = "cloud"
+RENDER_GAP_MS = 1          # between two views' renders: one view per turn of the event loop
 
 
 class LinkedViews(QObject):
@@ -223,7 +224,7 @@ class LinkedViews(QObject):
         start = not self._pending
         self._pending = set(range(len(self.grids)))
         if start and self._pending:
-            QTimer.singleShot(0, self._render_next)
+            QTimer.singleShot(RENDER_GAP_MS, self._render_next)
 
     def _render_next(self) -> None:
         n = len(self.grids)
@@ -235,7 +236,10 @@ class LinkedViews(QObject):
         self._last = i
         self.grids[i].render_now()
         if self._pending:
-            QTimer.singleShot(0, self._render_next)
+            # A real timer, not 0 ms: a 0 ms single shot is a posted call, and Qt delivers the
+            # calls posted meanwhile in the same pass, so the five renders still ran back to
+            # back (gaps of 40-60 ms in the GUI, make bench). A timer lets other work in between.
+            QTimer.singleShot(RENDER_GAP_MS, self._render_next)
 
     def frames(self) -> list[int]:
         return [g.frames for g in self.grids]

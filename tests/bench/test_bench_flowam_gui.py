@@ -175,6 +175,7 @@ def _checkpoints(tmp_path) -> list[tuple[str, str]]:
 def test_gui_stall_during_live_flowam_run(qapp, tmp_path):
     from viewer.settings import Settings
     from viewer.window import MainWindow
+    from viewer.work import CANCELLED, FAILED
 
     win = MainWindow(data="builtin", checkpoint="none", settings=Settings(str(tmp_path / "s.ini")))
     win.resize(1300, 800)
@@ -208,7 +209,8 @@ def test_gui_stall_during_live_flowam_run(qapp, tmp_path):
                 if panel.previews and panel.previews != live.get("n"):
                     live.setdefault("first", time.perf_counter())
                     live["last"], live["n"] = time.perf_counter(), panel.previews
-            ticks = rec.run(lambda: panel.result is not None or not h.active, 300.0, poll)
+            # (the result counts once it is drawn, a moment after the job ends: not `h.active`)
+            ticks = rec.run(lambda: panel.result is not None or h.state in (FAILED, CANCELLED), 300.0, poll)
             wall = time.perf_counter() - t0
             assert panel.result is not None, f"{label}: the Flow AM job did not finish"
             assert panel.previews > 0, f"{label}: no live preview was drawn"

@@ -418,3 +418,23 @@ def test_linked_views_clip_each_view_to_the_union_of_all_clouds(qtbot):
     assert all(g.views[0].renderer.GetActiveCamera() is cam for g in lv.grids)
     lv.release()
     assert not lv.built and lv.points[4] is not None
+
+
+def test_a_long_live_state_line_never_resizes_its_tile(qtbot):
+    """A state line wider than the tile widened it; every tile moved and all five views were drawn
+    again at each preview. The line is elided instead, its whole text in the tooltip."""
+    from viewer.panels.flowam_compare import ViewTile
+
+    tile = ViewTile("flow", "Flow AM")
+    qtbot.addWidget(tile)
+    tile.show()
+    tile.set_state("step 1/100")
+    qtbot.wait(50)
+    size, hint = tile.size(), tile.minimumSizeHint()
+    long = "step 37/100 · target softmax 0.912 · L_C 452.1 · L_LR 0.002 · 24 steps a second"
+    tile.set_state(long)
+    qtbot.wait(50)
+    assert tile.size() == size and tile.minimumSizeHint().width() == hint.width()
+    assert tile.state.text().endswith("…") and tile.state.toolTip() == long
+    tile.set_state("final")
+    assert tile.state.text() == "final"
