@@ -10,7 +10,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMessageBox, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 
-PLOT_MIN_HEIGHT = 170     # px: a plot lower than this loses its axis labels
+PLOT_MIN_HEIGHT = 200     # px: lower, the x axis label falls off a plot with a title (software fonts)
 
 
 class PlotsDock(QWidget):
@@ -18,10 +18,6 @@ class PlotsDock(QWidget):
         super().__init__(parent)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        # Known before the first plot exists: the dock then opens at its final height in one
-        # layout pass. Learnt from the new plot after it was shown, it made the window lay out
-        # twice (the 3D views resized and redrawn twice) when the first run of a session began.
-        self.setMinimumHeight(PLOT_MIN_HEIGHT + self.tabs.tabBar().sizeHint().height())
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.tabs)
@@ -33,6 +29,11 @@ class PlotsDock(QWidget):
         self.export_btn.setEnabled(False)
         self.export_btn.clicked.connect(self.export_dialog)
         self.tabs.setCornerWidget(self.export_btn)
+        # Known before the first plot exists: the dock then opens at its final height in one
+        # layout pass. Learnt from the new plot after it was shown, it made the window lay out
+        # twice (the 3D views resized and redrawn twice) when the first run of a session began.
+        bar = max(self.tabs.tabBar().sizeHint().height(), self.export_btn.sizeHint().height())
+        self.setMinimumHeight(PLOT_MIN_HEIGHT + bar)
         self.items: dict[str, object] = {}
         self.widgets: dict[str, QWidget] = {}
         self._texts: dict[str, tuple[str, str, str]] = {}     # title, x and y label last set per key
