@@ -367,37 +367,45 @@ class FlowAMPanel(MethodPanel):
         plot_losses(self.plots, self.curves, TERM_NAMES, colormaps.categorical_colors(len(TERM_NAMES)), x_max=x_max)
 
     def show_result(self, res) -> None:
-        """Draw a finished run in two turns of the event loop: the cloud, the plot and the status
-        now, the real object of the class a moment later (adding its layer, ~15 ms, and the two
-        views' frame on top of the rest made a 60-70 ms stall at the end of every run, make
-        bench). ``result`` is set, and the buttons that use it come on, once both are drawn."""
+        """Draw a finished run in three turns of the event loop, CLOUD_AFTER_PLOT_MS apart: the
+        final cloud and the timeline; the loss history and the status; the real object of the
+        class. All at once (a frame of the views, the plot's redraw, the panel re-laid out for
+        the status, a new layer and a frame of two views) held the GUI 60-70 ms at the end of
+        every run (make bench). ``result`` is set, and the buttons that use it come on, once
+        all three are drawn."""
         self._showing = res
         m = res.metrics
         self.session.add_result(f"flowam {m.get('class', '')} ({m.get('method', '')})", res, show=False)
-        a = res.arrays
-        steps = np.asarray(a["history_steps"])
-        # the recorded history replaces the (thinner) live curves
-        self.curves = {k[5:]: (steps.tolist(), np.asarray(v, float).tolist()) for k, v in a.items()
-                       if k.startswith("loss_")}
-        self._plot_curves(x_max=float(steps[-1]) if len(steps) else None)
+        steps = np.asarray(res.arrays["history_steps"])
         self.timeline.blockSignals(True)
         self.timeline.setRange(0, len(steps) - 1)
         self.timeline.setValue(len(steps) - 1)
         self.timeline.blockSignals(False)
         self.timeline.setEnabled(True)
-        self.draw_cloud(np.asarray(a["points"], np.float32), f"Flow AM · {m.get('class', '')} · final")
-        QTimer.singleShot(CLOUD_AFTER_PLOT_MS, lambda r=res: self._complete_result(r))
+        self.draw_cloud(np.asarray(res.arrays["points"], np.float32), f"Flow AM · {m.get('class', '')} · final")
         self.step_label.setText(f"step {int(steps[-1])} of {int(steps[-1])} (final)")
+        self._update_buttons()
+        QTimer.singleShot(CLOUD_AFTER_PLOT_MS, lambda r=res: self._result_plot_and_text(r))
+
+    def _result_plot_and_text(self, res) -> None:
+        if self._showing is not res:       # a new run began in between
+            return
+        m, a = res.metrics, res.arrays
+        steps = np.asarray(a["history_steps"])
+        # the recorded history replaces the (thinner) live curves
+        self.curves = {k[5:]: (steps.tolist(), np.asarray(v, float).tolist()) for k, v in a.items()
+                       if k.startswith("loss_")}
+        self._plot_curves(x_max=float(steps[-1]) if len(steps) else None)
         self.status.setText(f"'{m.get('class')}' ({m.get('method')}): predicted <b>{m.get('predicted')}</b>, "
                             f"softmax {float(m.get('softmax', float('nan'))):.3f}, logit {float(m.get('logit', 0)):.2f}; "
                             f"Chamfer to real {float(m.get('chamfer', float('nan'))):.4f}; "
                             f"{nearest_class_text(m)}; "
                             f"legal {100 * float(m.get('legality', float('nan'))):.0f} %; "
                             f"{float(m.get('seconds', 0)):.1f} s")
-        self._update_buttons()
+        QTimer.singleShot(CLOUD_AFTER_PLOT_MS, lambda r=res: self._complete_result(r))
 
     def _complete_result(self, res) -> None:
-        if self._showing is not res:       # a new run began in between
+        if self._showing is not res:
             return
         self.draw_real_example(res.arrays, res.metrics)
         self.result = res
