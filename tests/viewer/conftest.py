@@ -22,6 +22,28 @@ def make_window(tmp_path, data="builtin"):
     return win
 
 
+def settle(qapp, seconds=0.4):
+    """Run the event loop for ``seconds`` (timers, layout passes and renders happen)."""
+    t = time.monotonic()
+    while time.monotonic() - t < seconds:
+        qapp.processEvents()
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def drawn_window(qapp, tmp_path):
+    """A window of its own (``make_window``), once the built-in dataset's first sample is drawn."""
+    from viewer.session import CLOUD
+
+    w = make_window(tmp_path)
+    t0 = time.monotonic()
+    while not (CLOUD in w.scene and w.viewports.frames > 0) and time.monotonic() - t0 < 30:
+        qapp.processEvents()
+        time.sleep(0.01)
+    yield w
+    w.close()
+
+
 def panel_named(win, name):
     """The window's method panel ``name``, brought to the front (its tab selected)."""
     panel = next((p for p in win.method_panels if p.name == name), None)

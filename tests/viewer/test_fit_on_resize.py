@@ -6,29 +6,14 @@ import time
 
 import pytest
 
-from tests.viewer.conftest import make_window
+from tests.viewer.conftest import settle as _settle
 
 pytestmark = pytest.mark.gui
 
 
-def _settle(qapp, seconds=0.4):
-    t = time.monotonic()
-    while time.monotonic() - t < seconds:
-        qapp.processEvents()
-        time.sleep(0.01)
-
-
 @pytest.fixture
-def window(qapp, tmp_path):
-    from viewer.session import CLOUD
-
-    w = make_window(tmp_path)
-    t0 = time.monotonic()
-    while not (CLOUD in w.scene and w.viewports.frames > 0) and time.monotonic() - t0 < 30:
-        qapp.processEvents()
-        time.sleep(0.01)
-    yield w
-    w.close()
+def window(drawn_window):
+    return drawn_window
 
 
 def _cloud_leaves_view(win) -> bool:

@@ -3,40 +3,23 @@
 is drawn, while a change made after that paint still is."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.viewer.conftest import make_window
+from tests.viewer.conftest import settle
 
 pytestmark = pytest.mark.gui
 
 
-def _settle(qapp, seconds=0.3):
-    t = time.monotonic()
-    while time.monotonic() - t < seconds:
-        qapp.processEvents()
-        time.sleep(0.01)
-
-
 @pytest.fixture
-def window(qapp, tmp_path):
-    from viewer.session import CLOUD
-
-    w = make_window(tmp_path)
-    t0 = time.monotonic()
-    while not (CLOUD in w.scene and w.viewports.frames > 0) and time.monotonic() - t0 < 30:
-        qapp.processEvents()
-        time.sleep(0.01)
-    _settle(qapp, 0.6)
-    yield w
-    w.close()
+def window(drawn_window, qapp):
+    settle(qapp, 0.6)       # the first frames and the fit-on-resize timer are over
+    return drawn_window
 
 
 def _frames_after(qapp, win, change) -> int:
     before = win.viewports.frames
     change()
-    _settle(qapp)
+    settle(qapp, 0.3)
     return win.viewports.frames - before
 
 
