@@ -334,9 +334,12 @@ class ViewportGrid(QWidget):
             drawn = layer is not None and layer.view < self.count and self.scene.on_stage(layer)
             if drawn and not name.startswith("_"):
                 # Fit the camera to a view's first layer, and again whenever a new layer
-                # would reach outside the view (the direction the user chose is kept).
+                # would reach outside the view (the direction the user chose is kept). A layer
+                # added where nothing of the stage is shown is a first layer too: the view kept
+                # the zoom of another panel's content (Inspect's stretched T-Net output left
+                # PointMask's mask cloud a third of the view's size).
                 v = self.views[layer.view]
-                first = self._empty[layer.view]
+                first = self._empty[layer.view] or (event == "added" and self._alone(layer))
                 self._empty[layer.view] = False
                 if first or (event == "added" and render.outside(v.renderer)):
                     render.reset(v.renderer)   # keeps the direction: linked views stay lined up
@@ -348,6 +351,11 @@ class ViewportGrid(QWidget):
                 else:
                     v.sync_decorations()
         self.request_render()
+
+    def _alone(self, layer) -> bool:
+        """No other layer shown now (on this stage, visible) is in ``layer``'s view."""
+        return not any(l.name != layer.name and not l.name.startswith("_") and self.scene.shown(l)
+                       for l in self.scene.layers(layer.view))
 
     def _show_selection(self) -> None:
         sel = self.scene.selection
