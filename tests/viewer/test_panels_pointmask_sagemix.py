@@ -64,9 +64,11 @@ def test_pointmask_threshold_recolours_without_a_job(win, qtbot, ckpts):
     panel.checkpoint.setEditText(ckpts["pointmask"])
     panel.letter.setValue(20)                                    # the class letter as 20 bias points
     assert panel.run_btn.isEnabled()
+    win.set_layout(4)                                            # as another panel may leave it
     panel.run_btn.click()
     qtbot.waitUntil(lambda: "pointmask.mask" in win.scene, timeout=20000)
     qtbot.waitUntil(lambda: "kept points only" in panel.kept_pred.text(), timeout=20000)
+    assert win.viewports.count == 2                              # the views the result draws in, no empty ones
     prob = panel.result.arrays["mask_probability"]
     layer = win.scene.get("pointmask.mask")
     n_model = len(win.session.sample.model_input)

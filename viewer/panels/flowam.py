@@ -347,7 +347,7 @@ class FlowAMPanel(MethodPanel):
         reals = arrays.get("real_examples")
         if reals is None or len(reals) == 0:
             return
-        show_views(self.window(), self.scene, max(2, self.ctx.viewports.count))
+        show_views(self.window(), self.scene, 2)     # the explanation and the real object, nothing beside
         hide_others(self.scene, "flowam.", (1,))
         pts = np.asarray(reals[0], np.float32)
         if REAL_LAYER in self.scene:

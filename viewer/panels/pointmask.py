@@ -199,8 +199,11 @@ class PointMaskPanel(MethodPanel):
         self.session.add_result(f"pointmask {self.sample.name}", saved, show=False)
         self.scene.clear("pointmask.")
         m = res.metrics
-        show_views(self.window(), self.scene, max(2, self.ctx.viewports.count))
-        for layer in layers_for(saved):
+        layers = list(layers_for(saved))
+        # as many views as the result draws in (a 2x2 layout left by another panel showed two
+        # empty views beside the mask)
+        show_views(self.window(), self.scene, min(4, 1 + max((l.view for l in layers), default=1)))
+        for layer in layers:
             self.scene.add(layer)
         self.slider.setEnabled(m.get("model") != "pointmap")      # PointMap has no threshold
         self.hist.setVisible(m.get("model") != "pointmap" and "mask_probability" in res.arrays)
