@@ -189,7 +189,7 @@ def test_gui_stall_during_live_flowam_run(qapp, tmp_path):
         win.tabs.setCurrentIndex(win.method_panels.index(panel))
         idle = _gaps(rec.run(lambda: False, 2.0))
         print(f"\n[flowam-gui] GUI timer gaps (5 ms timer), window idle (reference): {_fmt(idle)}")
-        for label, ckpt in _checkpoints(tmp_path):
+        for run, (label, ckpt) in enumerate(_checkpoints(tmp_path)):
             win.session.open_checkpoint(ckpt)
             rec.run(lambda: win.session.checkpoint is not None and win.session.checkpoint.spec == ckpt
                     and panel.run_btn.isEnabled() and not win.client.busy, 60.0)
@@ -215,7 +215,9 @@ def test_gui_stall_during_live_flowam_run(qapp, tmp_path):
             assert panel.result is not None, f"{label}: the Flow AM job did not finish"
             assert panel.previews > 0, f"{label}: no live preview was drawn"
             secs = float(panel.result.metrics.get("seconds", float("nan")))
-            print(f"[flowam-gui] {label}, {STEPS} steps, {POINTS} points, preview every step "
+            when = ("the window's first run: the Plots dock opens and the loss plot is built" if run == 0
+                    else "a later run: the plot and its dock are in place")
+            print(f"[flowam-gui] {label} ({when}), {STEPS} steps, {POINTS} points, preview every step "
                   f"({wall:.1f} s wall, engine {secs:.1f} s; {panel.previews} previews drawn, "
                   f"{win.viewports.frames - frames0} viewport renders; load average {os.getloadavg()[0]:.1f} "
                   f"on {os.cpu_count()} cores):")
