@@ -14,11 +14,10 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow,
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QFormLayout, QLabel, QMainWindow,
                                QMessageBox, QScrollArea, QToolBar, QToolButton)
 
 from engine import CHECKPOINT_SUFFIXES   # one list with the loader (torch-free)
@@ -36,6 +35,7 @@ from .scene import Scene
 from .session import Session
 from .settings import Settings
 from .viewport import ViewportGrid
+from .window_screenshots import WindowScreenshots
 
 log = logging.getLogger("pointlens")
 DATA_FILTER = ("Point clouds and datasets (*.h5 *.hdf5 *.txt *.off *.ply *.obj *.stl *.pcd *.xyz *.npy *.npz);;"
@@ -86,7 +86,7 @@ class _DeviceBox(QComboBox):
         super().showPopup()
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowScreenshots, QMainWindow):
     sample_drawn = Signal()        # first frame with a sample
     prediction_shown = Signal()    # first inspect result drawn
 
@@ -523,71 +523,6 @@ class MainWindow(QMainWindow):
             if url.isLocalFile():
                 self.open_path(url.toLocalFile())
         ev.acceptProposedAction()
-
-    # ---- screenshots -------------------------------------------------------------------------------
-    def save_window_screenshot(self, path: str) -> bool:
-        """The whole window as a PNG: the widgets as Qt paints them (grab(), no screen grab, so
-        nothing lying over the window and no race with the first paint) with the 3D views' own
-        rendering composited where they sit."""
-        from engine import EngineError, atomic_path
-
-        QApplication.processEvents()
-        pix = self.grab()
-        self.viewports.paint_into(pix, self)
-
-        from . import provenance
-
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                if not pix.save(str(tmp), "PNG"):
-                    raise OSError("Qt could not encode the PNG")
-                provenance.stamp_png(str(tmp), provenance.for_window(
-                    self, "window screenshot", window_size=[self.width(), self.height()], regions=self._regions()))
-        except (OSError, EngineError) as e:
-            log.error("could not save the screenshot %s: %s", path, e)
-            return False
-        return True
-
-    def _regions(self) -> dict:
-        """Where the data browser, the method panels and the 3D views sit in the window, as
-        [x, y, w, h] in window pixels (a window screenshot's provenance records them)."""
-        from PySide6.QtCore import QPoint
-
-        out = {}
-        for name, w in (("data", self.browser), ("methods", self.methods_pane), ("views", self.viewports.vtk)):
-            if w.isVisible():
-                p = w.mapTo(self, QPoint(0, 0))
-                out[name] = [p.x(), p.y(), w.width(), w.height()]
-        return out
-
-    def save_viewport_screenshot(self, path: str, view: int = 0, transparent: bool | None = None,
-                                 scale: int | None = None) -> None:
-        from . import provenance
-
-        if transparent is None:
-            transparent = bool(self.settings.get("screenshot/transparent"))
-
-        img = self.viewports.view_image(view, scale or self.settings.get("screenshot/scale"), transparent)
-        try:
-            provenance.write_png(path, img, provenance.for_window(
-                self, "viewport screenshot", view=min(view, self.viewports.count - 1),
-                size=[int(img.shape[1]), int(img.shape[0])], transparent=bool(transparent)))
-        except OSError as e:
-            from engine import DataError
-
-            raise DataError(f"{path}: could not save the screenshot: {e}",
-                            hint="choose a writable folder and a .png name") from e
-
-    def screenshot_window_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save a screenshot of the window", "pointlens.png", "PNG (*.png)")
-        if path:
-            self.save_window_screenshot(path)
-
-    def screenshot_viewport_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save a screenshot of viewport 1", "viewport.png", "PNG (*.png)")
-        if path:
-            self.save_viewport_screenshot(path)
 
     # ---- closing ------------------------------------------------------------------------------------
     def closeEvent(self, ev) -> None:
