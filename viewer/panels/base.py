@@ -146,6 +146,11 @@ def show_views(window, scene, count: int) -> None:
         scene.set_style(CLOUD, visible=False)
 
 
+def views_needed(layers) -> int:
+    """The viewport count that shows every layer's view and no empty one (at most 4)."""
+    return min(4, 1 + max((layer.view for layer in layers), default=0))
+
+
 def two_columns(*rows: tuple[str, QWidget]):
     """(label, widget) rows in two columns, filled left, right, left ... (short numeric fields
     side by side), reflowing to one column when the dock is narrower than two (the grid never

@@ -14,7 +14,7 @@ from engine import specs
 
 from ..result_layers import layers_for
 from ..session import with_points
-from .base import MethodPanel, params_form, show_views
+from .base import MethodPanel, params_form, show_views, views_needed
 
 
 def summary_text(metrics: dict) -> str:
@@ -81,7 +81,7 @@ def generated(key: str, title: str | None = None) -> type:
             shown = type(full)(full.kind, {**full.arrays, "points": sample.model_points}, full.metrics)
             layers = layers_for(shown)
             # as many views as the result fills (the sample's own cloud makes way for it)
-            show_views(self.window(), self.scene, min(4, 1 + max((l.view for l in layers), default=0)))
+            show_views(self.window(), self.scene, views_needed(layers))
             self.scene.clear(f"{key}.")
             for layer in layers:
                 self.scene.add(layer)

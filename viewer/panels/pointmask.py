@@ -31,7 +31,7 @@ from ..result_layers import layers_for, mask_categories
 from ..scene import ArrowsLayer
 from ..session import with_points
 from ..value_histogram import ValueHistogram
-from .base import MethodPanel, show_views
+from .base import MethodPanel, show_views, views_needed
 from .bias_lab_box import BiasLabBox
 from .train_box import TrainBox
 
@@ -202,7 +202,7 @@ class PointMaskPanel(MethodPanel):
         layers = list(layers_for(saved))
         # as many views as the result draws in (a 2x2 layout left by another panel showed two
         # empty views beside the mask)
-        show_views(self.window(), self.scene, min(4, 1 + max((l.view for l in layers), default=1)))
+        show_views(self.window(), self.scene, views_needed(layers))
         for layer in layers:
             self.scene.add(layer)
         self.slider.setEnabled(m.get("model") != "pointmap")      # PointMap has no threshold
